@@ -1,0 +1,126 @@
+/**
+ * A durable deferred: a value a workflow waits for that arrives from outside the run (a webhook, an
+ * operator, another system). While it waits the run is suspended and nothing of it is in memory; the
+ * completion makes the run runnable and the await returns on replay.
+ *
+ * @since 0.1.0
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { decodeExit, exitSchema, type ExitSchema, formatError } from "./internal/codec.js"
+import * as Instance from "./internal/instance.js"
+import * as Run from "./Run.js"
+import { WorkflowInstance } from "./WorkflowInstance.js"
+import { type NodeKindMismatch, Workflows } from "./Workflows.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurableDeferred<A, E = never> {
+  readonly name: string
+  readonly successSchema: Schema.Schema<A, any>
+  readonly errorSchema: Schema.Schema<E, any>
+  readonly exitSchema: ExitSchema
+}
+
+/**
+ * Declares a deferred. Its name is the id of its node in the run's journal.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A = void, E = never>(
+  name: string,
+  options?: {
+    readonly success?: Schema.Schema<A, any> | undefined
+    readonly error?: Schema.Schema<E, any> | undefined
+  }
+): DurableDeferred<A, E> => {
+  const successSchema = (options?.success ?? Schema.Void) as Schema.Schema<A, any>
+  const errorSchema = (options?.error ?? Schema.Never) as Schema.Schema<E, any>
+  return { name, successSchema, errorSchema, exitSchema: exitSchema(successSchema, errorSchema) }
+}
+
+const awaitDeferred = <A, E>(self: DurableDeferred<A, E>): Effect.Effect<A, E, WorkflowInstance> =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const recorded = yield* Instance.lookup(instance, self.name, "deferred")
+    const node = recorded._tag === "Some" && recorded.value.status === "completed"
+      ? recorded.value
+      : yield* Instance.ensure(instance, { nodeId: self.name, kind: "deferred", status: "waiting" })
+    if (node.status === "completed") return yield* Effect.flatten(decodeExit(self.exitSchema, node.exit))
+    return yield* Instance.suspend(instance)
+  })
+
+export {
+  /**
+   * Waits for the deferred inside a workflow. If it has not been completed, the run suspends here and
+   * is replayed once it is.
+   *
+   * @since 0.1.0
+   * @category combinators
+   */
+  awaitDeferred as await
+}
+
+/**
+ * Completes a run's deferred from outside the run. The exit is validated against the deferred's
+ * schemas before anything is stored. The first completion wins; later ones return `already-completed`.
+ *
+ * @example
+ * ```ts
+ * import { DurableDeferred } from "@gatehouse/engine"
+ * import { Exit, Schema } from "effect"
+ *
+ * const Shipped = DurableDeferred.make("shipped", { success: Schema.Struct({ trackingId: Schema.String }) })
+ *
+ * // in a webhook handler
+ * const onShipped = (runId: string, trackingId: string) =>
+ *   DurableDeferred.complete({ runId, deferred: Shipped }, Exit.succeed({ trackingId }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category completion
+ */
+export const complete = <A, E>(
+  target: { readonly runId: string; readonly deferred: DurableDeferred<A, E> },
+  exit: Exit.Exit<A, E>
+): Effect.Effect<
+  "completed" | "already-completed",
+  Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
+  Workflows
+> =>
+  Effect.gen(function*() {
+    const encoded = yield* Schema.encodeUnknown(target.deferred.exitSchema)(exit).pipe(
+      Effect.mapError((error) =>
+        new Run.InvalidPayload({ workflow: `deferred ${target.deferred.name}`, reason: formatError(error) })
+      )
+    )
+    const workflows = yield* Workflows
+    return yield* workflows.completeDeferred({ runId: target.runId, name: target.deferred.name, exit: encoded })
+  })
+
+/**
+ * Completes the deferred with a value.
+ *
+ * @since 0.1.0
+ * @category completion
+ */
+export const succeed = <A, E>(
+  target: { readonly runId: string; readonly deferred: DurableDeferred<A, E> },
+  value: A
+) => complete(target, Exit.succeed(value))
+
+/**
+ * Completes the deferred with a failure the workflow sees as the await's error.
+ *
+ * @since 0.1.0
+ * @category completion
+ */
+export const fail = <A, E>(
+  target: { readonly runId: string; readonly deferred: DurableDeferred<A, E> },
+  error: E
+) => complete(target, Exit.fail(error))

@@ -1,0 +1,242 @@
+/**
+ * What a run is from the outside: its id, its status, its journal of nodes, and the errors a caller
+ * of the client API can meet. These are plain Schemas so the HTTP API and the CLI share them.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The id of a run. Derived from the workflow name and the idempotency key when the workflow has one,
+ * so starting the same work twice finds the same run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RunId: Schema.brand<typeof Schema.String, "@gatehouse/engine/RunId"> = Schema.String.pipe(
+  Schema.brand("@gatehouse/engine/RunId")
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RunId = typeof RunId.Type
+
+/**
+ * Lifecycle of a run.
+ *
+ * - `pending`: started, not yet claimed by a runner
+ * - `running`: a runner holds its lease and is replaying it
+ * - `suspended`: waiting on a durable deferred or timer; nothing of it is in memory
+ * - `waiting-approval`: suspended on at least one undecided approval
+ * - `runnable`: woken (a completion, a decision, a timer) and waiting for a runner
+ * - `completed` | `failed` | `canceled`: terminal
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RunStatus = Schema.Literal(
+  "pending",
+  "running",
+  "suspended",
+  "waiting-approval",
+  "runnable",
+  "completed",
+  "failed",
+  "canceled"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RunStatus = typeof RunStatus.Type
+
+/**
+ * The statuses a run never leaves.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const terminalStatuses: ReadonlyArray<RunStatus> = ["completed", "failed", "canceled"]
+
+/**
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTerminal = (status: RunStatus): boolean => terminalStatuses.includes(status)
+
+/**
+ * The kind of a journal node. A node id keeps its kind for the life of a run: reaching it on replay
+ * as another kind is a non-determinism error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const NodeKind = Schema.Literal("step", "deferred", "clock", "approval")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type NodeKind = typeof NodeKind.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const NodeStatus = Schema.Literal(
+  "waiting",
+  "completed",
+  "requested",
+  "waiting-approval",
+  "approved",
+  "denied",
+  "changes-requested",
+  "timed-out",
+  "canceled"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type NodeStatus = typeof NodeStatus.Type
+
+/**
+ * One row of a run's journal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Node extends Schema.Class<Node>("@gatehouse/engine/Run/Node")({
+  nodeId: Schema.String,
+  kind: NodeKind,
+  status: NodeStatus,
+  /** The recorded Exit, encoded with the node's schemas (JSON), when the node has completed. */
+  exit: Schema.optional(Schema.Unknown),
+  attempt: Schema.Number,
+  seq: Schema.Number,
+  fireAt: Schema.optional(Schema.Number),
+  startedAt: Schema.Number,
+  completedAt: Schema.optional(Schema.Number)
+}) {}
+
+/**
+ * A run as the client API reports it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Summary extends Schema.Class<Summary>("@gatehouse/engine/Run/Summary")({
+  runId: RunId,
+  workflow: Schema.String,
+  status: RunStatus,
+  idempotencyKey: Schema.optional(Schema.String),
+  payload: Schema.Unknown,
+  /** The run's Exit encoded with the workflow's schemas, once terminal. */
+  result: Schema.optional(Schema.Unknown),
+  /** A readable reason when the run failed or was canceled. */
+  error: Schema.optional(Schema.String),
+  startedBy: Schema.optional(Schema.String),
+  leaseOwner: Schema.optional(Schema.String),
+  wakeAt: Schema.optional(Schema.Number),
+  claims: Schema.Number,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  completedAt: Schema.optional(Schema.Number)
+}) {}
+
+/**
+ * A run with every node of its journal in the order they were reached.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Inspection extends Schema.Class<Inspection>("@gatehouse/engine/Run/Inspection")({
+  run: Summary,
+  nodes: Schema.Array(Node)
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>("@gatehouse/engine/RunNotFound")("RunNotFound", {
+  runId: Schema.String
+}) {
+  override get message(): string {
+    return `No run with id "${this.runId}"`
+  }
+}
+
+/**
+ * The payload of a start, or a value sent to a run, does not match the schema it is declared with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>("@gatehouse/engine/InvalidPayload")(
+  "InvalidPayload",
+  {
+    workflow: Schema.String,
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `Invalid payload for workflow "${this.workflow}": ${this.reason}`
+  }
+}
+
+/**
+ * The run has ended (completed, failed or canceled) and can no longer be resumed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunNotActive extends Schema.TaggedError<RunNotActive>("@gatehouse/engine/RunNotActive")("RunNotActive", {
+  runId: Schema.String,
+  status: RunStatus
+}) {
+  override get message(): string {
+    return `Run "${this.runId}" is ${this.status} and can no longer be resumed`
+  }
+}
+
+/**
+ * The run was canceled by an operator before it finished.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunCanceled extends Schema.TaggedError<RunCanceled>("@gatehouse/engine/RunCanceled")("RunCanceled", {
+  runId: Schema.String,
+  reason: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `Run "${this.runId}" was canceled${this.reason ? `: ${this.reason}` : ""}`
+  }
+}
+
+/**
+ * Replay reached a node id whose recorded kind differs from the one the code asks for: the workflow's
+ * code changed in a way its journal cannot follow. The run fails; the journal is left untouched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NonDeterminism extends Schema.TaggedError<NonDeterminism>("@gatehouse/engine/NonDeterminism")(
+  "NonDeterminism",
+  {
+    runId: Schema.String,
+    nodeId: Schema.String,
+    expected: NodeKind,
+    actual: NodeKind
+  }
+) {
+  override get message(): string {
+    return `Non-determinism in run "${this.runId}": node "${this.nodeId}" was recorded as a ${this.actual} ` +
+      `but the workflow now reaches it as a ${this.expected}`
+  }
+}

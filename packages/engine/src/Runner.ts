@@ -1,0 +1,265 @@
+/**
+ * The runner: a Layer-scoped fiber scheduler. It claims runnable runs from SQL under a lease, forks a
+ * fiber per run under bounded concurrency, and replays each run from its journal. When a run waits on
+ * something that has not happened (a deferred, a timer, an approval) its fiber ends and the run is
+ * stored as suspended: no fiber, no memory and no connection is held for it.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as PubSub from "effect/PubSub"
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import { describeCause } from "./internal/codec.js"
+import * as Instance from "./internal/instance.js"
+import * as Signals from "./internal/signals.js"
+import { type ClaimedRun, makeStore } from "./internal/store.js"
+import type * as Run from "./Run.js"
+import { WorkflowEngine } from "./WorkflowEngine.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions {
+  /** How many runs this runner executes at once. Default 16. */
+  readonly concurrency?: number | undefined
+  /**
+   * How often to look for work no in-process signal announced (runs woken by another process).
+   * Default 1 second. `Duration.infinity` turns polling off (a single-process setup, the test kit).
+   */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** How long a claim lasts without renewal; a runner that dies loses its runs after this. Default 30 seconds. */
+  readonly leaseDuration?: Duration.DurationInput | undefined
+  /** How often held leases are renewed. Default a third of `leaseDuration`. */
+  readonly leaseRenewInterval?: Duration.DurationInput | undefined
+  /** This runner's identity in the `lease_owner` column. Default host, pid and a random suffix. */
+  readonly runnerId?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Runner extends Context.Tag("@gatehouse/engine/Runner")<Runner, {
+  readonly runnerId: string
+  /** Ids of the runs this runner is executing now. */
+  readonly active: Effect.Effect<ReadonlyArray<Run.RunId>>
+  /** True when the runner has nothing in flight and waits for work. */
+  readonly idle: Effect.Effect<boolean>
+  /** Look for work now. */
+  readonly poke: Effect.Effect<void>
+  /**
+   * Captures a wait for the next change of state this runner (or the client beside it) makes: a run
+   * started, suspended, finished, or the runner went idle. Capture, check, then wait: no change is missed.
+   */
+  readonly changes: Effect.Effect<Effect.Effect<void>>
+}>() {}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = {}) {
+  const store = makeStore(yield* SqlClient.SqlClient)
+  const engine = yield* WorkflowEngine
+  const signals = yield* Signals.Signals
+  const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  const concurrency = Math.max(1, options.concurrency ?? 16)
+  const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
+  const lease = Duration.decode(options.leaseDuration ?? "30 seconds")
+  const leaseMillis = Duration.toMillis(lease)
+  const renewEvery = options.leaseRenewInterval === undefined
+    ? Duration.millis(Math.max(1, Math.floor(leaseMillis / 3)))
+    : Duration.decode(options.leaseRenewInterval)
+
+  // Registered first, so it runs last: after every run fiber has stopped, give back what is still held.
+  yield* Effect.addFinalizer(() =>
+    Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => store.releaseAll(runnerId, now)),
+      Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not release its leases", cause))
+    )
+  )
+
+  const fibers = yield* FiberMap.make<string>()
+  // Kept by hand rather than read from the FiberMap, which forgets a fiber only after it has ended.
+  const inFlight = new Set<string>()
+  let idle = false
+
+  const settleRun = (claim: ClaimedRun, state: Instance.InstanceState, exit: Exit.Exit<unknown, unknown>) =>
+    Effect.gen(function*() {
+      const registration = engine.get(claim.workflow)
+      const now = yield* Clock.currentTimeMillis
+      if (state.fatal !== undefined && Option.isSome(registration)) {
+        const result = yield* registration.value.encodeExit(Exit.die(state.fatal))
+        yield* store.finishRun({
+          runId: claim.id,
+          owner: runnerId,
+          status: "failed",
+          result,
+          error: state.fatal.message,
+          now
+        })
+        return
+      }
+      if (state.leaseLost || state.storageFailure !== undefined) {
+        if (state.storageFailure !== undefined) {
+          yield* Effect.logWarning("Gatehouse run stopped on a storage failure; it will be replayed", state.storageFailure)
+        }
+        yield* store.releaseRun(claim.id, runnerId, now)
+        return
+      }
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+        if (state.suspended) {
+          yield* store.suspendRun({
+            runId: claim.id,
+            owner: runnerId,
+            wakeSeq: claim.wakeSeq,
+            wakeAt: state.wakeAt,
+            status: state.waitingApproval ? "waiting-approval" : "suspended",
+            now
+          })
+        } else {
+          yield* store.releaseRun(claim.id, runnerId, now)
+        }
+        return
+      }
+      if (Option.isNone(registration)) return yield* store.releaseRun(claim.id, runnerId, now)
+      const result = yield* registration.value.encodeExit(exit)
+      yield* store.finishRun({
+        runId: claim.id,
+        owner: runnerId,
+        status: Exit.isSuccess(exit) ? "completed" : "failed",
+        result,
+        error: Exit.isSuccess(exit) ? undefined : describeCause(exit.cause),
+        now
+      })
+    })
+
+  const execute = (claim: ClaimedRun) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const registration = engine.get(claim.workflow)
+        if (Option.isNone(registration)) {
+          return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
+        }
+        const journal = yield* store.loadJournal(claim.id)
+        const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
+        const instance = Instance.make({
+          runId: claim.id,
+          workflow: claim.workflow,
+          startedBy: claim.startedBy,
+          claims: claim.claims,
+          state
+        })
+        const exit = yield* restore(registration.value.execute(claim.payload, instance)).pipe(Effect.exit)
+        yield* settleRun(claim, state, exit)
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(
+            Effect.zipRight(Clock.currentTimeMillis),
+            Effect.flatMap((now) => store.releaseRun(claim.id, runnerId, now)),
+            Effect.ignore
+          )
+        ),
+        Effect.ensuring(Effect.suspend(() => {
+          inFlight.delete(claim.id)
+          return Effect.zipRight(signals.changes.notify, signals.work.notify)
+        })),
+        Effect.annotateLogs({ runId: claim.id, workflow: claim.workflow, runner: runnerId })
+      )
+    )
+
+  const claimOnce = Effect.gen(function*() {
+    const free = concurrency - inFlight.size
+    if (free <= 0) return false
+    const now = yield* Clock.currentTimeMillis
+    const claimed = yield* store.claim({ owner: runnerId, names: engine.names(), now, leaseMillis, limit: free })
+    for (const claim of claimed) {
+      inFlight.add(claim.id)
+      yield* FiberMap.run(fibers, claim.id, execute(claim))
+    }
+    return claimed.length === free
+  })
+
+  const nextSleep = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const wakeAt = yield* store.nextWakeAt(engine.names())
+    if (Option.isNone(wakeAt)) return pollInterval
+    return Duration.min(pollInterval, Duration.millis(Math.max(0, wakeAt.value - now)))
+  })
+
+  const loop = Effect.gen(function*() {
+    while (true) {
+      const wake = yield* signals.work.capture
+      const more = yield* claimOnce.pipe(
+        Effect.catchAllCause((cause) => Effect.as(Effect.logWarning("Gatehouse runner could not claim runs", cause), false))
+      )
+      if (more) continue
+      const sleepFor = yield* nextSleep.pipe(Effect.orElseSucceed(() => pollInterval))
+      idle = inFlight.size === 0
+      if (idle) yield* signals.changes.notify
+      yield* Effect.race(wake, Effect.sleep(sleepFor))
+      idle = false
+    }
+  })
+
+  const renewLoop = Effect.gen(function*() {
+    while (true) {
+      if (inFlight.size === 0) {
+        // Nothing held: wait for work instead of ticking, so long waits cost nothing (and `TestClock`
+        // jumps of days do not replay thousands of renewals).
+        yield* (yield* signals.work.capture)
+        continue
+      }
+      yield* Effect.sleep(renewEvery)
+      const now = yield* Clock.currentTimeMillis
+      yield* store.renewLeases(runnerId, now + leaseMillis).pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not renew its leases", cause))
+      )
+    }
+  })
+
+  const canceled = yield* PubSub.subscribe(signals.canceled)
+  const cancelLoop = Effect.forever(
+    Effect.flatMap(Queue.take(canceled), (runId) => FiberMap.remove(fibers, runId))
+  )
+
+  yield* Effect.forkScoped(loop)
+  yield* Effect.forkScoped(renewLoop)
+  yield* Effect.forkScoped(cancelLoop)
+
+  return Runner.of({
+    runnerId,
+    active: Effect.sync(() => Array.from(inFlight) as Array<Run.RunId>),
+    idle: Effect.sync(() => idle),
+    poke: signals.work.notify,
+    changes: signals.changes.capture
+  })
+})
+
+/**
+ * A runner for the workflows registered with the `WorkflowEngine` in context.
+ *
+ * @example
+ * ```ts
+ * import { Gatehouse, Runner } from "@gatehouse/engine"
+ *
+ * const RunnerLive = Runner.layer({ concurrency: 32, pollInterval: "500 millis", leaseDuration: "30 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: RunnerOptions = {}): Layer.Layer<Runner, never, SqlClient.SqlClient | WorkflowEngine> =>
+  Layer.scoped(Runner, make(options)).pipe(Layer.provide(Signals.layer))

@@ -1,0 +1,167 @@
+/**
+ * Steps: the unit of work of a workflow whose outcome is checkpointed. A step's effect runs once per
+ * run; on replay its recorded Exit is returned and the effect does not run again.
+ *
+ * What "exactly once" means here: the checkpoint is written exactly once, and the step's result is
+ * observed exactly once by the rest of the workflow. The effect itself is at-least-once: if the process
+ * dies after the effect and before its checkpoint commits, the effect runs again on replay. Give external
+ * systems `Step.idempotencyKey`, which is the same on every such attempt, so they can deduplicate.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { createHash } from "node:crypto"
+import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
+import * as Instance from "./internal/instance.js"
+import { WorkflowInstance } from "./WorkflowInstance.js"
+
+/**
+ * What a step's effect can read about itself.
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export class StepContext extends Context.Tag("@gatehouse/engine/StepContext")<StepContext, {
+  readonly runId: string
+  readonly nodeId: string
+  /** 1 for the first attempt, counting the step's own retries. */
+  readonly attempt: number
+  readonly idempotencyKey: string
+}>() {}
+
+/**
+ * A key for external systems (a payment provider's idempotency key) that is the same on every attempt
+ * of this step, in every replay and every process: derived from the run id and the step id only.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const idempotencyKey: Effect.Effect<string, never, StepContext> = Effect.map(
+  StepContext,
+  (context) => context.idempotencyKey
+)
+
+/**
+ * The step did not finish within its `timeout`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StepTimeout extends Schema.TaggedError<StepTimeout>("@gatehouse/engine/StepTimeout")("StepTimeout", {
+  nodeId: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `Step "${this.nodeId}" timed out after ${this.timeoutMillis}ms`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A, E> {
+  /** How the result is stored; without it the result must be plain JSON. */
+  readonly success?: Schema.Schema<A, any> | undefined
+  /** How a failure is stored; without it the error is stored as its JSON form. */
+  readonly error?: Schema.Schema<E, any> | undefined
+  /** Retries of the effect before its outcome is recorded. */
+  readonly retry?: Schedule.Schedule<any, NoInfer<E> | StepTimeout> | undefined
+  /** A limit on each attempt; an attempt that exceeds it fails with `StepTimeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * A key stable across attempts, replays and processes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeIdempotencyKey = (runId: string, nodeId: string): string =>
+  createHash("sha256").update(`${runId}\u0000${nodeId}`).digest("hex").slice(0, 40)
+
+/**
+ * Runs `effect` once for this run and checkpoints its Exit under `id`. On replay the recorded Exit is
+ * returned (successes, failures and defects alike) and `effect` is not run again.
+ *
+ * @example
+ * ```ts
+ * import { Step } from "@gatehouse/engine"
+ * import { Effect, Schedule, Schema } from "effect"
+ *
+ * const charge = Step.run(
+ *   "charge-card",
+ *   Effect.gen(function*() {
+ *     const key = yield* Step.idempotencyKey
+ *     return { chargeId: `ch_${key}` }
+ *   }),
+ *   { success: Schema.Struct({ chargeId: Schema.String }), retry: Schedule.recurs(3), timeout: "30 seconds" }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run: {
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options: Options<A, E> & { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance>
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: Options<A, E>
+  ): Effect.Effect<A, E, Exclude<R, StepContext> | WorkflowInstance>
+} = <A, E, R>(
+  id: string,
+  effect: Effect.Effect<A, E, R>,
+  options?: Options<A, E>
+): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
+    const failure = options?.error ?? Schema.Unknown
+    const schema = exitSchema(
+      options?.success ?? Schema.Unknown,
+      timeout === undefined ? failure : Schema.Union(failure, StepTimeout)
+    )
+
+    const recorded = yield* Instance.lookup(instance, id, "step")
+    if (Option.isSome(recorded) && recorded.value.status === "completed") {
+      return yield* Effect.flatten(decodeExit(schema, recorded.value.exit))
+    }
+
+    const key = makeIdempotencyKey(instance.runId, id)
+    let attempt = 0
+    const once = Effect.suspend(() => {
+      attempt++
+      const attemptEffect = Effect.provideService(effect, StepContext, {
+        runId: instance.runId,
+        nodeId: id,
+        attempt,
+        idempotencyKey: key
+      })
+      return timeout === undefined ? attemptEffect : Effect.timeoutFail(attemptEffect, {
+        duration: timeout,
+        onTimeout: () => new StepTimeout({ nodeId: id, timeoutMillis: Duration.toMillis(timeout) })
+      })
+    })
+    const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry as any)).pipe(
+      Effect.exit
+    )
+    // Interrupted by the workflow itself (a sibling suspended, the runner is shutting down): no outcome
+    // to record; the step runs again on the next replay.
+    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+
+    const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
+    yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
+    return yield* Effect.flatten(decodeExit(schema, encoded))
+  }) as any

@@ -1,0 +1,180 @@
+/**
+ * Defining a workflow: a name, the schemas of its payload, result and error, and how to derive an
+ * idempotency key from the payload. The body is an ordinary Effect program given with `toLayer`.
+ *
+ * @since 0.1.0
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { createHash, randomUUID } from "node:crypto"
+import { decodeExit, encodeExit, exitSchema, formatError } from "./internal/codec.js"
+import * as Run from "./Run.js"
+import { WorkflowEngine } from "./WorkflowEngine.js"
+import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
+import { Workflows } from "./Workflows.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Workflow<
+  Name extends string,
+  Payload extends Schema.Schema.Any,
+  Success extends Schema.Schema.Any,
+  Error extends Schema.Schema.All
+> {
+  readonly name: Name
+  readonly payloadSchema: Payload
+  readonly successSchema: Success
+  readonly errorSchema: Error
+  readonly idempotencyKey: ((payload: Payload["Type"]) => string) | undefined
+  /**
+   * Validates the payload and persists a run, then returns its id without waiting. With an
+   * `idempotencyKey`, starting the same work twice returns the same run.
+   */
+  readonly start: (
+    payload: Payload["Type"],
+    options?: { readonly startedBy?: string | undefined }
+  ) => Effect.Effect<Run.RunId, Run.InvalidPayload | SqlError, Workflows>
+  /** Starts the run (or finds it) and waits for its result. */
+  readonly execute: (
+    payload: Payload["Type"],
+    options?: { readonly startedBy?: string | undefined }
+  ) => Effect.Effect<
+    Success["Type"],
+    Error["Type"] | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | SqlError,
+    Workflows
+  >
+  /** Waits for a run of this workflow to end, and gives back its Exit decoded with the workflow's schemas. */
+  readonly result: (
+    runId: string
+  ) => Effect.Effect<
+    Exit.Exit<Success["Type"], Error["Type"] | Run.RunCanceled>,
+    Run.RunNotFound | SqlError,
+    Workflows
+  >
+  /** Registers the body of the workflow with the engine of the layer it is provided to. */
+  readonly toLayer: <R>(
+    body: (payload: Payload["Type"], instance: WorkflowInstanceShape) => Effect.Effect<Success["Type"], Error["Type"], R>
+  ) => Layer.Layer<
+    never,
+    never,
+    WorkflowEngine | Exclude<R, WorkflowInstance> | Payload["Context"] | Success["Context"] | Error["Context"]
+  >
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = Workflow<string, Schema.Schema.Any, Schema.Schema.Any, Schema.Schema.All>
+
+const hash = (text: string): string => createHash("sha256").update(text).digest("hex")
+
+/**
+ * Defines a workflow.
+ *
+ * @example
+ * ```ts
+ * import { Step, Workflow } from "@gatehouse/engine"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Greet = Workflow.make({
+ *   name: "greet",
+ *   payload: Schema.Struct({ name: Schema.String }),
+ *   success: Schema.String,
+ *   idempotencyKey: (payload) => payload.name
+ * })
+ *
+ * const GreetLive = Greet.toLayer((payload) =>
+ *   Step.run("greeting", Effect.succeed(`hello ${payload.name}`), { success: Schema.String })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <
+  const Name extends string,
+  Payload extends Schema.Schema.Any,
+  Success extends Schema.Schema.Any = typeof Schema.Void,
+  Error extends Schema.Schema.All = typeof Schema.Never
+>(options: {
+  readonly name: Name
+  readonly payload: Payload
+  readonly success?: Success | undefined
+  readonly error?: Error | undefined
+  readonly idempotencyKey?: ((payload: Payload["Type"]) => string) | undefined
+}): Workflow<Name, Payload, Success, Error> => {
+  const payloadSchema = options.payload as Schema.Schema<any, any, any>
+  const successSchema = (options.success ?? Schema.Void) as Success
+  const errorSchema = (options.error ?? Schema.Never) as Error
+  const resultSchema = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunCanceled))
+
+  const runIdFor = (payload: unknown): Run.RunId =>
+    Run.RunId.make(
+      options.idempotencyKey === undefined
+        ? `${options.name}-${randomUUID().replaceAll("-", "").slice(0, 24)}`
+        : `${options.name}-${hash(`${options.name}\u0000${options.idempotencyKey(payload)}`).slice(0, 24)}`
+    )
+
+  const start = (payload: unknown, startOptions?: { readonly startedBy?: string | undefined }) =>
+    Effect.gen(function*() {
+      const encoded = yield* Schema.encodeUnknown(payloadSchema)(payload).pipe(
+        Effect.mapError((error) => new Run.InvalidPayload({ workflow: options.name, reason: formatError(error) }))
+      )
+      const runId = runIdFor(payload)
+      const workflows = yield* Workflows
+      yield* workflows.start({
+        runId,
+        workflow: options.name,
+        idempotencyKey: options.idempotencyKey?.(payload),
+        payload: encoded,
+        startedBy: startOptions?.startedBy
+      })
+      return runId
+    }) as Effect.Effect<Run.RunId, Run.InvalidPayload | SqlError, Workflows>
+
+  const result = (runId: string) =>
+    Effect.gen(function*() {
+      const workflows = yield* Workflows
+      const run = yield* workflows.result(runId)
+      if (run.status === "canceled") return Exit.fail(new Run.RunCanceled({ runId, reason: run.error }))
+      return yield* decodeExit(resultSchema, run.result)
+    })
+
+  const self: Workflow<Name, Payload, Success, Error> = {
+    name: options.name,
+    payloadSchema: options.payload,
+    successSchema,
+    errorSchema,
+    idempotencyKey: options.idempotencyKey,
+    start,
+    execute: (payload, startOptions) =>
+      Effect.flatMap(start(payload, startOptions), (runId) => Effect.flatten(result(runId))),
+    result,
+    toLayer: (body) =>
+      Layer.effectDiscard(Effect.gen(function*() {
+        const engine = yield* WorkflowEngine
+        const context = yield* Effect.context<any>()
+        const storedExit = exitSchema(successSchema as any, errorSchema as any)
+        yield* engine.register({
+          name: options.name,
+          execute: (encodedPayload, instance) =>
+            Schema.decodeUnknown(payloadSchema)(encodedPayload).pipe(
+              Effect.orDieWith((error) =>
+                new Error(`Stored payload of run "${instance.runId}" does not decode: ${formatError(error)}`)
+              ),
+              Effect.flatMap((payload) => body(payload, instance)),
+              Effect.provideService(WorkflowInstance, instance),
+              Effect.provide(context)
+            ),
+          encodeExit: (exit) => encodeExit(storedExit, exit, `Workflow "${options.name}"`)
+        })
+      })) as any
+  } as Workflow<Name, Payload, Success, Error>
+  return self
+}

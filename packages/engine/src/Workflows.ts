@@ -1,0 +1,330 @@
+/**
+ * The client side of the engine: start runs, watch them, wait for their results, cancel them and read
+ * their journals. It needs only the SQL client, so any process (an HTTP server, a CLI, a test) can use
+ * it without running workflows itself.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
+import { exitSchema, formatError } from "./internal/codec.js"
+import * as Signals from "./internal/signals.js"
+import { makeStore, toNode, toSummary } from "./internal/store.js"
+import * as Run from "./Run.js"
+
+/**
+ * Options of `list`, validated with this schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ListOptions = Schema.Struct({
+  status: Schema.optional(Run.RunStatus),
+  workflow: Schema.optional(Schema.String),
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 500))),
+  cursor: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ListOptions = typeof ListOptions.Type
+
+/**
+ * A page of runs, newest first; pass `cursor` back to get the next page.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunPage {
+  readonly runs: ReadonlyArray<Run.Summary>
+  readonly cursor: string | undefined
+}
+
+/**
+ * Options of `cancel`, validated with this schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const CancelOptions = Schema.Struct({
+  by: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200)),
+  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(2000)))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CancelOptions = typeof CancelOptions.Type
+
+/**
+ * A request the client API cannot accept as given: it changed nothing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@gatehouse/engine/InvalidRequest")(
+  "InvalidRequest",
+  { reason: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid request: ${this.reason}`
+  }
+}
+
+/**
+ * A completion addressed a node that is not a durable deferred of that run.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NodeKindMismatch extends Schema.TaggedError<NodeKindMismatch>("@gatehouse/engine/NodeKindMismatch")(
+  "NodeKindMismatch",
+  { runId: Schema.String, nodeId: Schema.String, expected: Run.NodeKind, actual: Run.NodeKind }
+) {
+  override get message(): string {
+    return `Node "${this.nodeId}" of run "${this.runId}" is a ${this.actual}, not a ${this.expected}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workflows, {
+  /**
+   * Persists a run unless one with the same id exists. The payload is already validated and encoded.
+   * Returns whether this call created it.
+   */
+  readonly start: (run: {
+    readonly runId: Run.RunId
+    readonly workflow: string
+    readonly idempotencyKey: string | undefined
+    readonly payload: unknown
+    readonly startedBy: string | undefined
+  }) => Effect.Effect<boolean, SqlError>
+  /** The run as it stands now. */
+  readonly poll: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | SqlError>
+  /** Waits until the run is completed, failed or canceled, and returns it. */
+  readonly result: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | SqlError>
+  /**
+   * Cancels a run that has not ended: it ends `canceled`, its waiting nodes are marked canceled, and no
+   * later completion or decision resumes it.
+   */
+  readonly cancel: (
+    runId: string,
+    options: CancelOptions
+  ) => Effect.Effect<
+    { readonly status: "canceled" | "already-finished"; readonly run: Run.Summary },
+    Run.RunNotFound | InvalidRequest | SqlError
+  >
+  /** The run with every node of its journal, in the order they were reached. */
+  readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, Run.RunNotFound | SqlError>
+  /** Runs, newest first, filtered by status and workflow. */
+  readonly list: (options?: ListOptions) => Effect.Effect<RunPage, InvalidRequest | SqlError>
+  /**
+   * Completes a durable deferred of a run with an Exit already encoded with the deferred's schemas.
+   * First completion wins; a completion that arrives before the run awaits is kept.
+   */
+  readonly completeDeferred: (options: {
+    readonly runId: string
+    readonly name: string
+    readonly exit: unknown
+  }) => Effect.Effect<
+    "completed" | "already-completed",
+    Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError
+  >
+}>() {}
+
+/**
+ * How often `result` looks at the database when no in-process signal arrives (a run executing in
+ * another process).
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export class ResultPollInterval extends Context.Reference<ResultPollInterval>()(
+  "@gatehouse/engine/Workflows/ResultPollInterval",
+  { defaultValue: (): Duration.DurationInput => "250 millis" }
+) {}
+
+const encodeCursor = (run: Run.Summary): string =>
+  Buffer.from(JSON.stringify([run.createdAt, run.runId]), "utf8").toString("base64url")
+
+const decodeCursor = Schema.decodeUnknown(
+  Schema.compose(
+    Schema.StringFromBase64Url,
+    Schema.parseJson(Schema.Tuple(Schema.Number, Schema.String))
+  )
+)
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient | Signals.Signals> = Effect.gen(
+  function*() {
+    const store = makeStore(yield* SqlClient.SqlClient)
+    const signals = yield* Signals.Signals
+
+    const getRun = (runId: string) =>
+      store.getRun(runId).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(new Run.RunNotFound({ runId })),
+          onSome: Effect.succeed
+        }))
+      )
+
+    const poll = (runId: string) => Effect.map(getRun(runId), toSummary)
+
+    const result = (runId: string) =>
+      Effect.gen(function*() {
+        const interval = yield* ResultPollInterval
+        while (true) {
+          const changed = yield* signals.changes.capture
+          const run = yield* getRun(runId)
+          if (Run.isTerminal(run.status)) return toSummary(run)
+          yield* Effect.race(changed, Effect.sleep(interval))
+        }
+      })
+
+    const canceledExit = exitSchema(Schema.Unknown, Schema.Never)
+
+    const cancel = (runId: string, options: CancelOptions) =>
+      Effect.gen(function*() {
+        const { by, reason } = yield* Schema.decodeUnknown(CancelOptions)(options).pipe(
+          Effect.mapError((error) => new InvalidRequest({ reason: formatError(error) }))
+        )
+        const now = yield* Clock.currentTimeMillis
+        const result = yield* Effect.gen(function*() {
+          const run = yield* store.getRunForUpdate(runId).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.fail(new Run.RunNotFound({ runId })),
+              onSome: Effect.succeed
+            }))
+          )
+          if (Run.isTerminal(run.status)) return "already-finished" as const
+          const encoded = yield* Schema.encode(canceledExit)(Exit.interrupt(FiberId.none)).pipe(Effect.orDie)
+          const canceled = yield* store.cancelRun({
+            runId,
+            result: encoded,
+            error: `canceled by ${by}${reason ? `: ${reason}` : ""}`,
+            now
+          })
+          if (!canceled) return "already-finished" as const
+          yield* store.cancelOpenNodes(runId, now)
+          return "canceled" as const
+        }).pipe(store.sql.withTransaction)
+        if (result === "canceled") {
+          yield* PubSub.publish(signals.canceled, runId)
+          yield* signals.changes.notify
+        }
+        return { status: result, run: yield* poll(runId) }
+      })
+
+    const inspect = (runId: string) =>
+      Effect.gen(function*() {
+        const run = yield* getRun(runId)
+        const nodes = yield* store.loadJournal(runId)
+        return new Run.Inspection({ run: toSummary(run), nodes: nodes.map(toNode) })
+      })
+
+    const list = (options: ListOptions = {}) =>
+      Effect.gen(function*() {
+        const decoded = yield* Schema.decodeUnknown(ListOptions)(options).pipe(
+          Effect.mapError((error) => new InvalidRequest({ reason: formatError(error) }))
+        )
+        const after = decoded.cursor === undefined ? undefined : yield* decodeCursor(decoded.cursor).pipe(
+          Effect.mapError(() => new InvalidRequest({ reason: "cursor is not one this API returned" }))
+        )
+        const limit = decoded.limit ?? 50
+        const rows = yield* store.listRuns({ status: decoded.status, workflow: decoded.workflow, limit, after })
+        const runs = rows.map(toSummary)
+        return { runs, cursor: runs.length === limit ? encodeCursor(runs[runs.length - 1]) : undefined }
+      })
+
+    const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const outcome = yield* Effect.gen(function*() {
+          const run = yield* store.getRunForUpdate(options.runId).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.fail(new Run.RunNotFound({ runId: options.runId })),
+              onSome: Effect.succeed
+            }))
+          )
+          if (Run.isTerminal(run.status)) {
+            return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
+          }
+          const completed = yield* store.completeNodeFromOutside({
+            runId: options.runId,
+            nodeId: options.name,
+            kind: "deferred",
+            exit: options.exit,
+            now
+          })
+          if (!completed) {
+            const node = yield* store.getNode(options.runId, options.name)
+            if (Option.isSome(node) && node.value.kind !== "deferred") {
+              return yield* new NodeKindMismatch({
+                runId: options.runId,
+                nodeId: options.name,
+                expected: "deferred",
+                actual: node.value.kind
+              })
+            }
+            return "already-completed" as const
+          }
+          yield* store.wake(options.runId, now)
+          return "completed" as const
+        }).pipe(store.sql.withTransaction)
+        if (outcome === "completed") yield* signals.work.notify
+        return outcome
+      })
+
+    return Workflows.of({
+      start: (run) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const created = yield* store.insertRun({
+            id: run.runId,
+            workflow: run.workflow,
+            idempotencyKey: run.idempotencyKey,
+            payload: JSON.stringify(run.payload),
+            startedBy: run.startedBy,
+            now
+          })
+          if (created) yield* signals.work.notify
+          return created
+        }),
+      poll,
+      result,
+      cancel,
+      inspect,
+      list,
+      completeDeferred
+    })
+  }
+)
+
+/**
+ * The client, on the SQL client in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Workflows, never, SqlClient.SqlClient> = Layer.effect(Workflows, make).pipe(
+  Layer.provide(Signals.layer)
+)

@@ -1,0 +1,59 @@
+/**
+ * @since 0.1.0
+ */
+export * as DurableClock from "./DurableClock.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DurableDeferred from "./DurableDeferred.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Gatehouse from "./Gatehouse.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as GatehouseTest from "./GatehouseTest.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Journal from "./Journal.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Run from "./Run.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Runner from "./Runner.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Step from "./Step.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowEngine from "./WorkflowEngine.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowInstance from "./WorkflowInstance.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflows from "./Workflows.js"

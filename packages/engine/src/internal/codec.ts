@@ -1,0 +1,66 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/** @internal */
+export type ExitSchema = Schema.Schema<Exit.Exit<any, any>, any>
+
+/**
+ * How an Exit is stored: success and failure through the node's own schemas, defects as
+ * `{ name, message, stack }`, then as JSON.
+ *
+ * @internal
+ */
+export const exitSchema = (success: Schema.Schema.Any, failure: Schema.Schema.All): ExitSchema =>
+  Schema.Exit({ success, failure, defect: Schema.Defect }) as any
+
+const isJson = (value: unknown): boolean => {
+  try {
+    JSON.stringify(value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Encodes an Exit for the journal. A value its schema cannot encode, or that is not JSON, is recorded
+ * as a defect that says so: the journal must always be readable on replay.
+ *
+ * @internal
+ */
+export const encodeExit = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>, what: string): Effect.Effect<unknown> =>
+  Schema.encode(schema)(exit).pipe(
+    Effect.flatMap((encoded) =>
+      isJson(encoded) ? Effect.succeed(encoded) : Effect.fail(`${what} produced a value that is not JSON`)
+    ),
+    Effect.catchAll((error) => {
+      const message = typeof error === "string"
+        ? error
+        : `${what} produced a value its schema cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+      return Schema.encode(schema)(Exit.die(new Error(message))).pipe(Effect.orDie)
+    })
+  )
+
+/** @internal */
+export const decodeExit = (schema: ExitSchema, encoded: unknown): Effect.Effect<Exit.Exit<any, any>> =>
+  Schema.decodeUnknown(schema)(encoded).pipe(Effect.orDie)
+
+/** @internal */
+export const formatError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
+
+/** A one-line reason for a failed run, for listings and the CLI. @internal */
+export const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") {
+    const error = failure.value
+    if (error instanceof Error) return error.message
+    if (typeof error === "object" && error !== null && "_tag" in error) return String((error as any)._tag)
+    return String(error)
+  }
+  const defect = Cause.dieOption(cause)
+  if (defect._tag === "Some") return defect.value instanceof Error ? defect.value.message : String(defect.value)
+  return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+}

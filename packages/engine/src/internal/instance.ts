@@ -1,0 +1,223 @@
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Run from "../Run.js"
+import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
+import type { NewNode, NodeRow, Store } from "./store.js"
+
+/**
+ * The mutable state of one execution of a run, owned by the fiber replaying it. It never outlives that
+ * fiber: a suspended run has no instance.
+ *
+ * @internal
+ */
+export class InstanceState {
+  readonly journal: Map<string, NodeRow>
+  nextSeq: number
+  /** Set when the body stopped because it waits; the interrupt that follows is a suspension. */
+  suspended = false
+  /** Set when at least one of the waits is an approval. */
+  waitingApproval = false
+  /** Earliest timer the run waits on. */
+  wakeAt: number | undefined = undefined
+  /** A reason the run must fail whatever the body does with it (non-determinism). */
+  fatal: Run.NonDeterminism | undefined = undefined
+  /** The lease was lost or the run canceled: stop without writing anything more. */
+  leaseLost = false
+  /** Storage failed mid-execution: give the run back so it is replayed later. */
+  storageFailure: SqlError | undefined = undefined
+
+  constructor(
+    readonly store: Store,
+    readonly owner: string,
+    readonly wakeSeq: number,
+    nodes: ReadonlyArray<NodeRow>
+  ) {
+    this.journal = new Map(nodes.map((node) => [node.nodeId, node]))
+    this.nextSeq = nodes.reduce((max, node) => Math.max(max, node.seq), 0) + 1
+  }
+}
+
+/** @internal */
+export const make = (options: {
+  readonly runId: string
+  readonly workflow: string
+  readonly startedBy: string | undefined
+  readonly claims: number
+  readonly state: InstanceState
+}): WorkflowInstanceShape => ({
+  runId: Run.RunId.make(options.runId),
+  workflow: options.workflow,
+  startedBy: options.startedBy,
+  claims: options.claims,
+  state: options.state
+})
+
+/** @internal */
+export const current: Effect.Effect<WorkflowInstanceShape, never, WorkflowInstance> = WorkflowInstance
+
+/**
+ * Ends the execution: the runner sees the interrupt and the flags on the state, and stores the run
+ * accordingly. An interrupt rather than a failure, so a body's `catchAll` cannot swallow it.
+ */
+const stop = Effect.interrupt
+
+/** @internal */
+export const failFatal = (instance: WorkflowInstanceShape, error: Run.NonDeterminism): Effect.Effect<never> =>
+  Effect.suspend(() => {
+    instance.state.fatal ??= error
+    return stop
+  })
+
+/** @internal */
+export const suspend = (
+  instance: WorkflowInstanceShape,
+  options: { readonly wakeAt?: number | undefined; readonly approval?: boolean | undefined } = {}
+): Effect.Effect<never> =>
+  Effect.suspend(() => {
+    const state = instance.state
+    state.suspended = true
+    if (options.approval) state.waitingApproval = true
+    if (options.wakeAt !== undefined) {
+      state.wakeAt = state.wakeAt === undefined ? options.wakeAt : Math.min(state.wakeAt, options.wakeAt)
+    }
+    return stop
+  })
+
+const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, SqlError>): Effect.Effect<A> =>
+  Effect.catchAll(effect, (error) =>
+    Effect.suspend(() => {
+      instance.state.storageFailure ??= error
+      return stop
+    }))
+
+/**
+ * The recorded node with this id, if any. Reaching a recorded id as another kind fails the run with
+ * `NonDeterminism` and leaves the journal as it is.
+ *
+ * @internal
+ */
+export const lookup = (
+  instance: WorkflowInstanceShape,
+  nodeId: string,
+  kind: Run.NodeKind
+): Effect.Effect<Option.Option<NodeRow>> =>
+  Effect.suspend(() => {
+    const node = instance.state.journal.get(nodeId)
+    if (node === undefined) return Effect.succeed(Option.none())
+    if (node.kind !== kind) {
+      return failFatal(
+        instance,
+        new Run.NonDeterminism({ runId: instance.runId, nodeId, expected: kind, actual: node.kind })
+      )
+    }
+    return Effect.succeed(Option.some(node))
+  })
+
+const newNode = (
+  instance: WorkflowInstanceShape,
+  node: {
+    readonly nodeId: string
+    readonly kind: Run.NodeKind
+    readonly status: Run.NodeStatus
+    readonly exit?: unknown
+    readonly attempt?: number
+    readonly fireAt?: number | undefined
+  },
+  now: number
+): NewNode => {
+  const existing = instance.state.journal.get(node.nodeId)
+  return {
+    runId: instance.runId,
+    nodeId: node.nodeId,
+    kind: node.kind,
+    status: node.status,
+    exit: node.exit,
+    attempt: node.attempt ?? existing?.attempt ?? 0,
+    seq: existing?.seq ?? instance.state.nextSeq++,
+    fireAt: node.fireAt ?? existing?.fireAt,
+    now
+  }
+}
+
+const remember = (instance: WorkflowInstanceShape, node: NewNode): NodeRow => {
+  const row: NodeRow = {
+    nodeId: node.nodeId,
+    kind: node.kind,
+    status: node.status,
+    exit: node.exit,
+    attempt: node.attempt,
+    seq: node.seq,
+    fireAt: node.fireAt,
+    startedAt: instance.state.journal.get(node.nodeId)?.startedAt ?? node.now,
+    completedAt: node.status === "completed" ? node.now : undefined
+  }
+  instance.state.journal.set(node.nodeId, row)
+  return row
+}
+
+/**
+ * Records a node's outcome in one fenced write. If the lease is gone (another runner took the run, or
+ * it was canceled) the execution stops without writing.
+ *
+ * @internal
+ */
+export const checkpoint = (
+  instance: WorkflowInstanceShape,
+  node: {
+    readonly nodeId: string
+    readonly kind: Run.NodeKind
+    readonly status: Run.NodeStatus
+    readonly exit?: unknown
+    readonly attempt?: number
+    readonly fireAt?: number | undefined
+  }
+): Effect.Effect<NodeRow> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const row = newNode(instance, node, now)
+    return storage(instance, instance.state.store.checkpoint(instance.state.owner, row)).pipe(
+      Effect.flatMap((written) => {
+        if (written) return Effect.succeed(remember(instance, row))
+        instance.state.leaseLost = true
+        return stop
+      })
+    )
+  })
+
+/**
+ * Writes a waiting node unless it exists and returns it as stored: when an outside completion got there
+ * first, the caller sees the completed row.
+ *
+ * @internal
+ */
+export const ensure = (
+  instance: WorkflowInstanceShape,
+  node: {
+    readonly nodeId: string
+    readonly kind: Run.NodeKind
+    readonly status: Run.NodeStatus
+    readonly fireAt?: number | undefined
+  }
+): Effect.Effect<NodeRow> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const row = newNode(instance, node, now)
+    return storage(instance, instance.state.store.ensureNode(instance.state.owner, row)).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => {
+          instance.state.leaseLost = true
+          return stop
+        },
+        onSome: (stored) => {
+          if (stored.kind !== node.kind) {
+            return failFatal(
+              instance,
+              new Run.NonDeterminism({ runId: instance.runId, nodeId: node.nodeId, expected: node.kind, actual: stored.kind })
+            )
+          }
+          instance.state.journal.set(stored.nodeId, stored)
+          return Effect.succeed(stored)
+        }
+      }))
+    )
+  })

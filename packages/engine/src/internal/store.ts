@@ -1,0 +1,393 @@
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Run from "../Run.js"
+
+/** @internal */
+export interface RunRow {
+  readonly id: string
+  readonly workflow: string
+  readonly idempotencyKey: string | undefined
+  readonly payload: unknown
+  readonly status: Run.RunStatus
+  readonly result: unknown
+  readonly error: string | undefined
+  readonly startedBy: string | undefined
+  readonly wakeSeq: number
+  readonly wakeAt: number | undefined
+  readonly leaseOwner: string | undefined
+  readonly leaseExpiresAt: number | undefined
+  readonly claims: number
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly completedAt: number | undefined
+}
+
+/** @internal */
+export interface NodeRow {
+  readonly nodeId: string
+  readonly kind: Run.NodeKind
+  readonly status: Run.NodeStatus
+  readonly exit: unknown
+  readonly attempt: number
+  readonly seq: number
+  readonly fireAt: number | undefined
+  readonly startedAt: number
+  readonly completedAt: number | undefined
+}
+
+// PostgreSQL returns BIGINT columns as strings; SQLite as numbers.
+const int = (value: unknown): number => typeof value === "number" ? value : Number(value)
+const intOrUndefined = (value: unknown): number | undefined => value === null || value === undefined ? undefined : int(value)
+const strOrUndefined = (value: unknown): string | undefined =>
+  value === null || value === undefined ? undefined : String(value)
+const json = (value: unknown): unknown => value === null || value === undefined ? undefined : JSON.parse(String(value))
+
+/** @internal */
+export const toRunRow = (row: any): RunRow => ({
+  id: row.id,
+  workflow: row.workflow,
+  idempotencyKey: strOrUndefined(row.idempotency_key),
+  payload: json(row.payload),
+  status: row.status,
+  result: json(row.result),
+  error: strOrUndefined(row.error),
+  startedBy: strOrUndefined(row.started_by),
+  wakeSeq: int(row.wake_seq),
+  wakeAt: intOrUndefined(row.wake_at),
+  leaseOwner: strOrUndefined(row.lease_owner),
+  leaseExpiresAt: intOrUndefined(row.lease_expires_at),
+  claims: int(row.claims),
+  createdAt: int(row.created_at),
+  updatedAt: int(row.updated_at),
+  completedAt: intOrUndefined(row.completed_at)
+})
+
+/** @internal */
+export const toNodeRow = (row: any): NodeRow => ({
+  nodeId: row.node_id,
+  kind: row.kind,
+  status: row.status,
+  exit: json(row.exit),
+  attempt: int(row.attempt),
+  seq: int(row.seq),
+  fireAt: intOrUndefined(row.fire_at),
+  startedAt: int(row.started_at),
+  completedAt: intOrUndefined(row.completed_at)
+})
+
+/** @internal */
+export const toSummary = (row: RunRow): Run.Summary =>
+  new Run.Summary({
+    runId: Run.RunId.make(row.id),
+    workflow: row.workflow,
+    status: row.status,
+    ...(row.idempotencyKey !== undefined ? { idempotencyKey: row.idempotencyKey } : {}),
+    payload: row.payload,
+    ...(row.result !== undefined ? { result: row.result } : {}),
+    ...(row.error !== undefined ? { error: row.error } : {}),
+    ...(row.startedBy !== undefined ? { startedBy: row.startedBy } : {}),
+    ...(row.leaseOwner !== undefined ? { leaseOwner: row.leaseOwner } : {}),
+    ...(row.wakeAt !== undefined ? { wakeAt: row.wakeAt } : {}),
+    claims: row.claims,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    ...(row.completedAt !== undefined ? { completedAt: row.completedAt } : {})
+  })
+
+/** @internal */
+export const toNode = (row: NodeRow): Run.Node =>
+  new Run.Node({
+    nodeId: row.nodeId,
+    kind: row.kind,
+    status: row.status,
+    ...(row.exit !== undefined ? { exit: row.exit } : {}),
+    attempt: row.attempt,
+    seq: row.seq,
+    ...(row.fireAt !== undefined ? { fireAt: row.fireAt } : {}),
+    startedAt: row.startedAt,
+    ...(row.completedAt !== undefined ? { completedAt: row.completedAt } : {})
+  })
+
+/** @internal */
+export interface ClaimedRun {
+  readonly id: string
+  readonly workflow: string
+  readonly payload: unknown
+  readonly startedBy: string | undefined
+  readonly wakeSeq: number
+  readonly claims: number
+}
+
+/** @internal */
+export interface NewNode {
+  readonly runId: string
+  readonly nodeId: string
+  readonly kind: Run.NodeKind
+  readonly status: Run.NodeStatus
+  readonly exit: unknown
+  readonly attempt: number
+  readonly seq: number
+  readonly fireAt: number | undefined
+  readonly now: number
+}
+
+/** @internal */
+export type Store = ReturnType<typeof makeStore>
+
+const claimableWhere = (sql: SqlClient.SqlClient, names: ReadonlyArray<string>, now: number) =>
+  sql`workflow IN ${sql.in(names)} AND (
+    status IN ('pending', 'runnable')
+    OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now})
+    OR (status = 'running' AND lease_expires_at < ${now})
+  )`
+
+/**
+ * Every statement the engine runs against its tables. A checkpoint is a single statement fenced on the
+ * run's lease, so a runner that lost its lease can never write into a journal another runner owns.
+ *
+ * @internal
+ */
+export const makeStore = (client: SqlClient.SqlClient) => {
+  const sql = client.withoutTransforms()
+  const fence = (runId: string, owner: string) =>
+    sql`EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running')`
+
+  const insertRun = (run: {
+    readonly id: string
+    readonly workflow: string
+    readonly idempotencyKey: string | undefined
+    readonly payload: string
+    readonly startedBy: string | undefined
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    sql`INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status, started_by, created_at, updated_at)
+      VALUES (${run.id}, ${run.workflow}, ${run.idempotencyKey ?? null}, ${run.payload}, 'pending',
+        ${run.startedBy ?? null}, ${run.now}, ${run.now})
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+
+  const getRun = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
+    sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
+      Effect.map((rows) => rows.length > 0 ? Option.some(toRunRow(rows[0])) : Option.none())
+    )
+
+  const getRunForUpdate = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
+    sql.onDialectOrElse({
+      pg: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id} FOR UPDATE`,
+      orElse: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`
+    }).pipe(Effect.map((rows) => rows.length > 0 ? Option.some(toRunRow(rows[0])) : Option.none()))
+
+  const claim = (options: {
+    readonly owner: string
+    readonly names: ReadonlyArray<string>
+    readonly now: number
+    readonly leaseMillis: number
+    readonly limit: number
+  }): Effect.Effect<ReadonlyArray<ClaimedRun>, SqlError> => {
+    if (options.names.length === 0 || options.limit <= 0) return Effect.succeed([])
+    const candidates = sql.onDialectOrElse({
+      pg: () =>
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now)}
+          ORDER BY updated_at LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`,
+      orElse: () =>
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now)}
+          ORDER BY updated_at LIMIT ${options.limit}`
+    })
+    return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
+        lease_expires_at = ${options.now + options.leaseMillis}, claims = claims + 1, updated_at = ${options.now}
+      WHERE id IN (${candidates})
+      RETURNING id, workflow, payload, started_by, wake_seq, claims`.pipe(
+      Effect.map((rows) =>
+        rows.map((row: any): ClaimedRun => ({
+          id: row.id,
+          workflow: row.workflow,
+          payload: JSON.parse(row.payload),
+          startedBy: strOrUndefined(row.started_by),
+          wakeSeq: int(row.wake_seq),
+          claims: int(row.claims)
+        }))
+      )
+    )
+  }
+
+  const loadJournal = (runId: string): Effect.Effect<ReadonlyArray<NodeRow>, SqlError> =>
+    sql`SELECT * FROM gatehouse_nodes WHERE run_id = ${runId} ORDER BY seq, started_at, node_id`.pipe(
+      Effect.map((rows) => rows.map(toNodeRow))
+    )
+
+  const nodeValues = (node: NewNode) =>
+    sql`SELECT ${node.runId}, ${node.nodeId}, ${node.kind}, ${node.status},
+      ${node.exit === undefined ? null : JSON.stringify(node.exit)}, CAST(${node.attempt} AS INTEGER),
+      CAST(${node.seq} AS INTEGER), CAST(${node.fireAt ?? null} AS BIGINT), CAST(${node.now} AS BIGINT),
+      CAST(${node.status === "completed" ? node.now : null} AS BIGINT)`
+
+  /**
+   * Writes a node that is waiting (a timer, a deferred) unless it exists, and returns the row as it
+   * now stands, so a completion that raced ahead of the write is seen. `None` when the lease is lost.
+   */
+  const ensureNode = (owner: string, node: NewNode): Effect.Effect<Option.Option<NodeRow>, SqlError> =>
+    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
+      ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
+      ON CONFLICT (run_id, node_id) DO UPDATE SET kind = gatehouse_nodes.kind
+      RETURNING *`.pipe(Effect.map((rows) => rows.length > 0 ? Option.some(toNodeRow(rows[0])) : Option.none()))
+
+  /**
+   * The checkpoint: one statement that records a node's Exit, fenced on the lease. Returns false when
+   * the lease was lost (or the run canceled), and then nothing was written.
+   */
+  const checkpoint = (owner: string, node: NewNode): Effect.Effect<boolean, SqlError> =>
+    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
+      ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
+      ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
+        attempt = excluded.attempt, completed_at = excluded.completed_at
+      WHERE gatehouse_nodes.status <> 'completed'
+      RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
+
+  const finishRun = (options: {
+    readonly runId: string
+    readonly owner: string
+    readonly status: "completed" | "failed"
+    readonly result: unknown
+    readonly error: string | undefined
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    sql`UPDATE gatehouse_runs SET status = ${options.status}, result = ${JSON.stringify(options.result)},
+        error = ${options.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+        updated_at = ${options.now}, completed_at = ${options.now}
+      WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
+      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+
+  /**
+   * Stores the run as suspended, unless something woke it while it was being suspended (the wake
+   * sequence moved on): then it becomes runnable at once, so no completion is ever lost at the
+   * suspension boundary.
+   */
+  const suspendRun = (options: {
+    readonly runId: string
+    readonly owner: string
+    readonly wakeSeq: number
+    readonly wakeAt: number | undefined
+    readonly status: "suspended" | "waiting-approval"
+    readonly now: number
+  }): Effect.Effect<Option.Option<Run.RunStatus>, SqlError> =>
+    sql`UPDATE gatehouse_runs SET
+        status = CASE WHEN wake_seq = ${options.wakeSeq} THEN ${options.status} ELSE 'runnable' END,
+        wake_at = ${options.wakeAt ?? null}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${options.now}
+      WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
+      RETURNING status`.pipe(Effect.map((rows) => rows.length > 0 ? Option.some(rows[0].status as any) : Option.none()))
+
+  const releaseRun = (runId: string, owner: string, now: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+      WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+
+  const releaseAll = (owner: string, now: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+
+  const renewLeases = (owner: string, expiresAt: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET lease_expires_at = ${expiresAt}
+      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+
+  /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
+  const wake = (runId: string, now: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now},
+        status = CASE WHEN status IN ('suspended', 'waiting-approval') THEN 'runnable' ELSE status END
+      WHERE id = ${runId}`.pipe(Effect.asVoid)
+
+  /** Records an outside completion of a node. First completion wins: returns false when it was already completed. */
+  const completeNodeFromOutside = (options: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly kind: Run.NodeKind
+    readonly exit: unknown
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, started_at, completed_at)
+      SELECT ${options.runId}, ${options.nodeId}, ${options.kind}, 'completed', ${JSON.stringify(options.exit)}, 0,
+        COALESCE(MAX(seq), 0) + 1, CAST(${options.now} AS BIGINT), CAST(${options.now} AS BIGINT)
+      FROM gatehouse_nodes WHERE run_id = ${options.runId}
+      ON CONFLICT (run_id, node_id) DO UPDATE SET status = 'completed', exit = excluded.exit,
+        completed_at = excluded.completed_at
+      WHERE gatehouse_nodes.status NOT IN ('completed', 'canceled') AND gatehouse_nodes.kind = excluded.kind
+      RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
+
+  const getNode = (runId: string, nodeId: string): Effect.Effect<Option.Option<NodeRow>, SqlError> =>
+    sql`SELECT * FROM gatehouse_nodes WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
+      Effect.map((rows) => rows.length > 0 ? Option.some(toNodeRow(rows[0])) : Option.none())
+    )
+
+  const cancelRun = (options: {
+    readonly runId: string
+    readonly result: unknown
+    readonly error: string
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    sql`UPDATE gatehouse_runs SET status = 'canceled', result = ${JSON.stringify(options.result)},
+        error = ${options.error}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+        wake_seq = wake_seq + 1, updated_at = ${options.now}, completed_at = ${options.now}
+      WHERE id = ${options.runId} AND status NOT IN ('completed', 'failed', 'canceled')
+      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+
+  /** Marks every node of the run that is still in flight as canceled. */
+  const cancelOpenNodes = (runId: string, now: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_nodes SET status = 'canceled', completed_at = ${now}
+      WHERE run_id = ${runId} AND status IN ('waiting', 'requested', 'waiting-approval')`.pipe(Effect.asVoid)
+
+  const listRuns = (options: {
+    readonly status: Run.RunStatus | undefined
+    readonly workflow: string | undefined
+    readonly limit: number
+    readonly after: readonly [createdAt: number, id: string] | undefined
+  }): Effect.Effect<ReadonlyArray<RunRow>, SqlError> => {
+    const filters = [
+      options.status !== undefined ? sql`status = ${options.status}` : undefined,
+      options.workflow !== undefined ? sql`workflow = ${options.workflow}` : undefined,
+      options.after !== undefined
+        ? sql`(created_at < ${options.after[0]} OR (created_at = ${options.after[0]} AND id < ${options.after[1]}))`
+        : undefined
+    ].filter((filter) => filter !== undefined)
+    return sql`SELECT * FROM gatehouse_runs ${filters.length > 0 ? sql`WHERE ${sql.and(filters)}` : sql``}
+      ORDER BY created_at DESC, id DESC LIMIT ${options.limit}`.pipe(Effect.map((rows) => rows.map(toRunRow)))
+  }
+
+  /** The earliest moment a suspended run of these workflows wants to be woken by a timer. */
+  const nextWakeAt = (names: ReadonlyArray<string>): Effect.Effect<Option.Option<number>, SqlError> =>
+    names.length === 0 ? Effect.succeed(Option.none()) : sql`SELECT MIN(wake_at) AS wake_at FROM gatehouse_runs
+      WHERE workflow IN ${sql.in(names)} AND status IN ('suspended', 'waiting-approval') AND wake_at IS NOT NULL`.pipe(
+      Effect.map((rows) => Option.fromNullable(intOrUndefined(rows[0]?.wake_at)))
+    )
+
+  /** How many runs of these workflows a runner could still pick up or is executing now. */
+  const countUnsettled = (names: ReadonlyArray<string>, now: number): Effect.Effect<number, SqlError> =>
+    names.length === 0 ? Effect.succeed(0) : sql`SELECT COUNT(*) AS n FROM gatehouse_runs
+      WHERE workflow IN ${sql.in(names)} AND (status IN ('pending', 'runnable', 'running')
+        OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now}))`.pipe(
+      Effect.map((rows) => int(rows[0]?.n ?? 0))
+    )
+
+  return {
+    sql,
+    insertRun,
+    getRun,
+    getRunForUpdate,
+    claim,
+    loadJournal,
+    ensureNode,
+    checkpoint,
+    finishRun,
+    suspendRun,
+    releaseRun,
+    releaseAll,
+    renewLeases,
+    wake,
+    completeNodeFromOutside,
+    getNode,
+    cancelRun,
+    cancelOpenNodes,
+    listRuns,
+    nextWakeAt,
+    countUnsettled
+  } as const
+}
