@@ -12,6 +12,8 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { ConfigError } from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Approvals from "./Approvals.js"
+import * as Events from "./Events.js"
 import * as Journal from "./Journal.js"
 import * as Runner from "./Runner.js"
 import * as WorkflowEngine from "./WorkflowEngine.js"
@@ -23,7 +25,13 @@ import * as Workflows from "./Workflows.js"
  * @since 0.1.0
  * @category models
  */
-export type Services = SqlClient.SqlClient | Workflows.Workflows | WorkflowEngine.WorkflowEngine | Runner.Runner
+export type Services =
+  | SqlClient.SqlClient
+  | Workflows.Workflows
+  | Approvals.Approvals
+  | Events.Events
+  | WorkflowEngine.WorkflowEngine
+  | Runner.Runner
 
 /**
  * @since 0.1.0
@@ -49,7 +57,7 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, WorkflowEngine.layer)),
+    Layer.provideMerge(Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer, WorkflowEngine.layer)),
     Layer.provide(Journal.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -57,14 +65,17 @@ export const layer = <E = never, R = never>(
 }
 
 /**
- * Only the client side (`Workflows`, and `Approvals` once it exists) on the SQL client in context, with
+ * Only the client side (`Workflows`, `Approvals`, `Events`) on the SQL client in context, with
  * the engine's migrations: for processes that start, decide and read runs without executing them.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerClient: Layer.Layer<Workflows.Workflows, MigrationError | SqlError, SqlClient.SqlClient> =
-  Workflows.layer.pipe(Layer.provide(Journal.layer))
+export const layerClient: Layer.Layer<
+  Workflows.Workflows | Approvals.Approvals | Events.Events,
+  MigrationError | SqlError,
+  SqlClient.SqlClient
+> = Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer).pipe(Layer.provide(Journal.layer))
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.

@@ -240,3 +240,56 @@ export class NonDeterminism extends Schema.TaggedError<NonDeterminism>("@gatehou
       `but the workflow now reaches it as a ${this.expected}`
   }
 }
+
+/**
+ * An approval with `onDeny: "fail"` was denied (or timed out into a denial): the run ends `failed` with
+ * this error, its nodes still in flight are canceled, and nothing after the approval runs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApprovalDenied extends Schema.TaggedError<ApprovalDenied>("@gatehouse/engine/ApprovalDenied")(
+  "ApprovalDenied",
+  {
+    runId: Schema.String,
+    nodeId: Schema.String,
+    decidedBy: Schema.String,
+    note: Schema.optional(Schema.String),
+    outcome: Schema.Literal("denied", "timed-out")
+  }
+) {
+  override get message(): string {
+    return this.outcome === "timed-out"
+      ? `Approval "${this.nodeId}" timed out and counts as denied`
+      : `Approval "${this.nodeId}" was denied by ${this.decidedBy}${this.note ? `: ${this.note}` : ""}`
+  }
+}
+
+/**
+ * An approval with `onTimeout: "fail"` reached its deadline undecided.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApprovalTimedOut extends Schema.TaggedError<ApprovalTimedOut>("@gatehouse/engine/ApprovalTimedOut")(
+  "ApprovalTimedOut",
+  { runId: Schema.String, nodeId: Schema.String, deadline: Schema.Number }
+) {
+  override get message(): string {
+    return `Approval "${this.nodeId}" was not decided before its deadline`
+  }
+}
+
+/**
+ * Errors with which the engine itself ends a run, whatever the workflow's body does with them.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const RunFatal = Schema.Union(NonDeterminism, ApprovalDenied, ApprovalTimedOut)
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RunFatal = typeof RunFatal.Type

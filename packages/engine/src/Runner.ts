@@ -101,7 +101,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       const registration = engine.get(claim.workflow)
       const now = yield* Clock.currentTimeMillis
       if (state.fatal !== undefined && Option.isSome(registration)) {
-        const result = yield* registration.value.encodeExit(Exit.die(state.fatal))
+        const result = yield* registration.value.encodeExit(Exit.fail(state.fatal))
         yield* store.finishRun({
           runId: claim.id,
           owner: runnerId,

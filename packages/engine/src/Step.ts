@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
+import * as ApprovalRequest from "./internal/approvalRequest.js"
 import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
@@ -76,6 +77,11 @@ export interface Options<A, E> {
   readonly retry?: Schedule.Schedule<any, NoInfer<E> | StepTimeout> | undefined
   /** A limit on each attempt; an attempt that exceeds it fails with `StepTimeout`. */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * An approval gate before the step, under the node id `${id}/approval`. A denial fails the run with
+   * `ApprovalDenied` and the step never runs.
+   */
+  readonly needsApproval?: Omit<ApprovalRequest.RequestInput<never>, "onDeny" | "decision"> | undefined
 }
 
 /**
@@ -137,6 +143,10 @@ export const run: {
     const recorded = yield* Instance.lookup(instance, id, "step")
     if (Option.isSome(recorded) && recorded.value.status === "completed") {
       return yield* Effect.flatten(decodeExit(schema, recorded.value.exit))
+    }
+
+    if (options?.needsApproval !== undefined) {
+      yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
     }
 
     const key = makeIdempotencyKey(instance.runId, id)

@@ -45,14 +45,14 @@ export interface Workflow<
     options?: { readonly startedBy?: string | undefined }
   ) => Effect.Effect<
     Success["Type"],
-    Error["Type"] | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | SqlError,
+    Error["Type"] | Run.RunFatal | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | SqlError,
     Workflows
   >
   /** Waits for a run of this workflow to end, and gives back its Exit decoded with the workflow's schemas. */
   readonly result: (
     runId: string
   ) => Effect.Effect<
-    Exit.Exit<Success["Type"], Error["Type"] | Run.RunCanceled>,
+    Exit.Exit<Success["Type"], Error["Type"] | Run.RunFatal | Run.RunCanceled>,
     Run.RunNotFound | SqlError,
     Workflows
   >
@@ -112,7 +112,9 @@ export const make = <
   const payloadSchema = options.payload as Schema.Schema<any, any, any>
   const successSchema = (options.success ?? Schema.Void) as Success
   const errorSchema = (options.error ?? Schema.Never) as Error
-  const resultSchema = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunCanceled))
+  // Stored: the body's own errors and the engine's run-ending ones; read back: those and cancellation.
+  const storedExit = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunFatal))
+  const resultSchema = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunFatal, Run.RunCanceled))
 
   const runIdFor = (payload: unknown): Run.RunId =>
     Run.RunId.make(
@@ -160,7 +162,6 @@ export const make = <
       Layer.effectDiscard(Effect.gen(function*() {
         const engine = yield* WorkflowEngine
         const context = yield* Effect.context<any>()
-        const storedExit = exitSchema(successSchema as any, errorSchema as any)
         yield* engine.register({
           name: options.name,
           execute: (encodedPayload, instance) =>

@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
+import { appendAudit, appendEvent } from "./internal/log.js"
 import * as Signals from "./internal/signals.js"
 import { makeStore, toNode, toSummary } from "./internal/store.js"
 import * as Run from "./Run.js"
@@ -224,7 +225,9 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
             now
           })
           if (!canceled) return "already-finished" as const
-          yield* store.cancelOpenNodes(runId, now)
+          yield* store.cancelOpenWork(runId, now)
+          yield* appendEvent(store.sql, { runId, type: "run.canceled", actor: by, data: { reason }, now })
+          yield* appendAudit(store.sql, { runId, action: "run.canceled", actor: by, note: reason, now })
           return "canceled" as const
         }).pipe(store.sql.withTransaction)
         if (result === "canceled") {
@@ -288,6 +291,7 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
             return "already-completed" as const
           }
           yield* store.wake(options.runId, now)
+          yield* appendEvent(store.sql, { runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
           return "completed" as const
         }).pipe(store.sql.withTransaction)
         if (outcome === "completed") yield* signals.work.notify

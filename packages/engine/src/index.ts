@@ -1,12 +1,32 @@
 /**
  * @since 0.1.0
  */
+export * as Approval from "./Approval.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Approvals from "./Approvals.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Audit from "./Audit.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as DurableClock from "./DurableClock.js"
 
 /**
  * @since 0.1.0
  */
 export * as DurableDeferred from "./DurableDeferred.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Events from "./Events.js"
 
 /**
  * @since 0.1.0

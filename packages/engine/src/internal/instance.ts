@@ -21,8 +21,8 @@ export class InstanceState {
   waitingApproval = false
   /** Earliest timer the run waits on. */
   wakeAt: number | undefined = undefined
-  /** A reason the run must fail whatever the body does with it (non-determinism). */
-  fatal: Run.NonDeterminism | undefined = undefined
+  /** A reason the run must fail whatever the body does with it (non-determinism, a denial that fails). */
+  fatal: Run.RunFatal | undefined = undefined
   /** The lease was lost or the run canceled: stop without writing anything more. */
   leaseLost = false
   /** Storage failed mid-execution: give the run back so it is replayed later. */
@@ -61,10 +61,11 @@ export const current: Effect.Effect<WorkflowInstanceShape, never, WorkflowInstan
  * Ends the execution: the runner sees the interrupt and the flags on the state, and stores the run
  * accordingly. An interrupt rather than a failure, so a body's `catchAll` cannot swallow it.
  */
-const stop = Effect.interrupt
+/** @internal */
+export const stop = Effect.interrupt
 
 /** @internal */
-export const failFatal = (instance: WorkflowInstanceShape, error: Run.NonDeterminism): Effect.Effect<never> =>
+export const failFatal = (instance: WorkflowInstanceShape, error: Run.RunFatal): Effect.Effect<never> =>
   Effect.suspend(() => {
     instance.state.fatal ??= error
     return stop
@@ -85,7 +86,8 @@ export const suspend = (
     return stop
   })
 
-const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, SqlError>): Effect.Effect<A> =>
+/** Runs a storage effect; on failure the execution stops and the run is given back. @internal */
+export const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, SqlError>): Effect.Effect<A> =>
   Effect.catchAll(effect, (error) =>
     Effect.suspend(() => {
       instance.state.storageFailure ??= error

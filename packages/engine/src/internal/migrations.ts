@@ -47,6 +47,119 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       completed_at BIGINT,
       PRIMARY KEY (run_id, node_id)
     )`
+  }),
+  "0002_approvals": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* sql`CREATE TABLE gatehouse_approvals (
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      base_id TEXT NOT NULL,
+      workflow TEXT NOT NULL,
+      status TEXT NOT NULL,
+      title TEXT NOT NULL,
+      summary TEXT,
+      metadata TEXT,
+      reviewed TEXT,
+      request_hash TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      policy TEXT NOT NULL,
+      reviewers TEXT NOT NULL,
+      started_by TEXT,
+      deadline BIGINT,
+      escalations INTEGER NOT NULL DEFAULT 0,
+      decision TEXT,
+      requested_at BIGINT NOT NULL,
+      decided_at BIGINT,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (run_id, node_id)
+    )`
+    yield* sql`CREATE INDEX gatehouse_approvals_inbox_idx ON gatehouse_approvals (status, requested_at, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_approvals_workflow_idx
+      ON gatehouse_approvals (workflow, status, requested_at, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_approvals_base_idx ON gatehouse_approvals (run_id, base_id, revision)`
+    // One row per principal an approval is assigned to ("user:ana", "role:finance", or "anyone"), with
+    // the status copied, so a reviewer's inbox is an index range whatever the size of the history.
+    yield* sql`CREATE TABLE gatehouse_approval_assignees (
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      principal TEXT NOT NULL,
+      status TEXT NOT NULL,
+      requested_at BIGINT NOT NULL,
+      PRIMARY KEY (run_id, node_id, principal)
+    )`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_inbox_idx
+      ON gatehouse_approval_assignees (principal, status, requested_at, run_id, node_id)`
+    yield* sql`CREATE TABLE gatehouse_votes (
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      voter TEXT NOT NULL,
+      verdict TEXT NOT NULL,
+      note TEXT,
+      payload TEXT,
+      request_hash TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (run_id, node_id, voter)
+    )`
+    // The outbox. On PostgreSQL each event carries the id of the transaction that wrote it: a reader
+    // only returns events of transactions older than every one still running, ordered by (tx, seq), so a
+    // consumer's cursor never skips an event that commits late.
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`CREATE TABLE gatehouse_events (
+        seq BIGSERIAL PRIMARY KEY,
+        tx BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+        run_id TEXT,
+        node_id TEXT,
+        type TEXT NOT NULL,
+        actor TEXT,
+        data TEXT,
+        created_at BIGINT NOT NULL
+      )`,
+      orElse: () =>
+        sql`CREATE TABLE gatehouse_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx BIGINT NOT NULL DEFAULT 0,
+        run_id TEXT,
+        node_id TEXT,
+        type TEXT NOT NULL,
+        actor TEXT,
+        data TEXT,
+        created_at BIGINT NOT NULL
+      )`
+    })
+    yield* sql`CREATE INDEX gatehouse_events_order_idx ON gatehouse_events (tx, seq)`
+    yield* sql`CREATE INDEX gatehouse_events_run_idx ON gatehouse_events (run_id, seq)`
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`CREATE TABLE gatehouse_audit (
+        seq BIGSERIAL PRIMARY KEY,
+        run_id TEXT,
+        node_id TEXT,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        request_hash TEXT,
+        note TEXT,
+        data TEXT,
+        created_at BIGINT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      )`,
+      orElse: () =>
+        sql`CREATE TABLE gatehouse_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT,
+        node_id TEXT,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        request_hash TEXT,
+        note TEXT,
+        data TEXT,
+        created_at BIGINT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      )`
+    })
+    yield* sql`CREATE INDEX gatehouse_audit_run_idx ON gatehouse_audit (run_id, seq)`
   })
 }
 

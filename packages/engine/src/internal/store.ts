@@ -3,6 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Run from "../Run.js"
+import { appendEvent } from "./log.js"
 
 /** @internal */
 export interface RunRow {
@@ -154,6 +155,17 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const fence = (runId: string, owner: string) =>
     sql`EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running')`
 
+  /** Marks every node and approval of the run that is still in flight as canceled. */
+  const cancelOpenWork = (runId: string, now: number): Effect.Effect<void, SqlError> =>
+    Effect.all([
+      sql`UPDATE gatehouse_nodes SET status = 'canceled', completed_at = ${now}
+        WHERE run_id = ${runId} AND status IN ('waiting', 'requested', 'waiting-approval')`,
+      sql`UPDATE gatehouse_approvals SET status = 'canceled', updated_at = ${now}
+        WHERE run_id = ${runId} AND status = 'waiting-approval'`,
+      sql`UPDATE gatehouse_approval_assignees SET status = 'canceled'
+        WHERE run_id = ${runId} AND status = 'waiting-approval'`
+    ], { discard: true })
+
   const insertRun = (run: {
     readonly id: string
     readonly workflow: string
@@ -166,7 +178,21 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       VALUES (${run.id}, ${run.workflow}, ${run.idempotencyKey ?? null}, ${run.payload}, 'pending',
         ${run.startedBy ?? null}, ${run.now}, ${run.now})
       ON CONFLICT (id) DO NOTHING
-      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      RETURNING id`.pipe(
+      Effect.map((rows) => rows.length > 0),
+      Effect.tap((created) =>
+        created
+          ? appendEvent(sql, {
+            runId: run.id,
+            type: "run.started",
+            actor: run.startedBy,
+            data: { workflow: run.workflow },
+            now: run.now
+          })
+          : Effect.void
+      ),
+      sql.withTransaction
+    )
 
   const getRun = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
@@ -257,7 +283,23 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         error = ${options.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
         updated_at = ${options.now}, completed_at = ${options.now}
       WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
-      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      RETURNING id`.pipe(
+      Effect.map((rows) => rows.length > 0),
+      Effect.tap((finished) =>
+        finished
+          ? Effect.zipRight(
+            options.status === "failed" ? cancelOpenWork(options.runId, options.now) : Effect.void,
+            appendEvent(sql, {
+              runId: options.runId,
+              type: options.status === "completed" ? "run.completed" : "run.failed",
+              data: options.error === undefined ? undefined : { error: options.error },
+              now: options.now
+            })
+          )
+          : Effect.void
+      ),
+      sql.withTransaction
+    )
 
   /**
    * Stores the run as suspended, unless something woke it while it was being suspended (the wake
@@ -330,10 +372,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       WHERE id = ${options.runId} AND status NOT IN ('completed', 'failed', 'canceled')
       RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
-  /** Marks every node of the run that is still in flight as canceled. */
-  const cancelOpenNodes = (runId: string, now: number): Effect.Effect<void, SqlError> =>
-    sql`UPDATE gatehouse_nodes SET status = 'canceled', completed_at = ${now}
-      WHERE run_id = ${runId} AND status IN ('waiting', 'requested', 'waiting-approval')`.pipe(Effect.asVoid)
 
   const listRuns = (options: {
     readonly status: Run.RunStatus | undefined
@@ -385,7 +423,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     completeNodeFromOutside,
     getNode,
     cancelRun,
-    cancelOpenNodes,
+    cancelOpenWork,
     listRuns,
     nextWakeAt,
     countUnsettled

@@ -1,0 +1,121 @@
+/**
+ * The audit trail: an append-only, hash-chained log of every request, decision, vote, escalation,
+ * timeout and cancel, with the actor, the time, the request hash the actor saw and the note. Each entry
+ * stores the hash of the one before it, so `verify` finds any entry edited or removed.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { auditHash, genesisHash } from "./internal/log.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export class Entry extends Schema.Class<Entry>("@gatehouse/engine/Audit/Entry")({
+  seq: Schema.Number,
+  runId: Schema.optional(Schema.String),
+  nodeId: Schema.optional(Schema.String),
+  action: Schema.String,
+  actor: Schema.String,
+  requestHash: Schema.optional(Schema.String),
+  note: Schema.optional(Schema.String),
+  data: Schema.optional(Schema.Unknown),
+  createdAt: Schema.Number,
+  prevHash: Schema.String,
+  hash: Schema.String
+}) {}
+
+/**
+ * The outcome of `verify`: the number of entries checked, and the first broken link if any.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Verification =
+  | { readonly valid: true; readonly entries: number }
+  | {
+    readonly valid: false
+    readonly entries: number
+    readonly brokenAt: number
+    readonly reason: "edited" | "missing-or-reordered"
+  }
+
+const toEntry = (row: any): Entry =>
+  new Entry({
+    seq: Number(row.seq),
+    ...(row.run_id !== null ? { runId: row.run_id } : {}),
+    ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
+    action: row.action,
+    actor: row.actor,
+    ...(row.request_hash !== null ? { requestHash: row.request_hash } : {}),
+    ...(row.note !== null ? { note: row.note } : {}),
+    ...(row.data !== null ? { data: JSON.parse(row.data) } : {}),
+    createdAt: Number(row.created_at),
+    prevHash: row.prev_hash,
+    hash: row.hash
+  })
+
+/**
+ * The audit entries of one run, oldest first.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE run_id = ${runId} ORDER BY seq`
+    return rows.map(toEntry)
+  })
+
+/**
+ * Walks the whole chain and reports the first entry whose hash does not match its content (edited) or
+ * whose link does not match the entry before it (an entry removed or reordered).
+ *
+ * @example
+ * ```ts
+ * import { Audit } from "@gatehouse/engine"
+ * import { Effect } from "effect"
+ *
+ * const check = Effect.gen(function*() {
+ *   const result = yield* Audit.verify
+ *   if (!result.valid) yield* Effect.logError(`audit chain broken at entry ${result.brokenAt}`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const verify: Effect.Effect<Verification, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  let prevHash = genesisHash
+  let entries = 0
+  let after = 0
+  while (true) {
+    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE seq > ${after} ORDER BY seq LIMIT 1000`
+    if (rows.length === 0) return { valid: true, entries } as const
+    for (const row of rows.map(toEntry)) {
+      entries++
+      after = row.seq
+      if (row.prevHash !== prevHash) {
+        return { valid: false, entries, brokenAt: row.seq, reason: "missing-or-reordered" } as const
+      }
+      const expected = auditHash(row.prevHash, {
+        runId: row.runId,
+        nodeId: row.nodeId,
+        action: row.action,
+        actor: row.actor,
+        requestHash: row.requestHash,
+        note: row.note,
+        data: row.data,
+        createdAt: row.createdAt
+      })
+      if (expected !== row.hash) return { valid: false, entries, brokenAt: row.seq, reason: "edited" } as const
+      prevHash = row.hash
+    }
+  }
+})

@@ -1,0 +1,125 @@
+/**
+ * The events outbox: every state change of runs and approvals (`run.started`, `approval.requested`,
+ * `approval.decided`, `approval.timed-out`, `approval.escalated`, `run.completed`, `run.failed`,
+ * `run.canceled`, …) is appended in the same transaction as the change. Consumers read them in order
+ * from a cursor they keep: delivery is at least once and resumable.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export class Event extends Schema.Class<Event>("@gatehouse/engine/Events/Event")({
+  /** Pass it back as `after` to read what follows this event. */
+  cursor: Schema.String,
+  type: Schema.String,
+  runId: Schema.optional(Schema.String),
+  nodeId: Schema.optional(Schema.String),
+  actor: Schema.optional(Schema.String),
+  data: Schema.optional(Schema.Unknown),
+  createdAt: Schema.Number
+}) {}
+
+/**
+ * The cursor is not one this API returned.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>("@gatehouse/engine/InvalidCursor")(
+  "InvalidCursor",
+  { cursor: Schema.String }
+) {}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Events extends Context.Tag("@gatehouse/engine/Events")<Events, {
+  /** Up to `limit` events after the cursor (from the beginning without one), in commit order. */
+  readonly read: (options?: {
+    readonly after?: string | undefined
+    readonly limit?: number | undefined
+    readonly runId?: string | undefined
+  }) => Effect.Effect<ReadonlyArray<Event>, InvalidCursor | SqlError>
+  /** Every event after the cursor, then new ones as they commit (looking every `pollInterval`). */
+  readonly stream: (options?: {
+    readonly after?: string | undefined
+    readonly pollInterval?: Duration.DurationInput | undefined
+  }) => Stream.Stream<Event, InvalidCursor | SqlError>
+}>() {}
+
+const parseCursor = (cursor: string): Option.Option<readonly [number, number]> => {
+  const match = /^(\d+)-(\d+)$/.exec(cursor)
+  return match === null ? Option.none() : Option.some([Number(match[1]), Number(match[2])] as const)
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+
+  const read = (options: { readonly after?: string | undefined; readonly limit?: number | undefined; readonly runId?: string | undefined } = {}) =>
+    Effect.gen(function*() {
+      const after = options.after === undefined ? Option.some([0, 0] as const) : parseCursor(options.after)
+      if (Option.isNone(after)) return yield* new InvalidCursor({ cursor: options.after! })
+      const [tx, seq] = after.value
+      const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 100)), 1000)
+      // On PostgreSQL only events of transactions older than every running one are returned, so an event
+      // that commits late can never fall behind a cursor that has already passed its position.
+      const visible = sql.onDialectOrElse({
+        pg: () => sql`tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+        orElse: () => sql`1 = 1`
+      })
+      const rows = yield* sql`SELECT * FROM gatehouse_events
+        WHERE (tx > ${tx} OR (tx = ${tx} AND seq > ${seq})) AND ${visible}
+        ${options.runId !== undefined ? sql`AND run_id = ${options.runId}` : sql``}
+        ORDER BY tx, seq LIMIT ${limit}`
+      return rows.map((row: any) =>
+        new Event({
+          cursor: `${row.tx}-${row.seq}`,
+          type: row.type,
+          ...(row.run_id !== null ? { runId: row.run_id } : {}),
+          ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
+          ...(row.actor !== null ? { actor: row.actor } : {}),
+          ...(row.data !== null ? { data: JSON.parse(row.data) } : {}),
+          createdAt: Number(row.created_at)
+        })
+      )
+    })
+
+  const stream = (
+    options: { readonly after?: string | undefined; readonly pollInterval?: Duration.DurationInput | undefined } = {}
+  ): Stream.Stream<Event, InvalidCursor | SqlError> =>
+    Stream.paginateChunkEffect(options.after, (after: string | undefined) =>
+      Effect.gen(function*() {
+        const events = yield* read({ after, limit: 500 })
+        if (events.length > 0) {
+          return [Chunk.fromIterable(events), Option.some(events[events.length - 1].cursor)] as const
+        }
+        yield* Effect.sleep(options.pollInterval ?? Duration.seconds(1))
+        return [Chunk.empty<Event>(), Option.some(after)] as const
+      }))
+
+  return Events.of({ read, stream })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Events, never, SqlClient.SqlClient> = Layer.effect(Events, make)

@@ -1,0 +1,298 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as JSONSchema from "effect/JSONSchema"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Run from "../Run.js"
+import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
+import {
+  type ApprovalRow,
+  decidedStatuses,
+  makeApprovalStore,
+  type Policy,
+  requestHash,
+  type StoredReviewers
+} from "./approvals.js"
+import * as Instance from "./instance.js"
+import { appendAudit, appendEvent } from "./log.js"
+import * as Metrics from "./metrics.js"
+import type { NodeRow } from "./store.js"
+
+/** @internal */
+export interface ReviewersInput {
+  readonly users?: ReadonlyArray<string> | undefined
+  readonly roles?: ReadonlyArray<string> | undefined
+  readonly quorum?: number | undefined
+  readonly denyQuorum?: number | undefined
+  readonly allowSelfApproval?: boolean | undefined
+}
+
+/** @internal */
+export interface RequestInput<P> {
+  readonly title: string
+  readonly summary?: string | undefined
+  readonly metadata?: Record<string, unknown> | undefined
+  readonly reviewed?: unknown
+  readonly decision?: Schema.Schema<P, any> | undefined
+  readonly onDeny?: "fail" | "continue" | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly onTimeout?:
+    | "deny"
+    | "fail"
+    | { readonly escalateTo: ReviewersInput; readonly timeout: Duration.DurationInput }
+    | undefined
+  readonly reviewers?: ReviewersInput | undefined
+}
+
+/** @internal */
+export const Outcome = Schema.Literal("approved", "denied", "changes-requested", "timed-out")
+
+/** @internal */
+export const decisionSchema = <P, I>(payload: Schema.Schema<P, I>) =>
+  Schema.Struct({
+    approved: Schema.Boolean,
+    outcome: Outcome,
+    note: Schema.optional(Schema.String),
+    decidedBy: Schema.String,
+    decidedAt: Schema.Number,
+    payload: Schema.optional(payload)
+  })
+
+/** @internal */
+export const storedReviewers = (input: ReviewersInput | undefined): StoredReviewers => ({
+  users: [...(input?.users ?? [])],
+  roles: [...(input?.roles ?? [])],
+  quorum: Math.max(1, Math.floor(input?.quorum ?? 1)),
+  denyQuorum: Math.max(1, Math.floor(input?.denyQuorum ?? 1)),
+  allowSelfApproval: input?.allowSelfApproval ?? false
+})
+
+/** A request must be plain JSON to be stored and shown; anything else is a bug in the workflow's code. */
+const asJson = (what: string, value: unknown): unknown => {
+  if (value === undefined) return undefined
+  try {
+    return JSON.parse(JSON.stringify(value))
+  } catch (error) {
+    throw new Error(`Approval ${what} must be JSON: ${String(error)}`)
+  }
+}
+
+const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const state = instance.state
+    const run = yield* Instance.storage(instance, state.store.getRun(instance.runId))
+    if (Option.isNone(run) || run.value.leaseOwner !== state.owner || run.value.status !== "running") {
+      state.leaseLost = true
+      return yield* Instance.stop
+    }
+    return yield* effect
+  })
+
+const create = (
+  instance: WorkflowInstanceShape,
+  id: string,
+  input: RequestInput<any>,
+  extra: RequestExtra
+): Effect.Effect<NodeRow> =>
+  Effect.gen(function*() {
+    const state = instance.state
+    const approvals = makeApprovalStore(state.store.sql)
+    const now = yield* Clock.currentTimeMillis
+    const timeoutMillis = input.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(input.timeout))
+    const deadline = timeoutMillis === undefined ? undefined : now + timeoutMillis
+    const metadata = asJson("metadata", input.metadata)
+    const reviewed = asJson("reviewed output", input.reviewed)
+    const onTimeout = input.onTimeout === undefined || typeof input.onTimeout === "string"
+      ? input.onTimeout ?? "deny"
+      : {
+        escalateTo: storedReviewers(input.onTimeout.escalateTo),
+        timeoutMillis: Duration.toMillis(Duration.decode(input.onTimeout.timeout))
+      }
+    const policy: Policy = {
+      onDeny: input.onDeny ?? "fail",
+      onTimeout,
+      timeoutMillis,
+      allowRequestChanges: extra.allowRequestChanges,
+      maxRevisions: extra.maxRevisions,
+      decisionJsonSchema: input.decision === undefined ? undefined : JSONSchema.make(input.decision)
+    }
+    const hash = requestHash({ title: input.title, summary: input.summary, metadata, reviewed, revision: extra.revision })
+    const row: ApprovalRow = {
+      runId: instance.runId,
+      nodeId: id,
+      baseId: extra.baseId,
+      workflow: instance.workflow,
+      status: "waiting-approval",
+      title: input.title,
+      summary: input.summary,
+      metadata,
+      reviewed,
+      requestHash: hash,
+      revision: extra.revision,
+      policy,
+      reviewers: storedReviewers(input.reviewers),
+      startedBy: instance.startedBy,
+      deadline,
+      escalations: 0,
+      decision: undefined,
+      requestedAt: now,
+      decidedAt: undefined,
+      updatedAt: now
+    }
+    const node = yield* Effect.gen(function*() {
+      const node = yield* Instance.ensure(instance, { nodeId: id, kind: "approval", status: "waiting-approval", fireAt: deadline })
+      yield* Instance.storage(
+        instance,
+        Effect.all([
+          approvals.insert(row),
+          appendEvent(state.store.sql, {
+            runId: instance.runId,
+            nodeId: id,
+            type: "approval.requested",
+            data: { title: input.title, revision: extra.revision, requestHash: hash, deadline },
+            now
+          }),
+          appendAudit(state.store.sql, {
+            runId: instance.runId,
+            nodeId: id,
+            action: "approval.requested",
+            actor: `workflow:${instance.workflow}`,
+            requestHash: hash,
+            data: { title: input.title, revision: extra.revision, reviewers: row.reviewers, deadline },
+            now
+          })
+        ], { discard: true })
+      )
+      return node
+    }).pipe(state.store.sql.withTransaction, (effect) => Instance.storage(instance, effect))
+    yield* Metric.increment(Metrics.approvalsRequested)
+    return node
+  })
+
+const timeOut = (
+  instance: WorkflowInstanceShape,
+  id: string,
+  node: NodeRow,
+  input: RequestInput<any>
+): Effect.Effect<NodeRow> =>
+  Effect.gen(function*() {
+    const state = instance.state
+    const approvals = makeApprovalStore(state.store.sql)
+    const now = yield* Clock.currentTimeMillis
+    const approval = yield* Instance.storage(instance, approvals.get(instance.runId, id))
+    if (Option.isNone(approval)) return yield* Effect.dieMessage(`Approval "${id}" has a node but no request`)
+    if (approval.value.status !== "waiting-approval") {
+      const current = yield* Instance.storage(instance, state.store.getNode(instance.runId, id))
+      return Option.getOrElse(current, () => node)
+    }
+    const onTimeout = approval.value.policy.onTimeout
+    if (typeof onTimeout === "object" && approval.value.escalations === 0) {
+      const deadline = now + onTimeout.timeoutMillis
+      yield* approvals.escalate({ runId: instance.runId, nodeId: id, reviewers: onTimeout.escalateTo, deadline, now })
+      yield* appendEvent(state.store.sql, {
+        runId: instance.runId,
+        nodeId: id,
+        type: "approval.escalated",
+        data: { reviewers: onTimeout.escalateTo, deadline },
+        now
+      })
+      yield* appendAudit(state.store.sql, {
+        runId: instance.runId,
+        nodeId: id,
+        action: "approval.escalated",
+        actor: "system",
+        requestHash: approval.value.requestHash,
+        data: { from: approval.value.reviewers, to: onTimeout.escalateTo, deadline },
+        now
+      })
+      yield* Metric.increment(Metrics.approvalsEscalated)
+      return { ...node, fireAt: deadline }
+    }
+    const decision = {
+      approved: false,
+      outcome: "timed-out" as const,
+      note: "No decision before the deadline",
+      decidedBy: "system",
+      decidedAt: now
+    }
+    yield* approvals.settle({ runId: instance.runId, nodeId: id, status: "timed-out", decision, now })
+    yield* appendEvent(state.store.sql, { runId: instance.runId, nodeId: id, type: "approval.timed-out", now })
+    yield* appendAudit(state.store.sql, {
+      runId: instance.runId,
+      nodeId: id,
+      action: "approval.timed-out",
+      actor: "system",
+      requestHash: approval.value.requestHash,
+      data: { onTimeout: typeof onTimeout === "string" ? onTimeout : "deny-after-escalation" },
+      now
+    })
+    yield* Metric.increment(Metrics.approvalsTimedOut)
+    void input
+    return { ...node, status: "timed-out" as const, exit: decision, completedAt: now }
+  }).pipe(
+    (effect) => withLease(instance, effect),
+    instance.state.store.sql.withTransaction,
+    (effect) => Instance.storage(instance, effect),
+    Effect.tap((row) => Effect.sync(() => instance.state.journal.set(row.nodeId, row)))
+  )
+
+/** @internal */
+export interface RequestExtra {
+  readonly baseId: string
+  readonly revision: number
+  readonly allowRequestChanges: boolean
+  readonly maxRevisions: number | undefined
+}
+
+/**
+ * The approval node: creates the request the first time it is reached, suspends the run while it is
+ * undecided, handles its deadline, and returns (or fails with) the recorded decision on replay.
+ *
+ * @internal
+ */
+export const request = <P>(
+  id: string,
+  input: RequestInput<P>,
+  extra: RequestExtra = { baseId: id, revision: 0, allowRequestChanges: false, maxRevisions: undefined }
+) =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const schema = decisionSchema((input.decision ?? Schema.Never) as Schema.Schema<P, any>)
+    const recorded = yield* Instance.lookup(instance, id, "approval")
+    let node = Option.isSome(recorded) ? recorded.value : yield* create(instance, id, input, extra)
+    while (true) {
+      if (decidedStatuses.includes(node.status)) {
+        const decision = yield* Schema.decodeUnknown(schema)(node.exit).pipe(
+          Effect.orDieWith((error) => new Error(`Decision of approval "${id}" does not decode: ${error.message}`))
+        )
+        if (decision.approved || decision.outcome === "changes-requested" || input.onDeny === "continue") {
+          return decision
+        }
+        return yield* Instance.failFatal(
+          instance,
+          new Run.ApprovalDenied({
+            runId: instance.runId,
+            nodeId: id,
+            decidedBy: decision.decidedBy,
+            outcome: decision.outcome === "timed-out" ? "timed-out" : "denied",
+            ...(decision.note !== undefined ? { note: decision.note } : {})
+          })
+        )
+      }
+      if (node.status === "canceled") return yield* Instance.stop
+      const now = yield* Clock.currentTimeMillis
+      if (node.fireAt !== undefined && now >= node.fireAt) {
+        node = yield* timeOut(instance, id, node, input)
+        if (node.status === "timed-out" && input.onTimeout === "fail") {
+          return yield* Instance.failFatal(
+            instance,
+            new Run.ApprovalTimedOut({ runId: instance.runId, nodeId: id, deadline: node.fireAt ?? now })
+          )
+        }
+        continue
+      }
+      return yield* Instance.suspend(instance, { approval: true, wakeAt: node.fireAt })
+    }
+  })

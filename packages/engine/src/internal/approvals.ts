@@ -1,0 +1,206 @@
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { canonicalJson, sha256 } from "./canonical.js"
+
+/** @internal */
+export type ApprovalStatus = "waiting-approval" | "approved" | "denied" | "changes-requested" | "timed-out" | "canceled"
+
+/** @internal */
+export const decidedStatuses: ReadonlyArray<string> = ["approved", "denied", "changes-requested", "timed-out"]
+
+/** Who may decide, as stored (after escalation, the reviewers it was escalated to). @internal */
+export interface StoredReviewers {
+  readonly users: ReadonlyArray<string>
+  readonly roles: ReadonlyArray<string>
+  readonly quorum: number
+  readonly denyQuorum: number
+  readonly allowSelfApproval: boolean
+}
+
+/** What the engine needs, outside the workflow's code, to judge a decision. @internal */
+export interface Policy {
+  readonly onDeny: "fail" | "continue"
+  readonly onTimeout: "deny" | "fail" | { readonly escalateTo: StoredReviewers; readonly timeoutMillis: number }
+  readonly timeoutMillis: number | undefined
+  readonly allowRequestChanges: boolean
+  readonly maxRevisions: number | undefined
+  /** JSON Schema of the approve payload, when the node declares one. */
+  readonly decisionJsonSchema: unknown
+}
+
+/** @internal */
+export interface ApprovalRow {
+  readonly runId: string
+  readonly nodeId: string
+  readonly baseId: string
+  readonly workflow: string
+  readonly status: ApprovalStatus
+  readonly title: string
+  readonly summary: string | undefined
+  readonly metadata: unknown
+  readonly reviewed: unknown
+  readonly requestHash: string
+  readonly revision: number
+  readonly policy: Policy
+  readonly reviewers: StoredReviewers
+  readonly startedBy: string | undefined
+  readonly deadline: number | undefined
+  readonly escalations: number
+  readonly decision: unknown
+  readonly requestedAt: number
+  readonly decidedAt: number | undefined
+  readonly updatedAt: number
+}
+
+const num = (value: unknown): number | undefined => value === null || value === undefined ? undefined : Number(value)
+const json = (value: unknown): unknown => value === null || value === undefined ? undefined : JSON.parse(String(value))
+
+/** @internal */
+export const toApprovalRow = (row: any): ApprovalRow => ({
+  runId: row.run_id,
+  nodeId: row.node_id,
+  baseId: row.base_id,
+  workflow: row.workflow,
+  status: row.status,
+  title: row.title,
+  summary: row.summary ?? undefined,
+  metadata: json(row.metadata),
+  reviewed: json(row.reviewed),
+  requestHash: row.request_hash,
+  revision: Number(row.revision),
+  policy: JSON.parse(row.policy),
+  reviewers: JSON.parse(row.reviewers),
+  startedBy: row.started_by ?? undefined,
+  deadline: num(row.deadline),
+  escalations: Number(row.escalations),
+  decision: json(row.decision),
+  requestedAt: Number(row.requested_at),
+  decidedAt: num(row.decided_at),
+  updatedAt: Number(row.updated_at)
+})
+
+/**
+ * The hash of what a reviewer is shown. A decision made on another version of the request (an older
+ * revision) carries another hash and is refused as stale.
+ *
+ * @internal
+ */
+export const requestHash = (request: {
+  readonly title: string
+  readonly summary: string | undefined
+  readonly metadata: unknown
+  readonly reviewed: unknown
+  readonly revision: number
+}): string =>
+  sha256(canonicalJson({
+    title: request.title,
+    summary: request.summary ?? null,
+    metadata: request.metadata ?? null,
+    reviewed: request.reviewed ?? null,
+    revision: request.revision
+  }))
+
+/** The principals an approval is assigned to, as rows of the inbox index. @internal */
+export const principals = (reviewers: StoredReviewers): ReadonlyArray<string> =>
+  reviewers.users.length === 0 && reviewers.roles.length === 0
+    ? ["anyone"]
+    : [...reviewers.users.map((user) => `user:${user}`), ...reviewers.roles.map((role) => `role:${role}`)]
+
+/** @internal */
+export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
+  const get = (runId: string, nodeId: string): Effect.Effect<Option.Option<ApprovalRow>, SqlError> =>
+    sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
+      Effect.map((rows) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none())
+    )
+
+  /** A node id, or the base id of a review, whose latest revision is meant. */
+  const resolve = (runId: string, nodeId: string): Effect.Effect<Option.Option<ApprovalRow>, SqlError> =>
+    get(runId, nodeId).pipe(
+      Effect.flatMap((found) =>
+        Option.isSome(found) ? Effect.succeed(found) : sql`SELECT * FROM gatehouse_approvals
+            WHERE run_id = ${runId} AND base_id = ${nodeId} ORDER BY revision DESC LIMIT 1`.pipe(
+          Effect.map((rows) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none())
+        )
+      )
+    )
+
+  const insert = (row: ApprovalRow): Effect.Effect<void, SqlError> =>
+    Effect.gen(function*() {
+      yield* sql`INSERT INTO gatehouse_approvals (run_id, node_id, base_id, workflow, status, title, summary, metadata,
+          reviewed, request_hash, revision, policy, reviewers, started_by, deadline, escalations, requested_at, updated_at)
+        VALUES (${row.runId}, ${row.nodeId}, ${row.baseId}, ${row.workflow}, ${row.status}, ${row.title},
+          ${row.summary ?? null}, ${row.metadata === undefined ? null : JSON.stringify(row.metadata)},
+          ${row.reviewed === undefined ? null : JSON.stringify(row.reviewed)}, ${row.requestHash}, ${row.revision},
+          ${JSON.stringify(row.policy)}, ${JSON.stringify(row.reviewers)}, ${row.startedBy ?? null},
+          ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt})
+        ON CONFLICT (run_id, node_id) DO NOTHING`
+      yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt)
+    })
+
+  const assign = (runId: string, nodeId: string, reviewers: StoredReviewers, requestedAt: number) =>
+    Effect.gen(function*() {
+      yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}`
+      yield* sql`INSERT INTO gatehouse_approval_assignees ${
+        sql.insert(principals(reviewers).map((principal) => ({
+          run_id: runId,
+          node_id: nodeId,
+          principal,
+          status: "waiting-approval",
+          requested_at: requestedAt
+        })))
+      }`
+    })
+
+  /** Records the outcome if the approval is still waiting. False when another outcome won. */
+  const settle = (options: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly status: ApprovalStatus
+    readonly decision: unknown
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    Effect.gen(function*() {
+      const updated = yield* sql`UPDATE gatehouse_approvals SET status = ${options.status},
+          decision = ${JSON.stringify(options.decision)}, decided_at = ${options.now}, updated_at = ${options.now}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
+        RETURNING node_id`
+      if (updated.length === 0) return false
+      yield* sql`UPDATE gatehouse_approval_assignees SET status = ${options.status}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
+      yield* sql`UPDATE gatehouse_nodes SET status = ${options.status}, exit = ${JSON.stringify(options.decision)},
+          completed_at = ${options.now}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
+      return true
+    })
+
+  const escalate = (options: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly reviewers: StoredReviewers
+    readonly deadline: number
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    Effect.gen(function*() {
+      const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
+          deadline = ${options.deadline}, escalations = escalations + 1, updated_at = ${options.now}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
+        RETURNING requested_at`
+      if (updated.length === 0) return false
+      yield* assign(options.runId, options.nodeId, options.reviewers, Number((updated[0] as any).requested_at))
+      yield* sql`UPDATE gatehouse_nodes SET fire_at = ${options.deadline}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
+      return true
+    })
+
+  const votes = (runId: string, nodeId: string) =>
+    sql<{ voter: string; verdict: string; note: string | null; request_hash: string; created_at: unknown }>`
+      SELECT voter, verdict, note, request_hash, created_at FROM gatehouse_votes
+      WHERE run_id = ${runId} AND node_id = ${nodeId} ORDER BY created_at, voter`
+
+  const pendingCount = sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM gatehouse_approvals
+    WHERE status = 'waiting-approval'`.pipe(Effect.map((rows) => Number(rows[0]?.n ?? 0)))
+
+  return { sql, get, resolve, insert, settle, escalate, votes, pendingCount } as const
+}

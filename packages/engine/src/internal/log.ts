@@ -1,0 +1,87 @@
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import { canonicalJson, sha256 } from "./canonical.js"
+
+/**
+ * Appends to the events outbox. Always called inside the transaction of the change it reports.
+ *
+ * @internal
+ */
+export const appendEvent = (
+  sql: SqlClient.SqlClient,
+  event: {
+    readonly runId: string | undefined
+    readonly nodeId?: string | undefined
+    readonly type: string
+    readonly actor?: string | undefined
+    readonly data?: unknown
+    readonly now: number
+  }
+): Effect.Effect<void, SqlError> =>
+  sql`INSERT INTO gatehouse_events (run_id, node_id, type, actor, data, created_at)
+    VALUES (${event.runId ?? null}, ${event.nodeId ?? null}, ${event.type}, ${event.actor ?? null},
+      ${event.data === undefined ? null : JSON.stringify(event.data)}, ${event.now})`.pipe(Effect.asVoid)
+
+/** @internal */
+export const genesisHash = "0".repeat(64)
+
+/** @internal */
+export interface AuditFields {
+  readonly runId: string | undefined
+  readonly nodeId: string | undefined
+  readonly action: string
+  readonly actor: string
+  readonly requestHash: string | undefined
+  readonly note: string | undefined
+  readonly data: unknown
+  readonly createdAt: number
+}
+
+/** The hash of an audit entry: its fields and the hash of the entry before it. @internal */
+export const auditHash = (prevHash: string, fields: AuditFields): string =>
+  sha256(`${prevHash}\n${canonicalJson({ ...fields, data: fields.data ?? null })}`)
+
+/**
+ * Appends to the hash-chained audit log, inside the caller's transaction. Appends are serialized (an
+ * advisory lock on PostgreSQL, the single writer on SQLite) so the chain never forks.
+ *
+ * @internal
+ */
+export const appendAudit = (
+  sql: SqlClient.SqlClient,
+  entry: {
+    readonly runId: string | undefined
+    readonly nodeId?: string | undefined
+    readonly action: string
+    readonly actor: string
+    readonly requestHash?: string | undefined
+    readonly note?: string | undefined
+    readonly data?: unknown
+    readonly now: number
+  }
+): Effect.Effect<void, SqlError> =>
+  Effect.gen(function*() {
+    yield* sql.onDialectOrElse({
+      pg: () => sql`SELECT pg_advisory_xact_lock(7253001)`,
+      orElse: () => Effect.void
+    })
+    const last = yield* sql<{ hash: string }>`SELECT hash FROM gatehouse_audit ORDER BY seq DESC LIMIT 1`
+    const prevHash = last[0]?.hash ?? genesisHash
+    const fields: AuditFields = {
+      runId: entry.runId,
+      nodeId: entry.nodeId,
+      action: entry.action,
+      actor: entry.actor,
+      requestHash: entry.requestHash,
+      note: entry.note,
+      data: entry.data,
+      createdAt: entry.now
+    }
+    yield* sql`INSERT INTO gatehouse_audit (run_id, node_id, action, actor, request_hash, note, data, created_at,
+        prev_hash, hash)
+      VALUES (${entry.runId ?? null}, ${entry.nodeId ?? null}, ${entry.action}, ${entry.actor},
+        ${entry.requestHash ?? null}, ${entry.note ?? null},
+        ${entry.data === undefined ? null : JSON.stringify(entry.data)}, ${entry.now}, ${prevHash},
+        ${auditHash(prevHash, fields)})`
+  })
