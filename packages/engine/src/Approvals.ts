@@ -433,9 +433,7 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
         const now = yield* Clock.currentTimeMillis
 
         const outcome = yield* Effect.gen(function*() {
-          const run = yield* store.getRunForUpdate(decoded.runId)
-          if (Option.isNone(run)) return yield* new ApprovalNotFound({ runId: decoded.runId, nodeId: decoded.nodeId })
-          const found = yield* approvals.resolve(decoded.runId, decoded.nodeId)
+          const found = yield* approvals.resolve(decoded.runId, decoded.nodeId, { lock: true })
           if (Option.isNone(found)) return yield* new ApprovalNotFound({ runId: decoded.runId, nodeId: decoded.nodeId })
           const approval = found.value
           const address = { runId: approval.runId, nodeId: approval.nodeId }

@@ -261,13 +261,10 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
     const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        // No lock on the run's row: first completion wins through the node's own upsert, and a runner
+        // claiming the woken run must not skip it because another completion is in flight.
         const outcome = yield* Effect.gen(function*() {
-          const run = yield* store.getRunForUpdate(options.runId).pipe(
-            Effect.flatMap(Option.match({
-              onNone: () => Effect.fail(new Run.RunNotFound({ runId: options.runId })),
-              onSome: Effect.succeed
-            }))
-          )
+          const run = yield* getRun(options.runId)
           if (Run.isTerminal(run.status)) {
             return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
           }
@@ -279,6 +276,10 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
             now
           })
           if (!completed) {
+            const latest = yield* getRun(options.runId)
+            if (Run.isTerminal(latest.status)) {
+              return yield* new Run.RunNotActive({ runId: options.runId, status: latest.status })
+            }
             const node = yield* store.getNode(options.runId, options.name)
             if (Option.isSome(node) && node.value.kind !== "deferred") {
               return yield* new NodeKindMismatch({

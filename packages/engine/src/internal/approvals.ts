@@ -115,16 +115,28 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       Effect.map((rows) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none())
     )
 
-  /** A node id, or the base id of a review, whose latest revision is meant. */
-  const resolve = (runId: string, nodeId: string): Effect.Effect<Option.Option<ApprovalRow>, SqlError> =>
-    get(runId, nodeId).pipe(
-      Effect.flatMap((found) =>
-        Option.isSome(found) ? Effect.succeed(found) : sql`SELECT * FROM gatehouse_approvals
-            WHERE run_id = ${runId} AND base_id = ${nodeId} ORDER BY revision DESC LIMIT 1`.pipe(
-          Effect.map((rows) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none())
+  /**
+   * A node id, or the base id of a review, whose latest revision is meant. `lock` takes the approval's
+   * row lock on PostgreSQL, so concurrent decisions on one approval queue up. The run's row is not
+   * locked: a runner claiming the woken run (`SKIP LOCKED`) must not skip it because reviewers are busy.
+   */
+  const resolve = (
+    runId: string,
+    nodeId: string,
+    options: { readonly lock?: boolean } = {}
+  ): Effect.Effect<Option.Option<ApprovalRow>, SqlError> => {
+    const lock = options.lock ? sql.onDialectOrElse({ pg: () => sql`FOR UPDATE`, orElse: () => sql`` }) : sql``
+    const one = (rows: ReadonlyArray<unknown>) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none()
+    return sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId} ${lock}`.pipe(
+      Effect.flatMap((rows) =>
+        rows.length > 0 ? Effect.succeed(one(rows)) : sql`SELECT * FROM gatehouse_approvals
+            WHERE run_id = ${runId} AND node_id = (SELECT node_id FROM gatehouse_approvals
+              WHERE run_id = ${runId} AND base_id = ${nodeId} ORDER BY revision DESC LIMIT 1) ${lock}`.pipe(
+          Effect.map(one)
         )
       )
     )
+  }
 
   const insert = (row: ApprovalRow): Effect.Effect<void, SqlError> =>
     Effect.gen(function*() {

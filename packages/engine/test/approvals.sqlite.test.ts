@@ -1,0 +1,4 @@
+import { suite } from "./approvals.js"
+import { sqlite } from "./utils/database.js"
+
+suite("approvals (SQLite)", sqlite)

@@ -1,0 +1,629 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Approval, Approvals, Audit, Events, GatehouseTest, Run, Step, Workflow, Workflows } from "@gatehouse/engine"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import type { MakeDatabase } from "./utils/database.js"
+import { buildEngine, provideContext, sideEffects, withClient, withEngine } from "./utils/engine.js"
+import { snapshot } from "./utils/snapshot.js"
+
+const Refund = Workflow.make({
+  name: "refund",
+  payload: Schema.Struct({ ticketId: Schema.String, amount: Schema.Number }),
+  success: Schema.Struct({ approved: Schema.Boolean, refunded: Schema.Number }),
+  idempotencyKey: (payload) => payload.ticketId
+})
+
+const RefundLive = Refund.toLayer((payload, run) =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("refund-decision", {
+      title: `Refund ${payload.amount}?`,
+      summary: "Customer is inside the refund window.",
+      metadata: { ticketId: payload.ticketId, amount: payload.amount },
+      reviewed: { recommendation: "refund", amount: payload.amount },
+      decision: Schema.Struct({ approvedAmount: Schema.Number }),
+      onDeny: "continue",
+      reviewers: { users: ["ana", "bob", "carol"], roles: ["finance"] }
+    })
+    if (!decision.approved) return { approved: false, refunded: 0 }
+    const amount = decision.payload?.approvedAmount ?? 0
+    yield* Step.run("pay", sideEffects.record(run.runId, "pay"))
+    return { approved: true, refunded: amount }
+  })
+)
+
+const Release = Workflow.make({
+  name: "release",
+  payload: Schema.Struct({ version: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.version
+})
+
+const ReleaseLive = Release.toLayer((payload, run) =>
+  Effect.gen(function*() {
+    yield* Step.run("build", sideEffects.record(run.runId, "build"))
+    yield* Approval.request("qa", { title: `QA sign-off for ${payload.version}`, reviewers: { users: ["qa"] } })
+    yield* Step.run("deploy-staging", sideEffects.record(run.runId, "deploy-staging"))
+    yield* Step.run("deploy-production", sideEffects.record(run.runId, "deploy-production"), {
+      needsApproval: { title: `Ship ${payload.version} to production?`, reviewers: { users: ["lead"] } }
+    })
+    return `${payload.version} shipped`
+  })
+)
+
+const Change = Workflow.make({
+  name: "change",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const ChangeLive = Change.toLayer((_, run) =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("change-board", {
+      title: "Apply the change?",
+      onDeny: "continue",
+      reviewers: { users: ["a", "b", "c"], quorum: 2 }
+    })
+    if (decision.approved) yield* Step.run("apply", sideEffects.record(run.runId, "apply"))
+    return decision.outcome
+  })
+)
+
+const Deadline = Workflow.make({
+  name: "deadline",
+  payload: Schema.Struct({ id: Schema.String, escalate: Schema.Boolean }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const DeadlineLive = Deadline.toLayer((payload) =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("sign-off", {
+      title: "Sign off?",
+      timeout: "7 days",
+      onTimeout: payload.escalate ? { escalateTo: { users: ["boss"] }, timeout: "1 day" } : "deny",
+      onDeny: "continue",
+      reviewers: { users: ["ana"] }
+    })
+    return `${decision.outcome} by ${decision.decidedBy}`
+  })
+)
+
+const Draft = Workflow.make({
+  name: "draft",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.Struct({ text: Schema.String, revision: Schema.Number }),
+  idempotencyKey: (payload) => payload.id
+})
+
+const DraftLive = Draft.toLayer(() =>
+  Effect.gen(function*() {
+    const reviewed = yield* Approval.review("draft", {
+      produce: (feedback, revision) => Effect.succeed(`v${revision}${feedback ? ` after "${feedback}"` : ""}`),
+      request: (text) => ({ title: "Publish this draft?", reviewed: { text } }),
+      maxRevisions: 3
+    })
+    return { text: reviewed.output, revision: reviewed.revision }
+  })
+)
+
+const Optional = Workflow.make({
+  name: "optional",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.Boolean,
+  idempotencyKey: (payload) => payload.id
+})
+
+const OptionalLive = Optional.toLayer((_, run) =>
+  Effect.gen(function*() {
+    const extra = yield* Approval.gate(
+      "extra-review",
+      { title: "Run the extra checks?" },
+      Step.run("extra", sideEffects.record(run.runId, "extra"))
+    )
+    yield* Step.run("finish", sideEffects.record(run.runId, "finish"))
+    return Option.isSome(extra)
+  })
+)
+
+// Decides its own approval from inside the suspension: after the request is stored and before the runner
+// stores the run as waiting, the worst moment for a decision to arrive.
+const Race = Workflow.make({
+  name: "race",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const RaceLive = Race.toLayer((_, run) =>
+  Effect.gen(function*() {
+    const approvals = yield* Approvals.Approvals
+    const decision = yield* Approval.request("go", { title: "Go?" }).pipe(
+      Effect.onInterrupt(() =>
+        approvals.decide({ runId: run.runId, nodeId: "go", verdict: "approve", by: "racer" }).pipe(Effect.orDie)
+      )
+    )
+    return decision.decidedBy
+  })
+)
+
+const AllLive = Layer.mergeAll(RefundLive, ReleaseLive, ChangeLive, DeadlineLive, DraftLive, OptionalLive, RaceLive)
+
+const approvalsService = Approvals.Approvals
+const workflowsService = Workflows.Workflows
+
+export const suite = (name: string, makeDatabase: MakeDatabase) =>
+  describe(name, () => {
+    const engine = Effect.gen(function*() {
+      const db = yield* makeDatabase
+      // One process: in-process signals wake the runner, so polling is off and TestClock can jump days.
+      const context = yield* buildEngine(db, AllLive, { pollInterval: Duration.infinity })
+      yield* sideEffects.setup.pipe(provideContext(context))
+      return { db, context }
+    })
+
+    it.scoped("refund: an approval with a payload resumes the run, which continues with the approved amount", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-1", amount: 120 }, { startedBy: "desk" })
+          yield* GatehouseTest.settle
+          const workflows = yield* workflowsService
+          assert.strictEqual((yield* workflows.poll(runId)).status, "waiting-approval")
+          const approvals = yield* approvalsService
+          const inbox = yield* approvals.list({ reviewer: { id: "dave", roles: ["finance"] } })
+          assert.strictEqual(inbox.approvals.length, 1)
+          const entry = inbox.approvals[0]
+          assert.strictEqual(entry.title, "Refund 120?")
+          assert.deepStrictEqual(entry.metadata, { ticketId: "T-1", amount: 120 })
+          assert.deepStrictEqual(entry.reviewed, { recommendation: "refund", amount: 120 })
+          assert.strictEqual(entry.requestHash.length, 64)
+          assert.strictEqual((yield* approvals.list({ reviewer: "mallory" })).approvals.length, 0)
+          const result = yield* approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: "ana",
+            note: "fine",
+            payload: { approvedAmount: 100 },
+            requestHash: entry.requestHash
+          })
+          assert.strictEqual(result.status, "decided")
+          assert.deepStrictEqual(yield* Refund.result(runId), Exit.succeed({ approved: true, refunded: 100 }))
+          const nodes = (yield* workflows.inspect(runId)).nodes
+          assert.deepStrictEqual(nodes.map((node) => [node.nodeId, node.status]), [
+            ["refund-decision", "approved"],
+            ["pay", "completed"]
+          ])
+          const events = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          assert.deepStrictEqual(events, ["run.started", "approval.requested", "approval.decided", "run.completed"])
+          const audit = yield* Audit.forRun(runId)
+          assert.deepStrictEqual(audit.map((entry) => [entry.action, entry.actor]), [
+            ["approval.requested", "workflow:refund"],
+            ["approval.decided", "ana"]
+          ])
+          assert.strictEqual(audit[1].requestHash, entry.requestHash)
+          assert.strictEqual(audit[1].note, "fine")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("onDeny continue: a denial returns to the workflow, which branches", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-2", amount: 50 })
+          yield* GatehouseTest.settle
+          yield* (yield* approvalsService).decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob" })
+          assert.deepStrictEqual(yield* Refund.result(runId), Exit.succeed({ approved: false, refunded: 0 }))
+          assert.strictEqual(yield* sideEffects.count(runId, "pay"), 0)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("invariant 4: a denied approval with onDeny fail never lets a step after it run", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Release.start({ version: "1.0.0" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          yield* approvals.decide({ runId, nodeId: "qa", verdict: "deny", by: "qa", note: "flaky login" })
+          const exit = yield* Release.result(runId)
+          assert.deepStrictEqual(
+            exit,
+            Exit.fail(new Run.ApprovalDenied({ runId, nodeId: "qa", decidedBy: "qa", note: "flaky login", outcome: "denied" }))
+          )
+          yield* GatehouseTest.settle
+          assert.strictEqual(yield* sideEffects.count(runId, "build"), 1)
+          assert.strictEqual(yield* sideEffects.count(runId, "deploy-staging"), 0)
+          assert.strictEqual(yield* sideEffects.count(runId, "deploy-production"), 0)
+          const run = yield* (yield* workflowsService).poll(runId)
+          assert.strictEqual(run.status, "failed")
+          assert.include(run.error, "denied by qa")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("release pipeline: QA gate then a production gate on the step (needsApproval)", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Release.start({ version: "2.0.0" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          yield* approvals.decide({ runId, nodeId: "qa", verdict: "approve", by: "qa" })
+          yield* GatehouseTest.settle
+          assert.strictEqual(yield* sideEffects.count(runId, "deploy-staging"), 1)
+          assert.strictEqual(yield* sideEffects.count(runId, "deploy-production"), 0)
+          const pending = yield* approvals.list({ reviewer: "lead" })
+          assert.deepStrictEqual(pending.approvals.map((approval) => approval.nodeId), ["deploy-production/approval"])
+          const refused = yield* approvals.decide({ runId, nodeId: "deploy-production/approval", verdict: "approve", by: "qa" })
+            .pipe(Effect.flip)
+          assert.strictEqual(refused._tag, "NotAuthorized")
+          yield* approvals.decide({ runId, nodeId: "deploy-production/approval", verdict: "approve", by: "lead" })
+          assert.deepStrictEqual(yield* Release.result(runId), Exit.succeed("2.0.0 shipped"))
+          assert.strictEqual(yield* sideEffects.count(runId, "deploy-production"), 1)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("invariant 2 with 50 concurrent decide calls: one decided, the step after the gate runs once", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-50", amount: 10 })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const calls = Array.from({ length: 50 }, (_, i) =>
+            approvals.decide({
+              runId,
+              nodeId: "refund-decision",
+              verdict: i % 2 === 0 ? "approve" : "deny",
+              by: ["ana", "bob", "carol"][i % 3],
+              ...(i % 2 === 0 ? { payload: { approvedAmount: 10 } } : {})
+            }).pipe(Effect.map((result) => result.status), Effect.catchTag("DecisionConflict", () => Effect.succeed("conflict")))
+          )
+          const outcomes = yield* Effect.all(calls, { concurrency: "unbounded" })
+          assert.strictEqual(outcomes.filter((status) => status === "decided").length, 1)
+          assert.isTrue(outcomes.every((status) => status === "decided" || status === "already-decided" || status === "conflict"))
+          const exit = yield* Refund.result(runId)
+          assert.isTrue(Exit.isSuccess(exit))
+          // Repeats after the fact change nothing either.
+          yield* Effect.all(calls.slice(0, 5))
+          yield* GatehouseTest.settle
+          const approved = Exit.isSuccess(exit) && exit.value.approved
+          assert.strictEqual(yield* sideEffects.count(runId, "pay"), approved ? 1 : 0)
+          const decided = (yield* (yield* Events.Events).read({ runId })).filter((event) => event.type === "approval.decided")
+          assert.strictEqual(decided.length, 1)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("invariant 3: a run paused on an approval survives the death of every process", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        const runId = yield* withEngine(db, AllLive, Effect.gen(function*() {
+          yield* sideEffects.setup
+          const runId = yield* Refund.start({ ticketId: "T-crash", amount: 30 })
+          yield* GatehouseTest.settle
+          return runId
+        }))
+        // Every engine is gone. A reviewer decides from a process that only has the client.
+        yield* withClient(db, Effect.gen(function*() {
+          const result = yield* (yield* approvalsService).decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: "carol",
+            payload: { approvedAmount: 30 }
+          })
+          assert.strictEqual(result.status, "decided")
+        }).pipe(Effect.provide(Layer.mergeAll(Approvals.layer))))
+        const exit = yield* withEngine(db, AllLive, Refund.result(runId))
+        assert.deepStrictEqual(exit, Exit.succeed({ approved: true, refunded: 30 }))
+      }))
+
+    it.scoped("a decision arriving while the run is being suspended is never lost", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Race.start({ id: "r-1" })
+          assert.deepStrictEqual(yield* Race.result(runId), Exit.succeed("racer"))
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("quorum 2 of 3: the first vote is recorded, the second decides", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Change.start({ id: "c-1" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const first = yield* approvals.decide({ runId, nodeId: "change-board", verdict: "approve", by: "a" })
+          assert.strictEqual(first.status, "vote-recorded")
+          const again = yield* approvals.decide({ runId, nodeId: "change-board", verdict: "approve", by: "a" })
+          assert.strictEqual(again.status, "vote-recorded")
+          yield* GatehouseTest.settle
+          assert.strictEqual((yield* (yield* workflowsService).poll(runId)).status, "waiting-approval")
+          const second = yield* approvals.decide({ runId, nodeId: "change-board", verdict: "approve", by: "b" })
+          assert.strictEqual(second.status, "decided")
+          assert.strictEqual(second.approval.votes?.length, 2)
+          assert.deepStrictEqual(yield* Change.result(runId), Exit.succeed("approved"))
+          assert.strictEqual(yield* sideEffects.count(runId, "apply"), 1)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("self-approval is refused; a reviewer outside the users and roles is refused", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-self", amount: 5 }, { startedBy: "ana" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const before = yield* snapshot
+          const self = yield* approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: "ana",
+            payload: { approvedAmount: 5 }
+          }).pipe(Effect.flip)
+          assert.strictEqual(self._tag, "NotAuthorized")
+          assert.include(self.message, "cannot approve")
+          const outsider = yield* approvals.decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "mallory" })
+            .pipe(Effect.flip)
+          assert.strictEqual(outsider._tag, "NotAuthorized")
+          const wrongRole = yield* approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "deny",
+            by: { id: "mallory", roles: ["support"] }
+          }).pipe(Effect.flip)
+          assert.strictEqual(wrongRole._tag, "NotAuthorized")
+          assert.deepStrictEqual(yield* snapshot, before)
+          const byRole = yield* approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: { id: "dave", roles: ["finance"] },
+            payload: { approvedAmount: 5 }
+          })
+          assert.strictEqual(byRole.status, "decided")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("invariant 5: bad input on every decide field gets a typed error and changes nothing", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-bad", amount: 70 })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const good = { runId, nodeId: "refund-decision", verdict: "approve", by: "bob", payload: { approvedAmount: 70 } } as const
+          const before = yield* snapshot
+          const cases: ReadonlyArray<readonly [string, unknown]> = [
+            ["ApprovalNotFound", { ...good, runId: "no-such-run" }],
+            ["ApprovalNotFound", { ...good, nodeId: "no-such-node" }],
+            ["InvalidDecision", { ...good, runId: "" }],
+            ["InvalidDecision", { ...good, nodeId: 42 }],
+            ["InvalidDecision", { ...good, verdict: "maybe" }],
+            ["InvalidDecision", { ...good, verdict: "request-changes", note: "redo" }],
+            ["InvalidDecision", { ...good, by: "" }],
+            ["InvalidDecision", { ...good, by: { id: "bob", roles: "finance" } }],
+            ["InvalidDecision", { ...good, note: "x".repeat(Approvals.limits.noteLength + 1) }],
+            ["InvalidDecision", { ...good, payload: { approvedAmount: "lots" } }],
+            ["InvalidDecision", { ...good, payload: { approvedAmount: 1, extra: "x".repeat(Approvals.limits.payloadBytes) } }],
+            ["InvalidDecision", { ...good, payload: undefined }],
+            ["InvalidDecision", { ...good, verdict: "deny", payload: { approvedAmount: 1 } }],
+            ["InvalidDecision", { ...good, unexpected: true }],
+            ["StaleApproval", { ...good, requestHash: "0".repeat(64) }],
+            ["NotAuthorized", { ...good, by: "mallory" }]
+          ]
+          for (const [expected, input] of cases) {
+            const error = yield* approvals.decide(input as any).pipe(Effect.flip)
+            assert.strictEqual(error._tag, expected, JSON.stringify(input).slice(0, 200))
+          }
+          assert.deepStrictEqual(yield* snapshot, before)
+          assert.strictEqual((yield* approvals.decide(good)).status, "decided")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("a seven-day timeout counts as a denial, driven by TestClock", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Deadline.start({ id: "d-1", escalate: false })
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("6 days")
+          yield* GatehouseTest.settle
+          assert.strictEqual((yield* (yield* workflowsService).poll(runId)).status, "waiting-approval")
+          yield* TestClock.adjust("1 day")
+          assert.deepStrictEqual(yield* Deadline.result(runId), Exit.succeed("timed-out by system"))
+          const late = yield* (yield* approvalsService).decide({ runId, nodeId: "sign-off", verdict: "approve", by: "ana" })
+            .pipe(Effect.flip)
+          assert.strictEqual(late._tag, "DecisionConflict")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("a seven-day timeout escalates to other reviewers with a new deadline, then is decided", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Deadline.start({ id: "d-2", escalate: true })
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("7 days")
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const escalated = yield* approvals.get({ runId, nodeId: "sign-off" })
+          assert.deepStrictEqual(escalated.reviewers.users, ["boss"])
+          assert.strictEqual(escalated.escalations, 1)
+          assert.strictEqual(escalated.status, "waiting-approval")
+          assert.strictEqual((yield* approvals.list({ reviewer: "boss" })).approvals.length, 1)
+          assert.strictEqual((yield* approvals.list({ reviewer: "ana" })).approvals.length, 0)
+          const former = yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "ana" }).pipe(Effect.flip)
+          assert.strictEqual(former._tag, "NotAuthorized")
+          yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "boss" })
+          assert.deepStrictEqual(yield* Deadline.result(runId), Exit.succeed("approved by boss"))
+          const types = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          assert.include(types, "approval.escalated")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("an escalated approval left undecided times out at its second deadline", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Deadline.start({ id: "d-3", escalate: true })
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("7 days")
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("1 day")
+          assert.deepStrictEqual(yield* Deadline.result(runId), Exit.succeed("timed-out by system"))
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("request changes: a draft revised twice, then approved; stale decisions are refused", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Draft.start({ id: "doc-1" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const first = yield* approvals.get({ runId, nodeId: "draft" })
+          assert.strictEqual(first.nodeId, "draft#1")
+          assert.deepStrictEqual(first.reviewed, { text: "v1" })
+          yield* approvals.decide({
+            runId,
+            nodeId: "draft",
+            verdict: "request-changes",
+            by: "editor",
+            note: "shorter",
+            requestHash: first.requestHash
+          })
+          yield* GatehouseTest.settle
+          const second = yield* approvals.get({ runId, nodeId: "draft" })
+          assert.strictEqual(second.nodeId, "draft#2")
+          assert.deepStrictEqual(second.reviewed, { text: "v2 after \"shorter\"" })
+          const stale = yield* approvals.decide({
+            runId,
+            nodeId: "draft",
+            verdict: "approve",
+            by: "editor",
+            requestHash: first.requestHash
+          }).pipe(Effect.flip)
+          assert.strictEqual(stale._tag, "StaleApproval")
+          yield* approvals.decide({ runId, nodeId: "draft", verdict: "request-changes", by: "editor", note: "warmer" })
+          yield* GatehouseTest.settle
+          const third = yield* approvals.get({ runId, nodeId: "draft" })
+          assert.strictEqual(third.revision, 3)
+          assert.isFalse(third.acceptsRequestChanges)
+          const exhausted = yield* approvals.decide({ runId, nodeId: "draft", verdict: "request-changes", by: "editor", note: "again" })
+            .pipe(Effect.flip)
+          assert.strictEqual(exhausted._tag, "InvalidDecision")
+          assert.include(exhausted.message, "last of 3 revisions")
+          yield* approvals.decide({ runId, nodeId: "draft", verdict: "approve", by: "editor", requestHash: third.requestHash })
+          assert.deepStrictEqual(yield* Draft.result(runId), Exit.succeed({ text: "v3 after \"warmer\"", revision: 3 }))
+          const nodes = (yield* (yield* workflowsService).inspect(runId)).nodes.map((node) => [node.nodeId, node.status])
+          assert.deepStrictEqual(nodes, [
+            ["draft#1/produce", "completed"],
+            ["draft#1", "changes-requested"],
+            ["draft#2/produce", "completed"],
+            ["draft#2", "changes-requested"],
+            ["draft#3/produce", "completed"],
+            ["draft#3", "approved"]
+          ])
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("onDeny skip: a gate approved runs the protected part, denied skips it and the run goes on", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const approvals = yield* approvalsService
+          const yes = yield* Optional.start({ id: "o-yes" })
+          const no = yield* Optional.start({ id: "o-no" })
+          yield* GatehouseTest.settle
+          yield* approvals.decide({ runId: yes, nodeId: "extra-review", verdict: "approve", by: "x" })
+          yield* approvals.decide({ runId: no, nodeId: "extra-review", verdict: "deny", by: "x" })
+          assert.deepStrictEqual(yield* Optional.result(yes), Exit.succeed(true))
+          assert.deepStrictEqual(yield* Optional.result(no), Exit.succeed(false))
+          assert.strictEqual(yield* sideEffects.count(yes, "extra"), 1)
+          assert.strictEqual(yield* sideEffects.count(no, "extra"), 0)
+          assert.strictEqual(yield* sideEffects.count(no, "finish"), 1)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("cancel marks a waiting approval canceled and a later decision conflicts", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-cancel", amount: 1 })
+          yield* GatehouseTest.settle
+          yield* (yield* workflowsService).cancel(runId, { by: "ops", reason: "duplicate ticket" })
+          const approvals = yield* approvalsService
+          assert.strictEqual((yield* approvals.get({ runId, nodeId: "refund-decision" })).status, "canceled")
+          const late = yield* approvals.decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "ana" }).pipe(Effect.flip)
+          assert.strictEqual(late._tag, "DecisionConflict")
+          const audit = yield* Audit.forRun(runId)
+          assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "run.canceled"])
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("invariant 6: the audit chain verifies, and an edited or deleted entry is detected", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const approvals = yield* approvalsService
+          for (const ticketId of ["A-1", "A-2", "A-3"]) {
+            const runId = yield* Refund.start({ ticketId, amount: 1 })
+            yield* GatehouseTest.settle
+            yield* approvals.decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob", note: "no" })
+          }
+          const ok = yield* Audit.verify
+          assert.deepStrictEqual(ok, { valid: true, entries: 6 })
+          const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+          const entries = yield* sql<{ seq: number }>`SELECT seq FROM gatehouse_audit ORDER BY seq`
+          const third = Number(entries[2].seq)
+          yield* sql`UPDATE gatehouse_audit SET note = 'yes' WHERE seq = ${third}`
+          const edited = yield* Audit.verify
+          assert.deepStrictEqual(edited, { valid: false, entries: 3, brokenAt: third, reason: "edited" })
+          yield* sql`UPDATE gatehouse_audit SET note = NULL WHERE seq = ${third}`
+          const restored = yield* Audit.verify
+          assert.isTrue(restored.valid, JSON.stringify(restored))
+          yield* sql`DELETE FROM gatehouse_audit WHERE seq = ${third}`
+          const deleted = yield* Audit.verify
+          assert.deepStrictEqual(deleted, {
+            valid: false,
+            entries: 3,
+            brokenAt: Number(entries[3].seq),
+            reason: "missing-or-reordered"
+          })
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("the inbox pages with a cursor and filters by workflow and status", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          for (let i = 0; i < 5; i++) {
+            yield* Refund.start({ ticketId: `P-${i}`, amount: i })
+            yield* GatehouseTest.settle
+            yield* TestClock.adjust("1 minute")
+          }
+          yield* Change.start({ id: "p-change" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const first = yield* approvals.list({ workflow: "refund", limit: 2 })
+          const second = yield* approvals.list({ workflow: "refund", limit: 2, cursor: first.cursor! })
+          const third = yield* approvals.list({ workflow: "refund", limit: 2, cursor: second.cursor! })
+          const amounts = [...first.approvals, ...second.approvals, ...third.approvals].map((a) => (a.metadata as any).amount)
+          assert.deepStrictEqual(amounts, [0, 1, 2, 3, 4])
+          assert.strictEqual((yield* approvals.list()).approvals.length, 6)
+          assert.strictEqual((yield* approvals.list({ status: "approved" })).approvals.length, 0)
+          const bad = yield* approvals.list({ limit: 9999 }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidDecision")
+        }).pipe(provideContext(context))
+      }))
+  })

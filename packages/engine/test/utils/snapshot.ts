@@ -1,0 +1,21 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+
+/** Everything the engine stores, to compare before and after a call that must change nothing. */
+export const snapshot = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  const tables = [
+    "gatehouse_runs",
+    "gatehouse_nodes",
+    "gatehouse_approvals",
+    "gatehouse_approval_assignees",
+    "gatehouse_votes",
+    "gatehouse_events",
+    "gatehouse_audit"
+  ]
+  const result: Record<string, unknown> = {}
+  for (const table of tables) {
+    result[table] = yield* sql.unsafe(`SELECT * FROM ${table} ORDER BY 1, 2`)
+  }
+  return JSON.parse(JSON.stringify(result))
+})
