@@ -236,8 +236,9 @@ export class NonDeterminism extends Schema.TaggedError<NonDeterminism>("@gatehou
   }
 ) {
   override get message(): string {
-    return `Non-determinism in run "${this.runId}": node "${this.nodeId}" was recorded as a ${this.actual} ` +
-      `but the workflow now reaches it as a ${this.expected}`
+    const article = (kind: string) => /^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`
+    return `Non-determinism in run "${this.runId}": node "${this.nodeId}" was recorded as ${article(this.actual)} ` +
+      `but the workflow now reaches it as ${article(this.expected)}`
   }
 }
 

@@ -1,0 +1,68 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as OptionalReview from "@gatehouse/scratchpad/optional-review"
+import * as Publish from "@gatehouse/scratchpad/publish"
+import * as Redo from "@gatehouse/scratchpad/redo"
+import * as Refund from "@gatehouse/scratchpad/refund"
+import * as ReleasePipeline from "@gatehouse/scratchpad/release-pipeline"
+import { GatehouseTest } from "@gatehouse/engine"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as TestClock from "effect/TestClock"
+
+// Every example in scratchpad/ runs here as a test, on the test kit (in-memory SQLite, TestClock).
+describe("scratchpad examples", () => {
+  it.effect("refund review: approved with a lower amount, then confirmed by the bank", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Refund.scenario
+      assert.deepStrictEqual(outcome, { ticketId: "T-1001", refunded: 100, status: "refunded", bankReference: "BANK-7781" })
+    }).pipe(Effect.provide(GatehouseTest.layer(Refund.RefundReviewLive))))
+
+  it.effect("refund review: a week without a decision declines the refund (TestClock, no waiting)", () =>
+    Effect.gen(function*() {
+      const runId = yield* Refund.RefundReview.start({ ticketId: "T-1002", amount: 80 })
+      yield* GatehouseTest.settle
+      yield* TestClock.adjust("7 days")
+      const exit = yield* Refund.RefundReview.result(runId)
+      assert.deepStrictEqual(exit, Exit.succeed({ ticketId: "T-1002", refunded: 0, status: "declined" as const }))
+    }).pipe(Effect.provide(GatehouseTest.layer(Refund.RefundReviewLive))))
+
+  it.effect("release pipeline: QA gate then production gate; a denied QA gate deploys nothing", () =>
+    Effect.gen(function*() {
+      const outcome = yield* ReleasePipeline.scenario
+      assert.deepStrictEqual(outcome, {
+        shipped: { version: "1.4.0", environments: ["staging", "production"] },
+        denied: "failed: ApprovalDenied",
+        deniedRun: ["build:completed", "qa-sign-off:denied"]
+      })
+    }).pipe(Effect.provide(GatehouseTest.layer(ReleasePipeline.ReleasePipelineLive))))
+
+  it.effect("publish: a rejection takes the return-to-author branch", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Publish.scenario
+      assert.deepStrictEqual(outcome, [
+        { slug: "effect-at-scale", outcome: "published" },
+        { slug: "clickbait", outcome: "returned-to-author" }
+      ])
+    }).pipe(Effect.provide(GatehouseTest.layer(Publish.PublishLive))))
+
+  it.effect("optional review: approved runs the gated scan, denied skips it", () =>
+    Effect.gen(function*() {
+      const outcome = yield* OptionalReview.scenario
+      assert.deepStrictEqual(outcome, [{ vendor: "acme", scan: "no findings" }, { vendor: "globex", scan: "skipped" }])
+    }).pipe(Effect.provide(GatehouseTest.layer(OptionalReview.OnboardLive))))
+
+  it.effect("redo: a draft revised twice on request-changes, then approved", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Redo.scenario
+      assert.strictEqual(outcome.revision, 3)
+      assert.strictEqual(outcome.reply, "Your refund is on its way (revision 3: sign it from the team).")
+      assert.deepStrictEqual(outcome.nodes, [
+        "reply#1/produce:completed",
+        "reply#1:changes-requested",
+        "reply#2/produce:completed",
+        "reply#2:changes-requested",
+        "reply#3/produce:completed",
+        "reply#3:approved"
+      ])
+    }).pipe(Effect.provide(GatehouseTest.layer(Redo.DraftReplyLive))))
+})
