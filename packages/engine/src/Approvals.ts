@@ -18,7 +18,7 @@ import * as Schema from "effect/Schema"
 import { type ApprovalRow, decidedStatuses, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
-import * as Metrics from "./internal/metrics.js"
+import * as InternalMetrics from "./internal/metrics.js"
 import * as Signals from "./internal/signals.js"
 import { makeStore } from "./internal/store.js"
 
@@ -270,6 +270,24 @@ export class InvalidDecision extends Schema.TaggedError<InvalidDecision>("@gateh
  * @category models
  */
 export type DecideError = ApprovalNotFound | DecisionConflict | StaleApproval | NotAuthorized | InvalidDecision
+
+/**
+ * The approval metrics, as Effect `Metric`s: read them with `Metric.value`, or export them with
+ * `@effect/opentelemetry`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  requested: InternalMetrics.approvalsRequested,
+  decided: InternalMetrics.approvalsDecided,
+  alreadyDecided: InternalMetrics.approvalsAlreadyDecided,
+  stale: InternalMetrics.approvalsStale,
+  timedOut: InternalMetrics.approvalsTimedOut,
+  escalated: InternalMetrics.approvalsEscalated,
+  pending: InternalMetrics.approvalsPending,
+  decisionWait: InternalMetrics.decisionWait
+} as const
 
 /**
  * @since 0.1.0
@@ -561,19 +579,19 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
           }
         }).pipe(
           sql.withTransaction,
-          Effect.tapError((error) => error._tag === "StaleApproval" ? Metric.increment(Metrics.approvalsStale) : Effect.void)
+          Effect.tapError((error) => error._tag === "StaleApproval" ? Metric.increment(InternalMetrics.approvalsStale) : Effect.void)
         )
 
         if (outcome.status === "decided") {
           yield* signals.work.notify
-          yield* Metric.increment(Metric.tagged(Metrics.approvalsDecided, "verdict", decoded.verdict))
-          yield* Metric.update(Metrics.decisionWait, Math.max(0, now - outcome.approval.requestedAt) / 1000)
+          yield* Metric.increment(Metric.tagged(InternalMetrics.approvalsDecided, "verdict", decoded.verdict))
+          yield* Metric.update(InternalMetrics.decisionWait, Math.max(0, now - outcome.approval.requestedAt) / 1000)
           yield* approvals.pendingCount.pipe(
-            Effect.flatMap((n) => Metric.set(Metrics.approvalsPending, n)),
+            Effect.flatMap((n) => Metric.set(InternalMetrics.approvalsPending, n)),
             Effect.ignore
           )
         } else if (outcome.status === "already-decided") {
-          yield* Metric.increment(Metrics.approvalsAlreadyDecided)
+          yield* Metric.increment(InternalMetrics.approvalsAlreadyDecided)
         }
         return {
           status: outcome.status,

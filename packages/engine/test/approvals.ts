@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
@@ -624,6 +625,77 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual((yield* approvals.list({ status: "approved" })).approvals.length, 0)
           const bad = yield* approvals.list({ limit: 9999 }).pipe(Effect.flip)
           assert.strictEqual(bad._tag, "InvalidDecision")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("events are read in order from a consumer's cursor, resumably", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const events = yield* Events.Events
+          const start = yield* events.read({ limit: 1000 })
+          const cursor = start.length > 0 ? start[start.length - 1].cursor : undefined
+          const runId = yield* Refund.start({ ticketId: "E-1", amount: 3 })
+          yield* GatehouseTest.settle
+          yield* (yield* approvalsService).decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob" })
+          yield* Refund.result(runId)
+          // A consumer reading two at a time from its cursor sees every event once, in order.
+          const seen: Array<string> = []
+          let after = cursor
+          while (true) {
+            const page = yield* events.read({ after, limit: 2 })
+            if (page.length === 0) break
+            seen.push(...page.map((event) => event.type))
+            after = page[page.length - 1].cursor
+          }
+          assert.deepStrictEqual(seen, ["run.started", "approval.requested", "approval.decided", "run.completed"])
+          const bad = yield* events.read({ after: "not-a-cursor" }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidCursor")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("approval metrics count requests, decisions by verdict, repeats and stale decisions", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const { metrics } = Approvals
+          const count = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
+          const before = {
+            requested: yield* count(metrics.requested),
+            approved: yield* count(Metric.tagged(metrics.decided, "verdict", "approve")),
+            already: yield* count(metrics.alreadyDecided),
+            stale: yield* count(metrics.stale)
+          }
+          const runId = yield* Refund.start({ ticketId: "M-1", amount: 9 })
+          yield* GatehouseTest.settle
+          assert.strictEqual(yield* Metric.value(metrics.pending).pipe(Effect.map((state) => state.value)), 1)
+          const approvals = yield* approvalsService
+          const decide = approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: "ana",
+            payload: { approvedAmount: 9 }
+          })
+          yield* approvals.decide({
+            runId,
+            nodeId: "refund-decision",
+            verdict: "approve",
+            by: "ana",
+            payload: { approvedAmount: 9 },
+            requestHash: "f".repeat(64)
+          }).pipe(Effect.flip)
+          yield* decide
+          yield* decide
+          assert.deepStrictEqual({
+            requested: (yield* count(metrics.requested)) - before.requested,
+            approved: (yield* count(Metric.tagged(metrics.decided, "verdict", "approve"))) - before.approved,
+            already: (yield* count(metrics.alreadyDecided)) - before.already,
+            stale: (yield* count(metrics.stale)) - before.stale
+          }, { requested: 1, approved: 1, already: 1, stale: 1 })
+          assert.strictEqual(yield* Metric.value(metrics.pending).pipe(Effect.map((state) => state.value)), 0)
+          const wait = yield* Metric.value(metrics.decisionWait)
+          assert.isAtLeast(wait.count, 1)
         }).pipe(provideContext(context))
       }))
   })
