@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
+import type * as Approval from "./Approval.js"
 import * as ApprovalRequest from "./internal/approvalRequest.js"
 import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
@@ -81,7 +82,7 @@ export interface Options<A, E> {
    * An approval gate before the step, under the node id `${id}/approval`. A denial fails the run with
    * `ApprovalDenied` and the step never runs.
    */
-  readonly needsApproval?: Omit<ApprovalRequest.RequestInput<never>, "onDeny" | "decision"> | undefined
+  readonly needsApproval?: Omit<Approval.Request<never>, "onDeny" | "decision"> | undefined
 }
 
 /**

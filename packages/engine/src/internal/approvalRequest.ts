@@ -5,6 +5,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type { Request, Reviewers } from "../Approval.js"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import {
@@ -21,32 +22,6 @@ import * as Metrics from "./metrics.js"
 import type { NodeRow } from "./store.js"
 
 /** @internal */
-export interface ReviewersInput {
-  readonly users?: ReadonlyArray<string> | undefined
-  readonly roles?: ReadonlyArray<string> | undefined
-  readonly quorum?: number | undefined
-  readonly denyQuorum?: number | undefined
-  readonly allowSelfApproval?: boolean | undefined
-}
-
-/** @internal */
-export interface RequestInput<P> {
-  readonly title: string
-  readonly summary?: string | undefined
-  readonly metadata?: Record<string, unknown> | undefined
-  readonly reviewed?: unknown
-  readonly decision?: Schema.Schema<P, any> | undefined
-  readonly onDeny?: "fail" | "continue" | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly onTimeout?:
-    | "deny"
-    | "fail"
-    | { readonly escalateTo: ReviewersInput; readonly timeout: Duration.DurationInput }
-    | undefined
-  readonly reviewers?: ReviewersInput | undefined
-}
-
-/** @internal */
 export const Outcome = Schema.Literal("approved", "denied", "changes-requested", "timed-out")
 
 /** @internal */
@@ -61,7 +36,7 @@ export const decisionSchema = <P, I>(payload: Schema.Schema<P, I>) =>
   })
 
 /** @internal */
-export const storedReviewers = (input: ReviewersInput | undefined): StoredReviewers => ({
+export const storedReviewers = (input: Reviewers | undefined): StoredReviewers => ({
   users: [...(input?.users ?? [])],
   roles: [...(input?.roles ?? [])],
   quorum: Math.max(1, Math.floor(input?.quorum ?? 1)),
@@ -93,7 +68,7 @@ const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effe
 const create = (
   instance: WorkflowInstanceShape,
   id: string,
-  input: RequestInput<any>,
+  input: Request<any>,
   extra: RequestExtra
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
@@ -176,7 +151,7 @@ const timeOut = (
   instance: WorkflowInstanceShape,
   id: string,
   node: NodeRow,
-  input: RequestInput<any>
+  input: Request<any>
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
     const state = instance.state
@@ -255,7 +230,7 @@ export interface RequestExtra {
  */
 export const request = <P>(
   id: string,
-  input: RequestInput<P>,
+  input: Request<P>,
   extra: RequestExtra = { baseId: id, revision: 0, allowRequestChanges: false, maxRevisions: undefined }
 ) =>
   Effect.gen(function*() {

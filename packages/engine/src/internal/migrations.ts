@@ -100,65 +100,43 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       created_at BIGINT NOT NULL,
       PRIMARY KEY (run_id, node_id, voter)
     )`
+    // The ordered tables: a sequence per dialect.
+    const serial = sql.onDialectOrElse({
+      pg: () => sql.literal("BIGSERIAL PRIMARY KEY"),
+      orElse: () => sql.literal("INTEGER PRIMARY KEY AUTOINCREMENT")
+    })
     // The outbox. On PostgreSQL each event carries the id of the transaction that wrote it: a reader
     // only returns events of transactions older than every one still running, ordered by (tx, seq), so a
     // consumer's cursor never skips an event that commits late.
-    yield* sql.onDialectOrElse({
-      pg: () =>
-        sql`CREATE TABLE gatehouse_events (
-        seq BIGSERIAL PRIMARY KEY,
-        tx BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
-        run_id TEXT,
-        node_id TEXT,
-        type TEXT NOT NULL,
-        actor TEXT,
-        data TEXT,
-        created_at BIGINT NOT NULL
-      )`,
-      orElse: () =>
-        sql`CREATE TABLE gatehouse_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        tx BIGINT NOT NULL DEFAULT 0,
-        run_id TEXT,
-        node_id TEXT,
-        type TEXT NOT NULL,
-        actor TEXT,
-        data TEXT,
-        created_at BIGINT NOT NULL
-      )`
+    const transactionId = sql.onDialectOrElse({
+      pg: () => sql.literal("(pg_current_xact_id()::text::bigint)"),
+      orElse: () => sql.literal("0")
     })
+    yield* sql`CREATE TABLE gatehouse_events (
+      seq ${serial},
+      tx BIGINT NOT NULL DEFAULT ${transactionId},
+      run_id TEXT,
+      node_id TEXT,
+      type TEXT NOT NULL,
+      actor TEXT,
+      data TEXT,
+      created_at BIGINT NOT NULL
+    )`
     yield* sql`CREATE INDEX gatehouse_events_order_idx ON gatehouse_events (tx, seq)`
     yield* sql`CREATE INDEX gatehouse_events_run_idx ON gatehouse_events (run_id, seq)`
-    yield* sql.onDialectOrElse({
-      pg: () =>
-        sql`CREATE TABLE gatehouse_audit (
-        seq BIGSERIAL PRIMARY KEY,
-        run_id TEXT,
-        node_id TEXT,
-        action TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        request_hash TEXT,
-        note TEXT,
-        data TEXT,
-        created_at BIGINT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-      )`,
-      orElse: () =>
-        sql`CREATE TABLE gatehouse_audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id TEXT,
-        node_id TEXT,
-        action TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        request_hash TEXT,
-        note TEXT,
-        data TEXT,
-        created_at BIGINT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-      )`
-    })
+    yield* sql`CREATE TABLE gatehouse_audit (
+      seq ${serial},
+      run_id TEXT,
+      node_id TEXT,
+      action TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      request_hash TEXT,
+      note TEXT,
+      data TEXT,
+      created_at BIGINT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    )`
     yield* sql`CREATE INDEX gatehouse_audit_run_idx ON gatehouse_audit (run_id, seq)`
   })
 }

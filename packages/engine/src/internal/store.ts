@@ -137,11 +137,13 @@ export interface NewNode {
 /** @internal */
 export type Store = ReturnType<typeof makeStore>
 
-const claimableWhere = (sql: SqlClient.SqlClient, names: ReadonlyArray<string>, now: number) =>
+// A run whose lease expired is taken over, but never by the runner that holds it: that runner is still
+// executing it (a late renewal is not a death).
+const claimableWhere = (sql: SqlClient.SqlClient, names: ReadonlyArray<string>, now: number, owner: string) =>
   sql`workflow IN ${sql.in(names)} AND (
     status IN ('pending', 'runnable')
     OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now})
-    OR (status = 'running' AND lease_expires_at < ${now})
+    OR (status = 'running' AND lease_expires_at < ${now} AND lease_owner <> ${owner})
   )`
 
 /**
@@ -215,25 +217,28 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     if (options.names.length === 0 || options.limit <= 0) return Effect.succeed([])
     const candidates = sql.onDialectOrElse({
       pg: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now)}
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.owner)}
           ORDER BY updated_at LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`,
       orElse: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now)}
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.owner)}
           ORDER BY updated_at LIMIT ${options.limit}`
     })
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
         lease_expires_at = ${options.now + options.leaseMillis}, claims = claims + 1, updated_at = ${options.now}
       WHERE id IN (${candidates})
-      RETURNING id, workflow, payload, started_by, wake_seq, claims`.pipe(
+      RETURNING *`.pipe(
       Effect.map((rows) =>
-        rows.map((row: any): ClaimedRun => ({
-          id: row.id,
-          workflow: row.workflow,
-          payload: JSON.parse(row.payload),
-          startedBy: strOrUndefined(row.started_by),
-          wakeSeq: int(row.wake_seq),
-          claims: int(row.claims)
-        }))
+        rows.map((row): ClaimedRun => {
+          const run = toRunRow(row)
+          return {
+            id: run.id,
+            workflow: run.workflow,
+            payload: run.payload,
+            startedBy: run.startedBy,
+            wakeSeq: run.wakeSeq,
+            claims: run.claims
+          }
+        })
       )
     )
   }
