@@ -91,6 +91,24 @@ const SlowLive = Slow.toLayer(() =>
   }).pipe(Effect.catchTag("StepTimeout", (error) => Effect.succeed(`timeout:${error.nodeId}`)))
 )
 
+const Crashing = Workflow.make({
+  name: "crashing",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const CrashingLive = Crashing.toLayer((_, run) =>
+  Effect.gen(function*() {
+    const outcome = yield* Step.run(
+      "explode",
+      Effect.zipRight(sideEffects.record(run.runId, "explode"), Effect.dieMessage("disk on fire"))
+    ).pipe(Effect.catchAllDefect((defect) => Effect.succeed(`survived: ${(defect as Error).message}`)))
+    yield* DurableDeferred.await(Go)
+    return outcome as string
+  })
+)
+
 const ChangedPipelineLive = Pipeline.toLayer((payload) =>
   Effect.gen(function*() {
     // Version 2 of the code turned step "a" into a timer: the journal cannot follow.
@@ -103,7 +121,7 @@ const workflows = Workflows.Workflows
 
 export const suite = (name: string, makeDatabase: MakeDatabase) =>
   describe(name, () => {
-    it.scoped("a completed step never runs again, across a runner torn down and a new one", () =>
+    it.scoped("invariant 1: a completed step never runs again, across a runner torn down and a new one", () =>
       Effect.gen(function*() {
         const db = yield* makeDatabase
         const runId = yield* withEngine(
@@ -226,6 +244,26 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const charge = nodes.find((node) => node.nodeId === "charge")!
         assert.strictEqual(flaky.attempt, 3)
         assert.strictEqual((charge.exit as any)._tag, "Failure")
+      }))
+
+    it.scoped("a step's defect is recorded and returned on replay without running again", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        const runId = yield* withEngine(db, CrashingLive, Effect.gen(function*() {
+          yield* sideEffects.setup
+          const runId = yield* Crashing.start({ id: "boom" })
+          yield* GatehouseTest.settle
+          return runId
+        }))
+        const exit = yield* withEngine(db, CrashingLive, Effect.gen(function*() {
+          yield* DurableDeferred.succeed({ runId, deferred: Go }, { note: "go" })
+          const exit = yield* Crashing.result(runId)
+          assert.strictEqual(yield* sideEffects.count(runId, "explode"), 1)
+          const node = (yield* (yield* workflows).inspect(runId)).nodes[0]
+          assert.strictEqual((node.exit as any).cause._tag, "Die")
+          return exit
+        }))
+        assert.deepStrictEqual(exit, Exit.succeed("survived: disk on fire"))
       }))
 
     it.scoped("step timeout", () =>
