@@ -150,23 +150,30 @@ const create = (
 const timeOut = (
   instance: WorkflowInstanceShape,
   id: string,
-  node: NodeRow,
-  input: Request<any>
+  node: NodeRow
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
     const state = instance.state
     const approvals = makeApprovalStore(state.store.sql)
     const now = yield* Clock.currentTimeMillis
-    const approval = yield* Instance.storage(instance, approvals.get(instance.runId, id))
+    // Locked like a decision, so a decision and the deadline cannot both win.
+    const approval = yield* Instance.storage(instance, approvals.resolve(instance.runId, id, { lock: true }))
     if (Option.isNone(approval)) return yield* Effect.dieMessage(`Approval "${id}" has a node but no request`)
-    if (approval.value.status !== "waiting-approval") {
-      const current = yield* Instance.storage(instance, state.store.getNode(instance.runId, id))
-      return Option.getOrElse(current, () => node)
-    }
+    const current = Instance.storage(instance, state.store.getNode(instance.runId, id)).pipe(
+      Effect.map(Option.getOrElse(() => node))
+    )
+    if (approval.value.status !== "waiting-approval") return yield* current
     const onTimeout = approval.value.policy.onTimeout
     if (typeof onTimeout === "object" && approval.value.escalations === 0) {
       const deadline = now + onTimeout.timeoutMillis
-      yield* approvals.escalate({ runId: instance.runId, nodeId: id, reviewers: onTimeout.escalateTo, deadline, now })
+      const escalated = yield* approvals.escalate({
+        runId: instance.runId,
+        nodeId: id,
+        reviewers: onTimeout.escalateTo,
+        deadline,
+        now
+      })
+      if (!escalated) return yield* current
       yield* appendEvent(state.store.sql, {
         runId: instance.runId,
         nodeId: id,
@@ -193,7 +200,8 @@ const timeOut = (
       decidedBy: "system",
       decidedAt: now
     }
-    yield* approvals.settle({ runId: instance.runId, nodeId: id, status: "timed-out", decision, now })
+    const settled = yield* approvals.settle({ runId: instance.runId, nodeId: id, status: "timed-out", decision, now })
+    if (!settled) return yield* current
     yield* appendEvent(state.store.sql, { runId: instance.runId, nodeId: id, type: "approval.timed-out", now })
     yield* appendAudit(state.store.sql, {
       runId: instance.runId,
@@ -205,7 +213,6 @@ const timeOut = (
       now
     })
     yield* Metric.increment(Metrics.approvalsTimedOut)
-    void input
     return { ...node, status: "timed-out" as const, exit: decision, completedAt: now }
   }).pipe(
     (effect) => withLease(instance, effect),
@@ -260,7 +267,7 @@ export const request = <P>(
       if (node.status === "canceled") return yield* Instance.stop
       const now = yield* Clock.currentTimeMillis
       if (node.fireAt !== undefined && now >= node.fireAt) {
-        node = yield* timeOut(instance, id, node, input)
+        node = yield* timeOut(instance, id, node)
         if (node.status === "timed-out" && input.onTimeout === "fail") {
           return yield* Instance.failFatal(
             instance,
