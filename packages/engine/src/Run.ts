@@ -156,7 +156,16 @@ export class Summary extends Schema.Class<Summary>("@gatehouse/engine/Run/Summar
  */
 export class Inspection extends Schema.Class<Inspection>("@gatehouse/engine/Run/Inspection")({
   run: Summary,
-  nodes: Schema.Array(Node)
+  /** The journal; an approval node's `exit` is its recorded decision. */
+  nodes: Schema.Array(Node),
+  /** The run's events from the outbox, in the order they were committed. */
+  events: Schema.Array(Schema.Struct({
+    type: Schema.String,
+    nodeId: Schema.optional(Schema.String),
+    actor: Schema.optional(Schema.String),
+    data: Schema.optional(Schema.Unknown),
+    createdAt: Schema.Number
+  }))
 }) {}
 
 /**

@@ -241,7 +241,19 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
       Effect.gen(function*() {
         const run = yield* getRun(runId)
         const nodes = yield* store.loadJournal(runId)
-        return new Run.Inspection({ run: toSummary(run), nodes: nodes.map(toNode) })
+        const events = yield* store.sql`SELECT node_id, type, actor, data, created_at FROM gatehouse_events
+          WHERE run_id = ${runId} ORDER BY seq`
+        return new Run.Inspection({
+          run: toSummary(run),
+          nodes: nodes.map(toNode),
+          events: events.map((event: any) => ({
+            type: event.type,
+            ...(event.node_id !== null ? { nodeId: event.node_id } : {}),
+            ...(event.actor !== null ? { actor: event.actor } : {}),
+            ...(event.data !== null ? { data: JSON.parse(event.data) } : {}),
+            createdAt: Number(event.created_at)
+          }))
+        })
       })
 
     const list = (options: ListOptions = {}) =>

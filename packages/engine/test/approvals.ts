@@ -197,10 +197,17 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           })
           assert.strictEqual(result.status, "decided")
           assert.deepStrictEqual(yield* Refund.result(runId), Exit.succeed({ approved: true, refunded: 100 }))
-          const nodes = (yield* workflows.inspect(runId)).nodes
-          assert.deepStrictEqual(nodes.map((node) => [node.nodeId, node.status]), [
+          const inspection = yield* workflows.inspect(runId)
+          assert.deepStrictEqual(inspection.nodes.map((node) => [node.nodeId, node.status]), [
             ["refund-decision", "approved"],
             ["pay", "completed"]
+          ])
+          assert.deepInclude(inspection.nodes[0].exit as object, { approved: true, decidedBy: "ana", note: "fine" })
+          assert.deepStrictEqual(inspection.events.map((event) => event.type), [
+            "run.started",
+            "approval.requested",
+            "approval.decided",
+            "run.completed"
           ])
           const events = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
           assert.deepStrictEqual(events, ["run.started", "approval.requested", "approval.decided", "run.completed"])
