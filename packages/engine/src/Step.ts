@@ -85,6 +85,16 @@ export interface Options<A, E> {
   readonly needsApproval?: Omit<Approval.Request<never>, "onDeny" | "decision"> | undefined
 }
 
+const timeoutUnions = new WeakMap<Schema.Schema.All, Schema.Schema.All>()
+const withTimeout = (failure: Schema.Schema.All): Schema.Schema.All => {
+  let union = timeoutUnions.get(failure)
+  if (union === undefined) {
+    union = Schema.Union(failure, StepTimeout)
+    timeoutUnions.set(failure, union)
+  }
+  return union
+}
+
 /**
  * A key stable across attempts, replays and processes.
  *
@@ -136,10 +146,7 @@ export const run: {
     const instance = yield* WorkflowInstance
     const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
     const failure = options?.error ?? Schema.Unknown
-    const schema = exitSchema(
-      options?.success ?? Schema.Unknown,
-      timeout === undefined ? failure : Schema.Union(failure, StepTimeout)
-    )
+    const schema = exitSchema(options?.success ?? Schema.Unknown, timeout === undefined ? failure : withTimeout(failure))
 
     const recorded = yield* Instance.lookup(instance, id, "step")
     if (Option.isSome(recorded) && recorded.value.status === "completed") {

@@ -13,8 +13,23 @@ export type ExitSchema = Schema.Schema<Exit.Exit<any, any>, any>
  *
  * @internal
  */
-export const exitSchema = (success: Schema.Schema.Any, failure: Schema.Schema.All): ExitSchema =>
-  Schema.Exit({ success, failure, defect: Schema.Defect }) as any
+export const exitSchema = (success: Schema.Schema.Any, failure: Schema.Schema.All): ExitSchema => {
+  let byFailure = exitSchemas.get(success)
+  if (byFailure === undefined) {
+    byFailure = new WeakMap()
+    exitSchemas.set(success, byFailure)
+  }
+  let schema = byFailure.get(failure)
+  if (schema === undefined) {
+    schema = Schema.Exit({ success, failure, defect: Schema.Defect }) as any as ExitSchema
+    byFailure.set(failure, schema)
+  }
+  return schema
+}
+
+// Effect compiles a parser per schema instance: a step that built its Exit schema on every call paid
+// that compilation (most of a millisecond) on every checkpoint. Schemas are immutable, so share them.
+const exitSchemas = new WeakMap<Schema.Schema.Any, WeakMap<Schema.Schema.All, ExitSchema>>()
 
 const isJson = (value: unknown): boolean => {
   try {
