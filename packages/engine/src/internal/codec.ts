@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -47,6 +48,14 @@ const isJson = (value: unknown): boolean => {
  * @internal
  */
 export const encodeExit = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>, what: string): Effect.Effect<unknown> =>
+  Effect.suspend(() => {
+    // Synchronous first: this runs on every checkpoint. Anything else (an asynchronous schema, a value
+    // that does not encode) takes the full path below.
+    const encoded = Schema.encodeEither(schema)(exit)
+    return Either.isRight(encoded) && isJson(encoded.right) ? Effect.succeed(encoded.right) : encodeSlowly(schema, exit, what)
+  })
+
+const encodeSlowly = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>, what: string): Effect.Effect<unknown> =>
   Schema.encode(schema)(exit).pipe(
     Effect.flatMap((encoded) =>
       isJson(encoded) ? Effect.succeed(encoded) : Effect.fail(`${what} produced a value that is not JSON`)
@@ -61,7 +70,10 @@ export const encodeExit = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>
 
 /** @internal */
 export const decodeExit = (schema: ExitSchema, encoded: unknown): Effect.Effect<Exit.Exit<any, any>> =>
-  Schema.decodeUnknown(schema)(encoded).pipe(Effect.orDie)
+  Effect.suspend(() => {
+    const decoded = Schema.decodeUnknownEither(schema)(encoded)
+    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Schema.decodeUnknown(schema)(encoded).pipe(Effect.orDie)
+  })
 
 /** @internal */
 export const formatError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
