@@ -15,13 +15,18 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as PubSub from "effect/PubSub"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import { describeCause } from "./internal/codec.js"
+import { appendEvent } from "./internal/log.js"
+import * as InternalMetrics from "./internal/metrics.js"
 import * as Instance from "./internal/instance.js"
+import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Signals from "./internal/signals.js"
 import { type ClaimedRun, makeStore } from "./internal/store.js"
 import type * as Run from "./Run.js"
@@ -35,8 +40,9 @@ export interface RunnerOptions {
   /** How many runs this runner executes at once. Default 16. */
   readonly concurrency?: number | undefined
   /**
-   * How often to look for work no in-process signal announced (runs woken by another process).
-   * Default 1 second. `Duration.infinity` turns polling off (a single-process setup, the test kit).
+   * How often to look for work no in-process signal announced (runs woken by another process). On
+   * PostgreSQL, `LISTEN/NOTIFY` announces those at once and polling only catches what a lost notification
+   * missed. Default 1 second. `Duration.infinity` turns polling off (a single-process setup, the test kit).
    */
   readonly pollInterval?: Duration.DurationInput | undefined
   /** How long a claim lasts without renewal; a runner that dies loses its runs after this. Default 30 seconds. */
@@ -45,6 +51,11 @@ export interface RunnerOptions {
   readonly leaseRenewInterval?: Duration.DurationInput | undefined
   /** This runner's identity in the `lease_owner` column. Default host, pid and a random suffix. */
   readonly runnerId?: string | undefined
+  /**
+   * On PostgreSQL, how often the runner checks that its `LISTEN` connection still delivers (it notifies
+   * itself and waits for the echo), and re-subscribes when it does not. Default 5 seconds.
+   */
+  readonly listenHeartbeat?: Duration.DurationInput | undefined
 }
 
 /**
@@ -65,6 +76,19 @@ export class Runner extends Context.Tag("@gatehouse/engine/Runner")<Runner, {
    */
   readonly changes: Effect.Effect<Effect.Effect<void>>
 }>() {}
+
+/**
+ * The runners' metrics, to read or export.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics: {
+  /** Runs claimed from a runner whose lease had expired. */
+  readonly takeovers: Metric.Metric.Counter<number>
+} = {
+  takeovers: InternalMetrics.runnerTakeovers
+}
 
 /**
  * @since 0.1.0
@@ -146,9 +170,25 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       })
     })
 
+  // A takeover is the trace of a runner that died or stalled past its lease: counted, logged and kept as
+  // an event in the run's history. Never worth failing the run over.
+  const recordTakeover = (claim: ClaimedRun, from: string) =>
+    Effect.gen(function*() {
+      yield* Metric.increment(InternalMetrics.runnerTakeovers)
+      yield* Effect.logInfo(`Gatehouse runner took over run ${claim.id} from ${from}, whose lease had expired`)
+      yield* appendEvent(store.sql, {
+        runId: claim.id,
+        type: "run.taken-over",
+        actor: runnerId,
+        data: { from, by: runnerId, claims: claim.claims },
+        now: yield* Clock.currentTimeMillis
+      })
+    }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not record a takeover", cause)))
+
   const execute = (claim: ClaimedRun) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
+        if (claim.takenOverFrom !== undefined) yield* recordTakeover(claim, claim.takenOverFrom)
         const registration = engine.get(claim.workflow)
         if (Option.isNone(registration)) {
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
@@ -169,6 +209,9 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(
             Effect.zipRight(Clock.currentTimeMillis),
             Effect.flatMap((now) => store.releaseRun(claim.id, runnerId, now)),
+            // The database may be restarting: keep trying for as long as the lease lasts. After that the run
+            // is no longer renewed, its lease expires, and any runner (this one included) takes it over.
+            Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.upTo(lease))),
             Effect.ignore
           )
         ),
@@ -184,7 +227,14 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     const free = concurrency - inFlight.size
     if (free <= 0) return false
     const now = yield* Clock.currentTimeMillis
-    const claimed = yield* store.claim({ owner: runnerId, names: engine.names(), now, leaseMillis, limit: free })
+    const claimed = yield* store.claim({
+      owner: runnerId,
+      names: engine.names(),
+      now,
+      leaseMillis,
+      limit: free,
+      executing: Array.from(inFlight)
+    })
     for (const claim of claimed) {
       inFlight.add(claim.id)
       yield* FiberMap.run(fibers, claim.id, execute(claim))
@@ -202,11 +252,18 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const loop = Effect.gen(function*() {
     while (true) {
       const wake = yield* signals.work.capture
+      let failed = false
       const more = yield* claimOnce.pipe(
-        Effect.catchAllCause((cause) => Effect.as(Effect.logWarning("Gatehouse runner could not claim runs", cause), false))
+        Effect.catchAllCause((cause) => {
+          failed = true
+          return Effect.as(Effect.logWarning("Gatehouse runner could not claim runs", cause), false)
+        })
       )
       if (more) continue
-      const sleepFor = yield* nextSleep.pipe(Effect.orElseSucceed(() => pollInterval))
+      // The database may be restarting: try again soon rather than after a long poll interval.
+      const sleepFor = failed
+        ? Duration.min(pollInterval, Duration.seconds(1))
+        : yield* nextSleep.pipe(Effect.orElseSucceed(() => Duration.min(pollInterval, Duration.seconds(1))))
       idle = inFlight.size === 0
       if (idle) yield* signals.changes.notify
       yield* Effect.race(wake, Effect.sleep(sleepFor))
@@ -224,7 +281,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       }
       yield* Effect.sleep(renewEvery)
       const now = yield* Clock.currentTimeMillis
-      yield* store.renewLeases(runnerId, now + leaseMillis).pipe(
+      yield* store.renewLeases(runnerId, Array.from(inFlight), now + leaseMillis).pipe(
         Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not renew its leases", cause))
       )
     }
@@ -238,6 +295,17 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   yield* Effect.forkScoped(loop)
   yield* Effect.forkScoped(renewLoop)
   yield* Effect.forkScoped(cancelLoop)
+  // On PostgreSQL: a start, a completion, a decision or a cancel in any process wakes this runner at once.
+  yield* Effect.forkScoped(PgWakeups.listen({
+    sql: store.sql,
+    runnerId,
+    heartbeat: Duration.decode(options.listenHeartbeat ?? "5 seconds"),
+    onMessage: (message) =>
+      message._tag === "Cancel"
+        ? Effect.zipRight(PubSub.publish(signals.canceled, message.runId), signals.work.notify)
+        : signals.work.notify,
+    onSubscribed: signals.work.notify
+  }))
 
   return Runner.of({
     runnerId,

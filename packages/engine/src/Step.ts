@@ -6,6 +6,8 @@
  * observed exactly once by the rest of the workflow. The effect itself is at-least-once: if the process
  * dies after the effect and before its checkpoint commits, the effect runs again on replay. Give external
  * systems `Step.idempotencyKey`, which is the same on every such attempt, so they can deduplicate.
+ * A write to the engine's own database can be exactly once: `Step.transaction` commits it in the same
+ * transaction as the checkpoint.
  *
  * @since 0.1.0
  */
@@ -179,6 +181,140 @@ export const run: {
     // to record; the step runs again on the next replay.
     if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
 
+    const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
+    yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
+    return yield* Effect.flatten(decodeExit(schema, encoded))
+  }) as any
+
+/**
+ * The effect's own outcome, carried out of the transaction so that the transaction rolls back.
+ */
+class RolledBack {
+  readonly _tag = "RolledBack"
+  constructor(readonly exit: Exit.Exit<unknown, unknown>) {}
+}
+
+/**
+ * A step whose effect runs inside the same SQL transaction as its checkpoint: the effect's database
+ * writes and the step's recorded result commit together or not at all, so a database side effect is
+ * exactly once, whatever process dies when.
+ *
+ * - Every statement the effect runs through a `SqlClient` joins the transaction (the engine's client,
+ *   on the same database as the journal).
+ * - The checkpoint is fenced on the run's lease: if another runner took the run over meanwhile, nothing
+ *   is written and the effect's writes roll back with it.
+ * - When the effect fails (or dies) its writes roll back and the failure is checkpointed on its own, so
+ *   it is returned on replay like any step's. `retry` runs each attempt in a new transaction.
+ * - Keep it short: it holds a connection (on SQLite, the database) for as long as it runs. Calls to
+ *   outside systems belong in `Step.run` with `Step.idempotencyKey`, not here.
+ *
+ * @example
+ * ```ts
+ * import { SqlClient } from "@effect/sql"
+ * import { Step } from "@gatehouse/engine"
+ * import { Effect, Schema } from "effect"
+ *
+ * const credit = Step.transaction(
+ *   "credit-account",
+ *   Effect.gen(function*() {
+ *     const sql = yield* SqlClient.SqlClient
+ *     yield* sql`UPDATE accounts SET balance = balance + ${100} WHERE id = ${"acc-1"}`
+ *     return "credited"
+ *   }),
+ *   { success: Schema.String }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const transaction: {
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options: Options<A, E> & { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance>
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: Options<A, E>
+  ): Effect.Effect<A, E, Exclude<R, StepContext> | WorkflowInstance>
+} = <A, E, R>(
+  id: string,
+  effect: Effect.Effect<A, E, R>,
+  options?: Options<A, E>
+): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const sql = instance.state.store.sql
+    const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
+    const failure = options?.error ?? Schema.Unknown
+    const schema = exitSchema(
+      options?.success ?? Schema.Unknown,
+      timeout === undefined ? failure : Schema.Union(failure, StepTimeout)
+    )
+
+    const recorded = yield* Instance.lookup(instance, id, "step")
+    if (Option.isSome(recorded) && recorded.value.status === "completed") {
+      return yield* Effect.flatten(decodeExit(schema, recorded.value.exit))
+    }
+
+    if (options?.needsApproval !== undefined) {
+      yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
+    }
+
+    const key = makeIdempotencyKey(instance.runId, id)
+    let attempt = 0
+    const once = Effect.suspend(() => {
+      const thisAttempt = ++attempt
+      const attemptEffect = Effect.provideService(effect, StepContext, {
+        runId: instance.runId,
+        nodeId: id,
+        attempt: thisAttempt,
+        idempotencyKey: key
+      })
+      const bounded = timeout === undefined ? attemptEffect : Effect.timeoutFail(attemptEffect, {
+        duration: timeout,
+        onTimeout: () => new StepTimeout({ nodeId: id, timeoutMillis: Duration.toMillis(timeout) })
+      })
+      return Effect.gen(function*() {
+        const exit = yield* Effect.exit(bounded)
+        if (Exit.isFailure(exit)) return yield* Effect.fail(new RolledBack(exit))
+        const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
+        // Inside the transaction: the checkpoint commits with the effect's writes. A lost lease or a storage
+        // failure interrupts, and the interrupt rolls everything back.
+        yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt: thisAttempt })
+        return encoded
+      }).pipe(
+        sql.withTransaction,
+        Effect.catchAllCause((cause): Effect.Effect<unknown, unknown> => {
+          // A failed COMMIT or ROLLBACK (a dropped connection) surfaces as a SqlError, failed or died: the
+          // outcome is unknown to this execution, so stop and let a replay read what the database kept.
+          const storageError = Option.orElse(
+            Cause.find(cause, (c) => c._tag === "Fail" && !(c.error instanceof RolledBack) ? Option.some(c.error) : Option.none()),
+            () => Cause.find(cause, Instance.sqlErrorDefect)
+          )
+          if (Option.isSome(storageError)) {
+            return Effect.suspend(() => {
+              instance.state.storageFailure ??= storageError.value as any
+              return Instance.stop
+            })
+          }
+          const rolledBack = Cause.failureOption(cause)
+          if (Option.isSome(rolledBack) && rolledBack.value instanceof RolledBack) {
+            return Effect.failCause((rolledBack.value.exit as Exit.Failure<unknown, unknown>).cause)
+          }
+          return Effect.failCause(cause)
+        })
+      )
+    })
+    const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry as any)).pipe(
+      Effect.exit
+    )
+    if (Exit.isSuccess(exit)) return yield* Effect.flatten(decodeExit(schema, exit.value))
+    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+
+    // The effect failed and its writes were rolled back: record the failure, on its own.
     const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
     yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
     return yield* Effect.flatten(decodeExit(schema, encoded))

@@ -1,4 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -86,13 +87,29 @@ export const suspend = (
     return stop
   })
 
-/** Runs a storage effect; on failure the execution stops and the run is given back. @internal */
+/**
+ * Runs a storage effect; on failure the execution stops and the run is given back. A `SqlError` raised as
+ * a defect counts too: `withTransaction` dies when its COMMIT or ROLLBACK fails, which is what a dropped
+ * connection does to a transaction in flight, and that must replay the run, not fail it.
+ *
+ * @internal
+ */
 export const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, SqlError>): Effect.Effect<A> =>
-  Effect.catchAll(effect, (error) =>
-    Effect.suspend(() => {
-      instance.state.storageFailure ??= error
+  Effect.catchAllCause(effect, (cause) => {
+    const error = Option.orElse(Cause.failureOption(cause), () => Cause.find(cause, sqlErrorDefect))
+    if (Option.isNone(error)) return Effect.failCause(cause as Cause.Cause<never>)
+    return Effect.suspend(() => {
+      instance.state.storageFailure ??= error.value
       return stop
-    }))
+    })
+  })
+
+/** @internal */
+export const sqlErrorDefect = (cause: Cause.Cause<unknown>): Option.Option<SqlError> =>
+  cause._tag === "Die" && isSqlError(cause.defect) ? Option.some(cause.defect) : Option.none()
+
+const isSqlError = (u: unknown): u is SqlError =>
+  typeof u === "object" && u !== null && "_tag" in u && (u as { _tag: unknown })._tag === "SqlError"
 
 /**
  * The recorded node with this id, if any. Reaching a recorded id as another kind fails the run with

@@ -48,3 +48,9 @@ export const decisionWait = Metric.histogram(
   MetricBoundaries.exponential({ start: 1, factor: 4, count: 12 }),
   "Time from an approval's request to its decision"
 )
+
+/** @internal */
+export const runnerTakeovers = Metric.counter("gatehouse_runner_takeovers", {
+  description: "Runs claimed from a runner whose lease had expired (a runner that died or stalled)",
+  incremental: true
+})

@@ -138,6 +138,37 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       hash TEXT NOT NULL
     )`
     yield* sql`CREATE INDEX gatehouse_audit_run_idx ON gatehouse_audit (run_id, seq)`
+  }),
+  "0003_runner_takeovers": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // Set by each claim to the runner whose expired lease it took over (NULL for an ordinary claim): the
+    // claim is one UPDATE, and its SET still sees the row as it was.
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN taken_over_from TEXT`
+  }),
+  "0004_checkpoint_function": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // The checkpoint is the hot path: one statement per step. As a function its plan is cached per
+    // connection, instead of the fenced upsert being parsed and planned on every step. SQLite runs the
+    // same statement inline.
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql.unsafe(`CREATE OR REPLACE FUNCTION gatehouse_checkpoint(
+        p_run_id TEXT, p_owner TEXT, p_node_id TEXT, p_kind TEXT, p_status TEXT, p_exit TEXT,
+        p_attempt INTEGER, p_seq INTEGER, p_fire_at BIGINT, p_now BIGINT
+      ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
+        SELECT p_run_id, p_node_id, p_kind, p_status, p_exit, p_attempt, p_seq, p_fire_at, p_now,
+          CASE WHEN p_status = 'completed' THEN p_now END
+        WHERE EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = p_run_id AND lease_owner = p_owner AND status = 'running')
+        ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
+          attempt = excluded.attempt, completed_at = excluded.completed_at
+        WHERE gatehouse_nodes.status <> 'completed';
+        RETURN FOUND;
+      END
+      $$`),
+      orElse: () => Effect.void
+    })
   })
 }
 

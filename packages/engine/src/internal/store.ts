@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Run from "../Run.js"
 import { appendEvent } from "./log.js"
+import * as PgWakeups from "./pgWakeups.js"
 
 /** @internal */
 export interface RunRow {
@@ -119,6 +120,8 @@ export interface ClaimedRun {
   readonly startedBy: string | undefined
   readonly wakeSeq: number
   readonly claims: number
+  /** The runner whose lease had expired when this claim took the run over; undefined for an ordinary claim. */
+  readonly takenOverFrom: string | undefined
 }
 
 /** @internal */
@@ -137,13 +140,21 @@ export interface NewNode {
 /** @internal */
 export type Store = ReturnType<typeof makeStore>
 
-// A run whose lease expired is taken over, but never by the runner that holds it: that runner is still
-// executing it (a late renewal is not a death).
-const claimableWhere = (sql: SqlClient.SqlClient, names: ReadonlyArray<string>, now: number, owner: string) =>
+// A run whose lease expired is taken over, but never one the claiming runner is executing right now (a
+// late renewal is not a death). A run of its own that it no longer executes (its release failed while
+// the database was unreachable) it may take back, or that run would stay stuck under its name.
+const claimableWhere = (
+  sql: SqlClient.SqlClient,
+  names: ReadonlyArray<string>,
+  now: number,
+  executing: ReadonlyArray<string>
+) =>
   sql`workflow IN ${sql.in(names)} AND (
     status IN ('pending', 'runnable')
     OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now})
-    OR (status = 'running' AND lease_expires_at < ${now} AND lease_owner <> ${owner})
+    OR (status = 'running' AND lease_expires_at < ${now}${
+    executing.length > 0 ? sql` AND id NOT IN ${sql.in(executing)}` : sql``
+  })
   )`
 
 /**
@@ -190,7 +201,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
             actor: run.startedBy,
             data: { workflow: run.workflow },
             now: run.now
-          })
+          }).pipe(Effect.zipRight(PgWakeups.notify(sql, run.id)))
           : Effect.void
       ),
       sql.withTransaction
@@ -213,18 +224,21 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly now: number
     readonly leaseMillis: number
     readonly limit: number
+    /** The runs the claiming runner is executing now: never taken over by it. */
+    readonly executing: ReadonlyArray<string>
   }): Effect.Effect<ReadonlyArray<ClaimedRun>, SqlError> => {
     if (options.names.length === 0 || options.limit <= 0) return Effect.succeed([])
     const candidates = sql.onDialectOrElse({
       pg: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.owner)}
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
           ORDER BY updated_at LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`,
       orElse: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.owner)}
+        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
           ORDER BY updated_at LIMIT ${options.limit}`
     })
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
-        lease_expires_at = ${options.now + options.leaseMillis}, claims = claims + 1, updated_at = ${options.now}
+        lease_expires_at = ${options.now + options.leaseMillis}, claims = claims + 1, updated_at = ${options.now},
+        taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END
       WHERE id IN (${candidates})
       RETURNING *`.pipe(
       Effect.map((rows) =>
@@ -236,7 +250,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
             payload: run.payload,
             startedBy: run.startedBy,
             wakeSeq: run.wakeSeq,
-            claims: run.claims
+            claims: run.claims,
+            takenOverFrom: strOrUndefined(row.taken_over_from)
           }
         })
       )
@@ -269,12 +284,21 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * the lease was lost (or the run canceled), and then nothing was written.
    */
   const checkpoint = (owner: string, node: NewNode): Effect.Effect<boolean, SqlError> =>
-    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
-      ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
-      ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
-        attempt = excluded.attempt, completed_at = excluded.completed_at
-      WHERE gatehouse_nodes.status <> 'completed'
-      RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
+    sql.onDialectOrElse({
+      // The same statement, as the function of migration 0004 (its plan is cached per connection).
+      pg: () =>
+        sql<{ written: boolean }>`SELECT gatehouse_checkpoint(${node.runId}, ${owner}, ${node.nodeId}, ${node.kind},
+          ${node.status}, ${node.exit === undefined ? null : JSON.stringify(node.exit)}, ${node.attempt}, ${node.seq},
+          ${node.fireAt ?? null}, ${node.now}) AS written`.pipe(Effect.map((rows) => rows[0]?.written === true)),
+      orElse: () =>
+        sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at,
+            completed_at)
+          ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
+          ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
+            attempt = excluded.attempt, completed_at = excluded.completed_at
+          WHERE gatehouse_nodes.status <> 'completed'
+          RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
+    })
 
   const finishRun = (options: {
     readonly runId: string
@@ -327,21 +351,35 @@ export const makeStore = (client: SqlClient.SqlClient) => {
 
   const releaseRun = (runId: string, owner: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-      WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+      WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running'
+      RETURNING id`.pipe(
+      // A runner shutting down gives its runs back one by one: the others take them at once.
+      Effect.flatMap((rows) => rows.length > 0 ? PgWakeups.notify(sql, runId) : Effect.void)
+    )
 
   const releaseAll = (owner: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(
+      // Other runners take what a stopping runner gave back at once, not at their next poll.
+      Effect.zipRight(PgWakeups.notify(sql, "released"))
+    )
 
-  const renewLeases = (owner: string, expiresAt: number): Effect.Effect<void, SqlError> =>
-    sql`UPDATE gatehouse_runs SET lease_expires_at = ${expiresAt}
-      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+  /**
+   * Renews the leases of the runs a runner is executing, and only those: a run it stopped executing but
+   * could not release must expire, so that it can be taken over.
+   */
+  const renewLeases = (owner: string, runIds: ReadonlyArray<string>, expiresAt: number): Effect.Effect<void, SqlError> =>
+    runIds.length === 0 ? Effect.void : sql`UPDATE gatehouse_runs SET lease_expires_at = ${expiresAt}
+      WHERE lease_owner = ${owner} AND status = 'running' AND id IN ${sql.in(runIds)}`.pipe(Effect.asVoid)
 
   /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
   const wake = (runId: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now},
         status = CASE WHEN status IN ('suspended', 'waiting-approval') THEN 'runnable' ELSE status END
-      WHERE id = ${runId}`.pipe(Effect.asVoid)
+      WHERE id = ${runId}`.pipe(
+      // Inside the caller's transaction: PostgreSQL delivers it on commit, when the run is claimable.
+      Effect.zipRight(PgWakeups.notify(sql, runId))
+    )
 
   /** Records an outside completion of a node. First completion wins: returns false when it was already completed. */
   const completeNodeFromOutside = (options: {
@@ -375,7 +413,11 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         error = ${options.error}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
         wake_seq = wake_seq + 1, updated_at = ${options.now}, completed_at = ${options.now}
       WHERE id = ${options.runId} AND status NOT IN ('completed', 'failed', 'canceled')
-      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      RETURNING id`.pipe(
+      Effect.map((rows) => rows.length > 0),
+      // The runner holding the run, in whatever process, interrupts it instead of finding out at its next write.
+      Effect.tap((canceled) => canceled ? PgWakeups.notify(sql, `cancel:${options.runId}`) : Effect.void)
+    )
 
 
   const listRuns = (options: {

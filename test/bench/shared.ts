@@ -1,0 +1,59 @@
+/**
+ * What the cross-process benchmarks share: a fresh schema on `DATABASE_URL`, a client on it, and runner
+ * processes (`test/bench/worker.ts`) that are killed when the benchmark's scope closes.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Gatehouse, Journal } from "@gatehouse/engine"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
+
+export const round = (x: number, digits = 2) => Number(x.toFixed(digits))
+
+/** A schema of its own, dropped at the end, and a client (Workflows, Approvals) on it. */
+export const makeDatabase = Effect.gen(function*() {
+  const schema = `gh_bench_${randomUUID().replaceAll("-", "").slice(0, 12)}`
+  const admin = Context.get(
+    yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })),
+    PgClient.PgClient
+  )
+  yield* Effect.acquireRelease(
+    admin.unsafe(`CREATE SCHEMA ${schema}`),
+    () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
+  )
+  const parsed = new URL(databaseUrl)
+  parsed.searchParams.set("options", `-c search_path=${schema}`)
+  const url = parsed.toString()
+  const client = yield* Layer.build(
+    Gatehouse.layerClient.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })))
+  )
+  yield* Journal.migrate.pipe(Effect.provide(client))
+  return { url, client }
+})
+
+/** Starts `count` runner processes and waits until each says it is up. */
+export const spawnRunners = (url: string, count: number): Effect.Effect<ReadonlyArray<ChildProcess>, never, Scope.Scope> =>
+  Effect.forEach(Array.from({ length: count }), () =>
+    Effect.acquireRelease(
+      Effect.async<ChildProcess>((resume) => {
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(path.dirname(fileURLToPath(import.meta.url)), "worker.ts")], {
+          env: { ...process.env, GATEHOUSE_URL: url },
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        child.stdout!.on("data", (chunk) => {
+          if (String(chunk).includes("ready")) resume(Effect.succeed(child))
+        })
+      }),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    ), { concurrency: "unbounded" })
