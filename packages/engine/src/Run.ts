@@ -140,7 +140,11 @@ export class Summary extends Schema.Class<Summary>("@gatehouse/engine/Run/Summar
   /** A readable reason when the run failed or was canceled. */
   error: Schema.optional(Schema.String),
   startedBy: Schema.optional(Schema.String),
+  /** The runner executing the run now, while it is `running`. */
   leaseOwner: Schema.optional(Schema.String),
+  leaseExpiresAt: Schema.optional(Schema.Number),
+  /** The runner whose expired lease the last claim took over, if it was a takeover. */
+  takenOverFrom: Schema.optional(Schema.String),
   wakeAt: Schema.optional(Schema.Number),
   claims: Schema.Number,
   createdAt: Schema.Number,

@@ -77,6 +77,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(bAttempts, 2)
           const inspection = yield* workflows.inspect(runId)
           assert.strictEqual(inspection.run.claims, 2)
+          assert.strictEqual(inspection.run.takenOverFrom, "runner-a")
           const takenOver = inspection.events.filter((event) => event.type === "run.taken-over")
           assert.strictEqual(takenOver.length, 1)
           assert.strictEqual(takenOver[0].actor, "runner-b")

@@ -20,6 +20,7 @@ export interface RunRow {
   readonly wakeAt: number | undefined
   readonly leaseOwner: string | undefined
   readonly leaseExpiresAt: number | undefined
+  readonly takenOverFrom: string | undefined
   readonly claims: number
   readonly createdAt: number
   readonly updatedAt: number
@@ -60,6 +61,7 @@ export const toRunRow = (row: any): RunRow => ({
   wakeAt: intOrUndefined(row.wake_at),
   leaseOwner: strOrUndefined(row.lease_owner),
   leaseExpiresAt: intOrUndefined(row.lease_expires_at),
+  takenOverFrom: strOrUndefined(row.taken_over_from),
   claims: int(row.claims),
   createdAt: int(row.created_at),
   updatedAt: int(row.updated_at),
@@ -91,6 +93,8 @@ export const toSummary = (row: RunRow): Run.Summary =>
     ...(row.error !== undefined ? { error: row.error } : {}),
     ...(row.startedBy !== undefined ? { startedBy: row.startedBy } : {}),
     ...(row.leaseOwner !== undefined ? { leaseOwner: row.leaseOwner } : {}),
+    ...(row.leaseExpiresAt !== undefined ? { leaseExpiresAt: row.leaseExpiresAt } : {}),
+    ...(row.takenOverFrom !== undefined ? { takenOverFrom: row.takenOverFrom } : {}),
     ...(row.wakeAt !== undefined ? { wakeAt: row.wakeAt } : {}),
     claims: row.claims,
     createdAt: row.createdAt,
