@@ -144,25 +144,52 @@ export const run: {
   effect: Effect.Effect<A, E, R>,
   options?: Options<A, E>
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
+  step(id, effect, options, ({ attempt, record }) =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const once = Effect.suspend(() => attempt(++attempts))
+      const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry)).pipe(Effect.exit)
+      // Interrupted by the workflow itself (a sibling suspended, the runner is shutting down): no outcome
+      // to record; the step runs again on the next replay.
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      return yield* record(exit, attempts)
+    }))
+
+/**
+ * What both kinds of step share: replaying a recorded outcome, the approval gate, one attempt of the
+ * effect (with its context and timeout), and recording an outcome. Each kind decides how attempts and
+ * the checkpoint are put together.
+ */
+const step = <A, E, R>(
+  id: string,
+  effect: Effect.Effect<A, E, R>,
+  options: Options<A, E> | undefined,
+  body: (step: {
+    readonly instance: WorkflowInstance["Type"]
+    readonly attempt: (attempt: number) => Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext>>
+    /** Encodes and checkpoints the outcome; returns the encoded Exit. */
+    readonly checkpoint: (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) => Effect.Effect<unknown>
+    /** Checkpoints the outcome and returns it as a replay would. */
+    readonly record: (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) => Effect.Effect<A, E | StepTimeout>
+    readonly replay: (encoded: unknown) => Effect.Effect<A, E | StepTimeout>
+  }) => Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext>>
+): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
     const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
     const failure = options?.error ?? Schema.Unknown
     const schema = exitSchema(options?.success ?? Schema.Unknown, timeout === undefined ? failure : withTimeout(failure))
+    const replay = (encoded: unknown) => Effect.flatten(decodeExit(schema, encoded))
 
     const recorded = yield* Instance.lookup(instance, id, "step")
-    if (Option.isSome(recorded) && recorded.value.status === "completed") {
-      return yield* Effect.flatten(decodeExit(schema, recorded.value.exit))
-    }
+    if (Option.isSome(recorded) && recorded.value.status === "completed") return yield* replay(recorded.value.exit)
 
     if (options?.needsApproval !== undefined) {
       yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
     }
 
     const key = makeIdempotencyKey(instance.runId, id)
-    let attempt = 0
-    const once = Effect.suspend(() => {
-      attempt++
+    const attempt = (attempt: number) => {
       const attemptEffect = Effect.provideService(effect, StepContext, {
         runId: instance.runId,
         nodeId: id,
@@ -173,18 +200,16 @@ export const run: {
         duration: timeout,
         onTimeout: () => new StepTimeout({ nodeId: id, timeoutMillis: Duration.toMillis(timeout) })
       })
-    })
-    const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry as any)).pipe(
-      Effect.exit
-    )
-    // Interrupted by the workflow itself (a sibling suspended, the runner is shutting down): no outcome
-    // to record; the step runs again on the next replay.
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-
-    const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
-    yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
-    return yield* Effect.flatten(decodeExit(schema, encoded))
-  }) as any
+    }
+    const checkpoint = (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) =>
+      Effect.tap(
+        encodeExit(schema, exit, `Step "${id}"`),
+        (encoded) => Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
+      )
+    const record = (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) =>
+      Effect.flatMap(checkpoint(exit, attempt), replay)
+    return yield* body({ instance, attempt, checkpoint, record, replay })
+  })
 
 /**
  * The effect's own outcome, carried out of the transaction so that the transaction rolls back.
@@ -244,78 +269,49 @@ export const transaction: {
   effect: Effect.Effect<A, E, R>,
   options?: Options<A, E>
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
-    const sql = instance.state.store.sql
-    const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
-    const failure = options?.error ?? Schema.Unknown
-    const schema = exitSchema(
-      options?.success ?? Schema.Unknown,
-      timeout === undefined ? failure : Schema.Union(failure, StepTimeout)
-    )
-
-    const recorded = yield* Instance.lookup(instance, id, "step")
-    if (Option.isSome(recorded) && recorded.value.status === "completed") {
-      return yield* Effect.flatten(decodeExit(schema, recorded.value.exit))
-    }
-
-    if (options?.needsApproval !== undefined) {
-      yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
-    }
-
-    const key = makeIdempotencyKey(instance.runId, id)
-    let attempt = 0
-    const once = Effect.suspend(() => {
-      const thisAttempt = ++attempt
-      const attemptEffect = Effect.provideService(effect, StepContext, {
-        runId: instance.runId,
-        nodeId: id,
-        attempt: thisAttempt,
-        idempotencyKey: key
+  step(id, effect, options, ({ attempt, checkpoint, instance, record, replay }) =>
+    Effect.gen(function*() {
+      const sql = instance.state.store.sql
+      let attempts = 0
+      const once = Effect.suspend(() => {
+        const thisAttempt = ++attempts
+        return Effect.gen(function*() {
+          const exit = yield* Effect.exit(attempt(thisAttempt))
+          if (Exit.isFailure(exit)) return yield* Effect.fail(new RolledBack(exit))
+          // Inside the transaction: the checkpoint commits with the effect's writes. A lost lease or a
+          // storage failure interrupts, and the interrupt rolls everything back.
+          return yield* checkpoint(exit, thisAttempt)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchAllCause((cause): Effect.Effect<unknown, unknown> => {
+            // A failed COMMIT or ROLLBACK (a dropped connection) surfaces as a SqlError, failed or died:
+            // the outcome is unknown to this execution, so stop and let a replay read what the database kept.
+            const storageError = Option.orElse(
+              Cause.find(cause, (c) =>
+                c._tag === "Fail" && !(c.error instanceof RolledBack) ? Option.some(c.error) : Option.none()),
+              () => Cause.find(cause, Instance.sqlErrorDefect)
+            )
+            if (Option.isSome(storageError)) {
+              return Effect.suspend(() => {
+                instance.state.storageFailure ??= storageError.value as any
+                return Instance.stop
+              })
+            }
+            const rolledBack = Cause.failureOption(cause)
+            if (Option.isSome(rolledBack) && rolledBack.value instanceof RolledBack) {
+              return Effect.failCause((rolledBack.value.exit as Exit.Failure<unknown, unknown>).cause)
+            }
+            return Effect.failCause(cause)
+          })
+        )
       })
-      const bounded = timeout === undefined ? attemptEffect : Effect.timeoutFail(attemptEffect, {
-        duration: timeout,
-        onTimeout: () => new StepTimeout({ nodeId: id, timeoutMillis: Duration.toMillis(timeout) })
-      })
-      return Effect.gen(function*() {
-        const exit = yield* Effect.exit(bounded)
-        if (Exit.isFailure(exit)) return yield* Effect.fail(new RolledBack(exit))
-        const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
-        // Inside the transaction: the checkpoint commits with the effect's writes. A lost lease or a storage
-        // failure interrupts, and the interrupt rolls everything back.
-        yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt: thisAttempt })
-        return encoded
-      }).pipe(
-        sql.withTransaction,
-        Effect.catchAllCause((cause): Effect.Effect<unknown, unknown> => {
-          // A failed COMMIT or ROLLBACK (a dropped connection) surfaces as a SqlError, failed or died: the
-          // outcome is unknown to this execution, so stop and let a replay read what the database kept.
-          const storageError = Option.orElse(
-            Cause.find(cause, (c) => c._tag === "Fail" && !(c.error instanceof RolledBack) ? Option.some(c.error) : Option.none()),
-            () => Cause.find(cause, Instance.sqlErrorDefect)
-          )
-          if (Option.isSome(storageError)) {
-            return Effect.suspend(() => {
-              instance.state.storageFailure ??= storageError.value as any
-              return Instance.stop
-            })
-          }
-          const rolledBack = Cause.failureOption(cause)
-          if (Option.isSome(rolledBack) && rolledBack.value instanceof RolledBack) {
-            return Effect.failCause((rolledBack.value.exit as Exit.Failure<unknown, unknown>).cause)
-          }
-          return Effect.failCause(cause)
-        })
+      // Failures are the effect's own (a rolled-back attempt); storage trouble stops the execution instead.
+      const attempted = once as Effect.Effect<unknown, E | StepTimeout, Exclude<R, StepContext>>
+      const exit = yield* (options?.retry === undefined ? attempted : Effect.retry(attempted, options.retry)).pipe(
+        Effect.exit
       )
-    })
-    const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry as any)).pipe(
-      Effect.exit
-    )
-    if (Exit.isSuccess(exit)) return yield* Effect.flatten(decodeExit(schema, exit.value))
-    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-
-    // The effect failed and its writes were rolled back: record the failure, on its own.
-    const encoded = yield* encodeExit(schema, exit, `Step "${id}"`)
-    yield* Instance.checkpoint(instance, { nodeId: id, kind: "step", status: "completed", exit: encoded, attempt })
-    return yield* Effect.flatten(decodeExit(schema, encoded))
-  }) as any
+      if (Exit.isSuccess(exit)) return yield* replay(exit.value)
+      if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      // The effect failed and its writes were rolled back: record the failure, on its own.
+      return yield* record(exit as Exit.Failure<A, E | StepTimeout>, attempts)
+    }))
