@@ -9,15 +9,13 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Gatehouse, Step, Workflows } from "@gatehouse/engine"
-import * as Context from "effect/Context"
+import { Gatehouse, GatehouseTest, Step, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { type ChildProcess, spawn } from "node:child_process"
-import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import { expected, setup, Torture } from "./tortureWorkflow.js"
 
@@ -29,26 +27,11 @@ const M = long ? 200 : 30
 const deadlineMillis = long ? 600_000 : 120_000
 const workerPath = path.join(__dirname, "worker.ts")
 
-const withSearchPath = (schema: string) => {
-  const url = new URL(databaseUrl)
-  url.searchParams.set("options", `-c search_path=${schema}`)
-  return url.toString()
-}
-
 describe.skipIf(!pgAvailable)("crash torture (real processes, PostgreSQL)", () => {
   it.scopedLive(`K=${K} workers, M=${M} runs, random SIGKILLs: every invariant holds`, () =>
     Effect.gen(function*() {
       const started = Date.now()
-      const schema = `gh_torture_${randomUUID().replaceAll("-", "").slice(0, 12)}`
-      const admin = Context.get(
-        yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })),
-        PgClient.PgClient
-      )
-      yield* Effect.acquireRelease(
-        admin.unsafe(`CREATE SCHEMA ${schema}`),
-        () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-      )
-      const url = withSearchPath(schema)
+      const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_torture" })
       const client = yield* Layer.build(
         Gatehouse.layerClient.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })))
       )

@@ -3,14 +3,12 @@
  * processes (`test/bench/worker.ts`) that are killed when the benchmark's scope closes.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Gatehouse, Journal } from "@gatehouse/engine"
-import * as Context from "effect/Context"
+import { Gatehouse, GatehouseTest, Journal } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
-import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -23,18 +21,7 @@ export const round = (x: number, digits = 2) => Number(x.toFixed(digits))
 
 /** A schema of its own, dropped at the end, and a client (Workflows, Approvals) on it. */
 export const makeDatabase = Effect.gen(function*() {
-  const schema = `gh_bench_${randomUUID().replaceAll("-", "").slice(0, 12)}`
-  const admin = Context.get(
-    yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })),
-    PgClient.PgClient
-  )
-  yield* Effect.acquireRelease(
-    admin.unsafe(`CREATE SCHEMA ${schema}`),
-    () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-  )
-  const parsed = new URL(databaseUrl)
-  parsed.searchParams.set("options", `-c search_path=${schema}`)
-  const url = parsed.toString()
+  const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_bench" })
   const client = yield* Layer.build(
     Gatehouse.layerClient.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })))
   )

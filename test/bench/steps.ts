@@ -16,18 +16,13 @@
  *
  * Prints one JSON line on stdout; logs go to stderr. Run with `npx tsx test/bench/steps.ts`.
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Gatehouse, Step, Workflow } from "@gatehouse/engine"
+import { Gatehouse, GatehouseTest, Step, Workflow } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -123,22 +118,9 @@ const measure = (dialect: string) =>
     return summarize(measured)
   })
 
-const withSearchPath = (url: string, schema: string): string => {
-  const parsed = new URL(url)
-  parsed.searchParams.set("options", `-c search_path=${schema}`)
-  return parsed.toString()
-}
-
 /** A fresh schema on the server, the engine on it, and the schema dropped afterwards. */
 const pg = Effect.gen(function*() {
-  const schema = `gh_bench_${randomUUID().replaceAll("-", "").slice(0, 16)}`
-  const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 }))
-  const sql = Context.get(admin, PgClient.PgClient)
-  yield* Effect.acquireRelease(
-    sql.unsafe(`CREATE SCHEMA ${schema}`),
-    () => sql.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-  )
-  const url = withSearchPath(databaseUrl, schema)
+  const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_bench" })
   return yield* measure("pg").pipe(
     Effect.provide(Gatehouse.layerPg({ url, workflows: BenchStepsLive }))
   )

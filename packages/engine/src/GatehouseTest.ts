@@ -11,7 +11,13 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type { ConfigError } from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
 import * as Gatehouse from "./Gatehouse.js"
 import { makeStore } from "./internal/store.js"
 import { Runner } from "./Runner.js"
@@ -71,3 +77,40 @@ export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | Workflo
     }
   }
 )
+
+/**
+ * A PostgreSQL schema of its own for one test (or benchmark), dropped when the scope closes, and a URL
+ * whose connections use it (`search_path`), so tests on one database never see each other's rows.
+ *
+ * @example
+ * ```ts
+ * import { Gatehouse, GatehouseTest } from "@gatehouse/engine"
+ * import { Effect, Layer } from "effect"
+ *
+ * const engine = Effect.gen(function*() {
+ *   const { url } = yield* GatehouseTest.pgSchema({ url: "postgres://postgres@127.0.0.1:5432/test" })
+ *   return yield* Layer.build(Gatehouse.layerPg({ url, workflows: RefundReviewLive }))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category postgres
+ */
+export const pgSchema = (options: {
+  readonly url: string
+  readonly prefix?: string | undefined
+}): Effect.Effect<{ readonly schema: string; readonly url: string }, SqlError | ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const schema = `${options.prefix ?? "gatehouse_test"}_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+    const admin = Context.get(
+      yield* Layer.build(PgClient.layer({ url: Redacted.make(options.url), maxConnections: 1 })),
+      PgClient.PgClient
+    )
+    yield* Effect.acquireRelease(
+      admin.unsafe(`CREATE SCHEMA ${schema}`),
+      () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
+    )
+    const url = new URL(options.url)
+    url.searchParams.set("options", `-c search_path=${schema}`)
+    return { schema, url: url.toString() }
+  })

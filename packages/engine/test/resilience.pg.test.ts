@@ -1,7 +1,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { DurableDeferred, Gatehouse, Step, Workflow, Workflows } from "@gatehouse/engine"
+import { DurableDeferred, Gatehouse, GatehouseTest, Step, Workflow, Workflows } from "@gatehouse/engine"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -10,7 +10,6 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { randomUUID } from "node:crypto"
 import { databaseUrl, pgAvailable } from "./utils/database.js"
 import { provideContext } from "./utils/engine.js"
 
@@ -55,12 +54,6 @@ const LedgeredLive = Ledgered.toLayer((payload, run) =>
   })
 )
 
-const withSearchPath = (schema: string) => {
-  const url = new URL(databaseUrl)
-  url.searchParams.set("options", `-c search_path=${schema}`)
-  return url.toString()
-}
-
 /** Waits, within a bound, until `check` holds. */
 const waitUntil = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean, what: string) =>
   effect.pipe(
@@ -71,18 +64,10 @@ const waitUntil = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boo
 describe.skipIf(!pgAvailable)("connection loss (PostgreSQL)", () => {
   it.scopedLive("runners reconnect after their backends are terminated; no run lost or doubled", () =>
     Effect.gen(function*() {
-      const schema = `gh_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+      const created = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_test" })
       // The runner's connections carry their own application name, so only they are terminated.
-      const runnerApp = `gh-resilience-${schema}`
-      const admin = Context.get(
-        yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })),
-        PgClient.PgClient
-      )
-      yield* Effect.acquireRelease(
-        admin.unsafe(`CREATE SCHEMA ${schema}`),
-        () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-      )
-      const url = Redacted.make(withSearchPath(schema))
+      const runnerApp = `gh-resilience-${created.schema}`
+      const url = Redacted.make(created.url)
       const client = yield* Layer.build(
         Gatehouse.layerClient.pipe(Layer.provideMerge(PgClient.layer({ url, maxConnections: 2 })))
       )
@@ -103,6 +88,7 @@ describe.skipIf(!pgAvailable)("connection loss (PostgreSQL)", () => {
       )
 
       let terminated = 0
+      const admin = Context.get(client, SqlClient.SqlClient)
       const terminate = admin<{ pid: number }>`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity
         WHERE application_name = ${runnerApp} AND pid <> pg_backend_pid()`.pipe(
         Effect.tap((rows) => Effect.sync(() => terminated += rows.length))

@@ -1,12 +1,11 @@
+import { GatehouseTest } from "@gatehouse/engine"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -39,21 +38,8 @@ export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.
 /** PostgreSQL is skipped only when the test command found no server and CI does not require one. */
 export const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
 
-const withSearchPath = (url: string, schema: string): string => {
-  const parsed = new URL(url)
-  parsed.searchParams.set("options", `-c search_path=${schema}`)
-  return parsed.toString()
-}
-
 export const pg: MakeDatabase = Effect.gen(function*() {
-  const schema = `gh_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
-  const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 }))
-  const sql = Context.get(admin, PgClient.PgClient)
-  yield* Effect.acquireRelease(
-    sql.unsafe(`CREATE SCHEMA ${schema}`),
-    () => sql.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-  )
-  const url = withSearchPath(databaseUrl, schema)
+  const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_test" })
   return {
     dialect: "pg" as const,
     client: () =>
