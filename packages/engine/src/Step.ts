@@ -87,6 +87,25 @@ export interface Options<A, E> {
   readonly needsApproval?: Omit<Approval.Request<never>, "onDeny" | "decision"> | undefined
 }
 
+/**
+ * The shape of `Step.run` and `Step.transaction`: with a `timeout`, `StepTimeout` joins the error type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepConstructor {
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options: Options<A, E> & { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance>
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: Options<A, E>
+  ): Effect.Effect<A, E, Exclude<R, StepContext> | WorkflowInstance>
+}
+
 const timeoutUnions = new WeakMap<Schema.Schema.All, Schema.Schema.All>()
 const withTimeout = (failure: Schema.Schema.All): Schema.Schema.All => {
   let union = timeoutUnions.get(failure)
@@ -128,18 +147,7 @@ export const makeIdempotencyKey = (runId: string, nodeId: string): string =>
  * @since 0.1.0
  * @category constructors
  */
-export const run: {
-  <A, E, R>(
-    id: string,
-    effect: Effect.Effect<A, E, R>,
-    options: Options<A, E> & { readonly timeout: Duration.DurationInput }
-  ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance>
-  <A, E, R>(
-    id: string,
-    effect: Effect.Effect<A, E, R>,
-    options?: Options<A, E>
-  ): Effect.Effect<A, E, Exclude<R, StepContext> | WorkflowInstance>
-} = <A, E, R>(
+export const run: StepConstructor = <A, E, R>(
   id: string,
   effect: Effect.Effect<A, E, R>,
   options?: Options<A, E>
@@ -253,18 +261,7 @@ class RolledBack {
  * @since 0.1.0
  * @category constructors
  */
-export const transaction: {
-  <A, E, R>(
-    id: string,
-    effect: Effect.Effect<A, E, R>,
-    options: Options<A, E> & { readonly timeout: Duration.DurationInput }
-  ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance>
-  <A, E, R>(
-    id: string,
-    effect: Effect.Effect<A, E, R>,
-    options?: Options<A, E>
-  ): Effect.Effect<A, E, Exclude<R, StepContext> | WorkflowInstance>
-} = <A, E, R>(
+export const transaction: StepConstructor = <A, E, R>(
   id: string,
   effect: Effect.Effect<A, E, R>,
   options?: Options<A, E>
