@@ -41,8 +41,14 @@ export const make = <A = void, E = never>(
 ): DurableDeferred<A, E> => {
   const successSchema = (options?.success ?? Schema.Void) as Schema.Schema<A, any>
   const errorSchema = (options?.error ?? Schema.Never) as Schema.Schema<E, any>
-  return { name, successSchema, errorSchema, exitSchema: exitSchema(successSchema, errorSchema) }
+  const deferred = { name, successSchema, errorSchema, exitSchema: exitSchema(successSchema, errorSchema) }
+  declared.set(name, deferred)
+  return deferred
 }
+
+// Deferreds declared in this process, by name, so a completion addressed by name alone is still
+// validated against the deferred's schemas before anything is stored.
+const declared = new Map<string, DurableDeferred<any, any>>()
 
 const awaitDeferred = <A, E>(self: DurableDeferred<A, E>): Effect.Effect<A, E, WorkflowInstance> =>
   Effect.gen(function*() {
@@ -69,6 +75,8 @@ export {
 /**
  * Completes a run's deferred from outside the run. The exit is validated against the deferred's
  * schemas before anything is stored. The first completion wins; later ones return `already-completed`.
+ * Address the deferred itself (`{ runId, deferred }`), or by name (`{ runId, name }`) when it is declared
+ * in this process with `DurableDeferred.make`.
  *
  * @example
  * ```ts
@@ -85,22 +93,43 @@ export {
  * @since 0.1.0
  * @category completion
  */
-export const complete = <A, E>(
-  target: { readonly runId: string; readonly deferred: DurableDeferred<A, E> },
-  exit: Exit.Exit<A, E>
-): Effect.Effect<
-  "completed" | "already-completed",
-  Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
-  Workflows
-> =>
+export const complete: {
+  <A, E>(
+    target: { readonly runId: string; readonly deferred: DurableDeferred<A, E> },
+    exit: Exit.Exit<A, E>
+  ): Effect.Effect<
+    "completed" | "already-completed",
+    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
+    Workflows
+  >
+  (
+    target: { readonly runId: string; readonly name: string },
+    exit: Exit.Exit<unknown, unknown>
+  ): Effect.Effect<
+    "completed" | "already-completed",
+    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
+    Workflows
+  >
+} = (
+  target: { readonly runId: string; readonly deferred: DurableDeferred<any, any> } | {
+    readonly runId: string
+    readonly name: string
+  },
+  exit: Exit.Exit<unknown, unknown>
+) =>
   Effect.gen(function*() {
-    const encoded = yield* Schema.encodeUnknown(target.deferred.exitSchema)(exit).pipe(
-      Effect.mapError((error) =>
-        new Run.InvalidPayload({ workflow: `deferred ${target.deferred.name}`, reason: formatError(error) })
-      )
+    const deferred = "deferred" in target ? target.deferred : declared.get(target.name)
+    if (deferred === undefined) {
+      return yield* new Run.InvalidPayload({
+        workflow: `deferred ${(target as { readonly name: string }).name}`,
+        reason: "no deferred of that name is declared in this process; pass { runId, deferred } instead"
+      })
+    }
+    const encoded = yield* Schema.encodeUnknown(deferred.exitSchema)(exit).pipe(
+      Effect.mapError((error) => new Run.InvalidPayload({ workflow: `deferred ${deferred.name}`, reason: formatError(error) }))
     )
     const workflows = yield* Workflows
-    return yield* workflows.completeDeferred({ runId: target.runId, name: target.deferred.name, exit: encoded })
+    return yield* workflows.completeDeferred({ runId: target.runId, name: deferred.name, exit: encoded })
   })
 
 /**

@@ -172,7 +172,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const outcomes = yield* withClient(
           db,
           Effect.all([
-            DurableDeferred.succeed({ runId, deferred: Go }, { note: "first" }),
+            DurableDeferred.complete({ runId, name: "go" }, Exit.succeed({ note: "first" })),
             DurableDeferred.succeed({ runId, deferred: Go }, { note: "second" })
           ])
         )
@@ -369,6 +369,12 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const runId = yield* Pipeline.start({ id: "bad-completion" })
           const invalid = yield* DurableDeferred.succeed({ runId, deferred: Go }, { note: 7 } as any).pipe(Effect.flip)
           assert.strictEqual(invalid._tag, "InvalidPayload")
+          const invalidByName = yield* DurableDeferred.complete({ runId, name: "go" }, Exit.succeed({ note: 7 })).pipe(
+            Effect.flip
+          )
+          assert.strictEqual(invalidByName._tag, "InvalidPayload")
+          const unknownName = yield* DurableDeferred.complete({ runId, name: "nope" }, Exit.succeed(1)).pipe(Effect.flip)
+          assert.strictEqual(unknownName._tag, "InvalidPayload")
           assert.deepStrictEqual((yield* client.inspect(runId)).nodes, [])
 
           const badList = yield* client.list({ limit: 0 }).pipe(Effect.flip)
