@@ -242,12 +242,26 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     return claimed.length === free
   })
 
-  const nextSleep = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const wakeAt = yield* store.nextWakeAt(engine.names())
-    if (Option.isNone(wakeAt)) return pollInterval
-    return Duration.min(pollInterval, Duration.millis(Math.max(0, wakeAt.value - now)))
-  })
+  // After a failed claim (the database may be restarting), try again soon rather than after a long poll.
+  const retrySoon = Duration.min(pollInterval, Duration.seconds(1))
+
+  /**
+   * Waits for a signal, the poll interval, or the earliest timer (`wakeAt`, absolute). The clock is read,
+   * the runner flagged idle and the timer registered in one step, with no I/O in between: a `TestClock`
+   * jump made once `settle` saw the runner idle always finds the timer, and a timer is never set from a
+   * reading of the clock that a jump has since made stale.
+   */
+  const waitForWork = (wake: Effect.Effect<void>, wakeAt: number | undefined, interval: Duration.Duration) =>
+    Effect.race(
+      wake,
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        idle = inFlight.size === 0
+        const sleepFor = wakeAt === undefined
+          ? interval
+          : Duration.min(interval, Duration.millis(Math.max(0, wakeAt - now)))
+        return Effect.zipRight(idle ? signals.changes.notify : Effect.void, Effect.sleep(sleepFor))
+      })
+    )
 
   const loop = Effect.gen(function*() {
     while (true) {
@@ -260,13 +274,13 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         })
       )
       if (more) continue
-      // The database may be restarting: try again soon rather than after a long poll interval.
-      const sleepFor = failed
-        ? Duration.min(pollInterval, Duration.seconds(1))
-        : yield* nextSleep.pipe(Effect.orElseSucceed(() => Duration.min(pollInterval, Duration.seconds(1))))
-      idle = inFlight.size === 0
-      if (idle) yield* signals.changes.notify
-      yield* Effect.race(wake, Effect.sleep(sleepFor))
+      const wakeAt = failed ? Option.none() : yield* store.nextWakeAt(engine.names()).pipe(
+        Effect.catchAllCause(() => {
+          failed = true
+          return Effect.succeed(Option.none<number>())
+        })
+      )
+      yield* waitForWork(wake, Option.getOrUndefined(wakeAt), failed ? retrySoon : pollInterval)
       idle = false
     }
   })
