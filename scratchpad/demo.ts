@@ -43,7 +43,7 @@ const program = Effect.gen(function*() {
   yield* showWaiting(runId, "waiting for a finance reviewer")
 
   yield* Console.log("\n2. The reviewer's inbox, from another connection")
-  const request = yield* Effect.gen(function*() {
+  yield* Effect.gen(function*() {
     const approvals = yield* Approvals.Approvals
     const [entry] = (yield* approvals.list({ reviewer: { id: "grace", roles: ["finance"] } })).approvals
     yield* Console.log(`  ${entry.title}`)
@@ -69,9 +69,7 @@ const program = Effect.gen(function*() {
       payload: { approvedAmount: 100 }
     })
     yield* Console.log(`  the same decision sent twice → ${again.status}`)
-    return entry
   }).pipe(Effect.provide(ReviewerLive))
-  void request
 
   yield* GatehouseTest.settle
   yield* Console.log("\n4. The runner replayed the run: it paid, and now waits for the bank")

@@ -5,29 +5,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type { MakeDatabase } from "./utils/database.js"
-import { withEngine } from "./utils/engine.js"
+import { sideEffects, withEngine } from "./utils/engine.js"
 
 class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { account: Schema.String }) {}
 
 const Go = DurableDeferred.make("go")
-
-const ledger = {
-  setup: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE IF NOT EXISTS test_ledger (run_id TEXT NOT NULL, entry TEXT NOT NULL)`
-  }),
-  insert: (runId: string, entry: string) =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql`INSERT INTO test_ledger (run_id, entry) VALUES (${runId}, ${entry})`
-    }).pipe(Effect.orDie),
-  entries: (runId: string) =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const rows = yield* sql<{ entry: string }>`SELECT entry FROM test_ledger WHERE run_id = ${runId} ORDER BY entry`
-      return rows.map((row) => row.entry)
-    })
-}
 
 const Booking = Workflow.make({
   name: "tx-booking",
@@ -44,7 +26,7 @@ const BookingLive = Booking.toLayer((payload, run) =>
       "book",
       Effect.gen(function*() {
         attempts++
-        yield* ledger.insert(run.runId, `book#${attempts}`)
+        yield* sideEffects.record(run.runId, `book#${attempts}`)
         if (payload.mode === "fail") return yield* new Overdrawn({ account: payload.id })
         if (payload.mode === "steal" && attempts === 1) {
           // Another runner takes the lease away before the checkpoint: the fenced checkpoint writes nothing,
@@ -68,7 +50,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const db = yield* makeDatabase
         attempts = 0
         const runId = yield* withEngine(db, BookingLive, Effect.gen(function*() {
-          yield* ledger.setup
+          yield* sideEffects.setup
           const runId = yield* Booking.start({ id: "b-1", mode: "ok" })
           yield* GatehouseTest.settle
           return runId
@@ -77,7 +59,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         yield* withEngine(db, BookingLive, Effect.gen(function*() {
           yield* DurableDeferred.succeed({ runId, deferred: Go }, undefined)
           assert.deepStrictEqual(yield* Booking.result(runId), Exit.succeed("booked#1"))
-          assert.deepStrictEqual(yield* ledger.entries(runId), ["book#1"])
+          assert.deepStrictEqual(yield* sideEffects.labels(runId), ["book#1"])
           assert.strictEqual(attempts, 1)
         }))
       }))
@@ -87,7 +69,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const db = yield* makeDatabase
         attempts = 0
         const runId = yield* withEngine(db, BookingLive, Effect.gen(function*() {
-          yield* ledger.setup
+          yield* sideEffects.setup
           const runId = yield* Booking.start({ id: "b-2", mode: "fail" })
           yield* GatehouseTest.settle
           return runId
@@ -95,7 +77,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         yield* withEngine(db, BookingLive, Effect.gen(function*() {
           yield* DurableDeferred.succeed({ runId, deferred: Go }, undefined)
           assert.deepStrictEqual(yield* Booking.result(runId), Exit.succeed("overdrawn:b-2"))
-          assert.deepStrictEqual(yield* ledger.entries(runId), [])
+          assert.deepStrictEqual(yield* sideEffects.labels(runId), [])
           assert.strictEqual(attempts, 1)
           const node = (yield* (yield* Workflows.Workflows).inspect(runId)).nodes.find((node) => node.nodeId === "book")!
           assert.strictEqual((node.exit as any)._tag, "Failure")
@@ -107,13 +89,13 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const db = yield* makeDatabase
         attempts = 0
         yield* withEngine(db, BookingLive, Effect.gen(function*() {
-          yield* ledger.setup
+          yield* sideEffects.setup
           const runId = yield* Booking.start({ id: "b-3", mode: "steal" })
           yield* GatehouseTest.settle
           yield* DurableDeferred.succeed({ runId, deferred: Go }, undefined)
           // The first attempt lost its lease and wrote nothing; the run was given back and replayed.
           assert.deepStrictEqual(yield* Booking.result(runId), Exit.succeed("booked#2"))
-          assert.deepStrictEqual(yield* ledger.entries(runId), ["book#2"])
+          assert.deepStrictEqual(yield* sideEffects.labels(runId), ["book#2"])
           assert.strictEqual(attempts, 2)
         }))
       }))

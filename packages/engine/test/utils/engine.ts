@@ -37,6 +37,14 @@ export const sideEffects = {
       const sql = yield* SqlClient.SqlClient
       yield* sql`INSERT INTO test_side_effects (run_id, label) VALUES (${runId}, ${label})`
     }).pipe(Effect.orDie),
+  /** The labels recorded for a run, sorted: which attempts' writes survived. */
+  labels: (runId: string) =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ label: string }>`SELECT label FROM test_side_effects WHERE run_id = ${runId}
+        ORDER BY label`
+      return rows.map((row) => row.label)
+    }),
   count: (runId: string, label: string) =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
