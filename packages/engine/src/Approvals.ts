@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { type ApprovalRow, decidedStatuses, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
+import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as Signals from "./internal/signals.js"
@@ -61,8 +62,10 @@ export type Verdict = typeof Verdict.Type
  * @category models
  */
 export const Reviewer = Schema.Struct({
-  id: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200)),
-  roles: Schema.optional(Schema.Array(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(100))).pipe(Schema.maxItems(50)))
+  id: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200), Schema.compose(Text)),
+  roles: Schema.optional(
+    Schema.Array(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(100), Schema.compose(Text))).pipe(Schema.maxItems(50))
+  )
 })
 
 /**
@@ -82,19 +85,22 @@ const ReviewerInput = Schema.Union(Reviewer.fields.id, Reviewer)
 export const limits = { noteLength: 4000, payloadBytes: 64 * 1024 } as const
 
 /**
- * A decision as submitted. Validated with this schema before anything is read or written.
+ * A decision as submitted. Validated with this schema before anything is read or written: ids, the
+ * reviewer, the note and the request hash are text without NUL characters, the payload JSON that survives
+ * a round trip unchanged.
  *
  * @since 0.1.0
  * @category models
  */
 export const DecideInput = Schema.Struct({
-  runId: Schema.NonEmptyString.pipe(Schema.maxLength(300)),
-  nodeId: Schema.NonEmptyString.pipe(Schema.maxLength(300)),
+  runId: Schema.NonEmptyString.pipe(Schema.maxLength(300), Schema.compose(Text)),
+  nodeId: Schema.NonEmptyString.pipe(Schema.maxLength(300), Schema.compose(Text)),
   verdict: Verdict,
   by: ReviewerInput,
-  note: Schema.optional(Schema.String.pipe(Schema.maxLength(limits.noteLength))),
-  payload: Schema.optional(Schema.Unknown),
-  requestHash: Schema.optional(Schema.String.pipe(Schema.maxLength(128)))
+  note: Schema.optional(Schema.String.pipe(Schema.maxLength(limits.noteLength), Schema.compose(Text))),
+  /** JSON that round-trips unchanged: no `NaN`, `±Infinity`, `Date`, `undefined`, functions, cycles. */
+  payload: Schema.optional(JsonValue),
+  requestHash: Schema.optional(Schema.String.pipe(Schema.maxLength(128), Schema.compose(Text)))
 })
 
 /**

@@ -9,11 +9,13 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Instance from "./internal/instance.js"
+import * as Run from "./Run.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 
 /**
  * Sleeps durably for `duration` under the node id `id`. The deadline is fixed the first time the node
- * is reached; replays do not move it.
+ * is reached; replays do not move it. A duration whose deadline cannot be stored (`Duration.infinity`,
+ * anything past `Number.MAX_SAFE_INTEGER` epoch milliseconds) fails the run with `InvalidNode`.
  *
  * @example
  * ```ts
@@ -31,12 +33,14 @@ export const sleep = (id: string, duration: Duration.DurationInput): Effect.Effe
     const recorded = yield* Instance.lookup(instance, id, "clock")
     if (recorded._tag === "Some" && recorded.value.status === "completed") return
     const now = yield* Clock.currentTimeMillis
-    const node = recorded._tag === "Some" ? recorded.value : yield* Instance.ensure(instance, {
-      nodeId: id,
-      kind: "clock",
-      status: "waiting",
-      fireAt: now + Duration.toMillis(Duration.decode(duration))
-    })
+    let node = recorded._tag === "Some" ? recorded.value : undefined
+    if (node === undefined) {
+      const fireAt = Instance.deadlineAfter(now, Duration.toMillis(Duration.decode(duration)))
+      if (typeof fireAt === "string") {
+        return yield* Instance.failFatal(instance, new Run.InvalidNode({ runId: instance.runId, nodeId: id, reason: fireAt }))
+      }
+      node = yield* Instance.ensure(instance, { nodeId: id, kind: "clock", status: "waiting", fireAt })
+    }
     if (node.status === "completed") return
     const fireAt = node.fireAt ?? now
     if (now >= fireAt) {

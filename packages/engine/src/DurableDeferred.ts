@@ -11,6 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { decodeExit, exitSchema, type ExitSchema, formatError } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
+import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 import { type NodeKindMismatch, Workflows } from "./Workflows.js"
@@ -74,7 +75,8 @@ export {
 
 /**
  * Completes a run's deferred from outside the run. The exit is validated against the deferred's
- * schemas before anything is stored. The first completion wins; later ones return `already-completed`.
+ * schemas before anything is stored, and must encode to JSON that round-trips unchanged (`NaN`, a
+ * `Date` without a schema that encodes it… are `InvalidPayload`). The first completion wins; later ones return `already-completed`.
  * Address the deferred itself (`{ runId, deferred }`), or by name (`{ runId, name }`) when it is declared
  * in this process with `DurableDeferred.make`.
  *
@@ -125,9 +127,21 @@ export const complete: {
         reason: "no deferred of that name is declared in this process; pass { runId, deferred } instead"
       })
     }
+    const runIdProblem = stringProblem(target.runId)
+    if (runIdProblem !== undefined) {
+      return yield* new Run.InvalidPayload({ workflow: `deferred ${deferred.name}`, reason: `runId ${runIdProblem}` })
+    }
     const encoded = yield* Schema.encodeUnknown(deferred.exitSchema)(exit).pipe(
       Effect.mapError((error) => new Run.InvalidPayload({ workflow: `deferred ${deferred.name}`, reason: formatError(error) }))
     )
+    // Stored as JSON and decoded on replay: it must come back exactly as encoded.
+    const problem = jsonProblem(encoded, { undefinedProperties: "absent" })
+    if (problem !== undefined) {
+      return yield* new Run.InvalidPayload({
+        workflow: `deferred ${deferred.name}`,
+        reason: `the completion is not JSON: ${problem}`
+      })
+    }
     const workflows = yield* Workflows
     return yield* workflows.completeDeferred({ runId: target.runId, name: deferred.name, exit: encoded })
   })

@@ -295,12 +295,47 @@ export class ApprovalTimedOut extends Schema.TaggedError<ApprovalTimedOut>("@gat
 }
 
 /**
+ * The same node id was reached twice in one execution of a run (a `Step.run("charge", …)` inside a
+ * loop): the second would silently return the first one's result. Give each node its own id (derive it
+ * from the loop's index or the item). Reaching recorded ids again on a later replay is not this error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateNodeId extends Schema.TaggedError<DuplicateNodeId>("@gatehouse/engine/DuplicateNodeId")(
+  "DuplicateNodeId",
+  { runId: Schema.String, nodeId: Schema.String }
+) {
+  override get message(): string {
+    return `Node id "${this.nodeId}" was reached twice in one execution of run "${this.runId}": ` +
+      `each durable node needs its own id`
+  }
+}
+
+/**
+ * A durable node was declared with something the engine cannot store: an id with a NUL character, a
+ * duration whose deadline is out of range (`Duration.infinity`), approval fields that are not JSON. The
+ * run fails at the call, naming the node; nothing of the node is written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidNode extends Schema.TaggedError<InvalidNode>("@gatehouse/engine/InvalidNode")(
+  "InvalidNode",
+  { runId: Schema.String, nodeId: Schema.String, reason: Schema.String }
+) {
+  override get message(): string {
+    return `Node "${this.nodeId}" of run "${this.runId}" is invalid: ${this.reason}`
+  }
+}
+
+/**
  * Errors with which the engine itself ends a run, whatever the workflow's body does with them.
  *
  * @since 0.1.0
  * @category errors
  */
-export const RunFatal = Schema.Union(NonDeterminism, ApprovalDenied, ApprovalTimedOut)
+export const RunFatal = Schema.Union(NonDeterminism, ApprovalDenied, ApprovalTimedOut, DuplicateNodeId, InvalidNode)
 
 /**
  * @since 0.1.0

@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberMap from "effect/FiberMap"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -120,7 +121,12 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const inFlight = new Set<string>()
   let idle = false
 
-  const settleRun = (claim: ClaimedRun, state: Instance.InstanceState, exit: Exit.Exit<unknown, unknown>) =>
+  const settleRun = (
+    claim: ClaimedRun,
+    state: Instance.InstanceState,
+    exit: Exit.Exit<unknown, unknown>,
+    suspendedHere: boolean
+  ) =>
     Effect.gen(function*() {
       const registration = engine.get(claim.workflow)
       const now = yield* Clock.currentTimeMillis
@@ -143,7 +149,9 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         yield* store.releaseRun(claim.id, runnerId, now)
         return
       }
-      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+      // Suspension is authoritative: a body that caught the suspension (`catchAllCause`, `exit`, `sandbox`)
+      // and then ended, whichever way, is stored suspended all the same.
+      if (suspendedHere || (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))) {
         if (state.suspended) {
           yield* store.suspendRun({
             runId: claim.id,
@@ -203,7 +211,9 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           state
         })
         const exit = yield* restore(registration.value.execute(claim.payload, instance)).pipe(Effect.exit)
-        yield* settleRun(claim, state, exit)
+        // Read in the fiber the body ran in: set when the body went on past a suspension of its own.
+        const suspendedHere = yield* FiberRef.get(Instance.suspendedHere)
+        yield* settleRun(claim, state, exit, suspendedHere)
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { createHash, randomUUID } from "node:crypto"
 import { decodeExit, encodeExit, exitSchema, formatError } from "./internal/codec.js"
+import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
@@ -33,7 +34,9 @@ export interface Workflow<
   readonly idempotencyKey: ((payload: Payload["Type"]) => string) | undefined
   /**
    * Validates the payload and persists a run, then returns its id without waiting. With an
-   * `idempotencyKey`, starting the same work twice returns the same run.
+   * `idempotencyKey`, starting the same work twice returns the same run. The encoded payload must be JSON
+   * that round-trips unchanged, `startedBy` a string (at most 200 characters) and the idempotency key a
+   * string, neither with NUL characters; anything else is `InvalidPayload` and nothing is written.
    */
   readonly start: (
     payload: Payload["Type"],
@@ -116,26 +119,44 @@ export const make = <
   const storedExit = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunFatal))
   const resultSchema = exitSchema(successSchema as any, Schema.Union(errorSchema as any, Run.RunFatal, Run.RunCanceled))
 
-  const runIdFor = (payload: unknown): Run.RunId =>
+  const runIdFor = (key: string | undefined): Run.RunId =>
     Run.RunId.make(
-      options.idempotencyKey === undefined
+      key === undefined
         ? `${options.name}-${randomUUID().replaceAll("-", "").slice(0, 24)}`
-        : `${options.name}-${hash(`${options.name}\u0000${options.idempotencyKey(payload)}`).slice(0, 24)}`
+        : `${options.name}-${hash(`${options.name}\u0000${key}`).slice(0, 24)}`
     )
 
   const start = (payload: unknown, startOptions?: { readonly startedBy?: string | undefined }) =>
     Effect.gen(function*() {
+      const invalid = (reason: string) => new Run.InvalidPayload({ workflow: options.name, reason })
       const encoded = yield* Schema.encodeUnknown(payloadSchema)(payload).pipe(
-        Effect.mapError((error) => new Run.InvalidPayload({ workflow: options.name, reason: formatError(error) }))
+        Effect.mapError((error) => invalid(formatError(error)))
       )
-      const runId = runIdFor(payload)
+      // Stored as JSON and decoded on every replay: it must come back exactly as encoded.
+      const problem = jsonProblem(encoded, { undefinedProperties: "absent" })
+      if (problem !== undefined) return yield* invalid(`the encoded payload is not JSON: ${problem}`)
+      const startedBy = startOptions?.startedBy
+      if (startedBy !== undefined) {
+        const byProblem = stringProblem(startedBy)
+        if (byProblem !== undefined) return yield* invalid(`startedBy ${byProblem}`)
+        if (startedBy.length > 200) return yield* invalid("startedBy is longer than 200 characters")
+      }
+      const idempotencyKey = yield* Effect.try({
+        try: () => options.idempotencyKey?.(payload),
+        catch: (error) => invalid(`idempotencyKey threw: ${error instanceof Error ? error.message : String(error)}`)
+      })
+      if (idempotencyKey !== undefined) {
+        const keyProblem = stringProblem(idempotencyKey)
+        if (keyProblem !== undefined) return yield* invalid(`the idempotency key ${keyProblem}`)
+      }
+      const runId = runIdFor(idempotencyKey)
       const workflows = yield* Workflows
       yield* workflows.start({
         runId,
         workflow: options.name,
-        idempotencyKey: options.idempotencyKey?.(payload),
+        idempotencyKey,
         payload: encoded,
-        startedBy: startOptions?.startedBy
+        startedBy
       })
       return runId
     }) as Effect.Effect<Run.RunId, Run.InvalidPayload | SqlError, Workflows>

@@ -17,6 +17,7 @@ import {
   type StoredReviewers
 } from "./approvals.js"
 import * as Instance from "./instance.js"
+import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import { appendAudit, appendEvent } from "./log.js"
 import * as Metrics from "./metrics.js"
 import type { NodeRow } from "./store.js"
@@ -44,13 +45,57 @@ export const storedReviewers = (input: Reviewers | undefined): StoredReviewers =
   allowSelfApproval: input?.allowSelfApproval ?? false
 })
 
-/** A request must be plain JSON to be stored and shown; anything else is a bug in the workflow's code. */
-const asJson = (what: string, value: unknown): unknown => {
-  if (value === undefined) return undefined
-  try {
-    return JSON.parse(JSON.stringify(value))
-  } catch (error) {
-    throw new Error(`Approval ${what} must be JSON: ${String(error)}`)
+/**
+ * Why a request cannot be stored as given, or its stored parts: the title, summary and reviewers are
+ * text, the metadata and reviewed output JSON that round-trips unchanged (properties that are
+ * `undefined` count as absent), and every deadline must be storable.
+ */
+const validateRequest = (input: Request<any>, now: number): string | {
+  readonly metadata: unknown
+  readonly reviewed: unknown
+  readonly timeoutMillis: number | undefined
+  readonly deadline: number | undefined
+  readonly escalationMillis: number | undefined
+} => {
+  const title = stringProblem(input.title)
+  if (title !== undefined) return `title ${title}`
+  if (input.summary !== undefined) {
+    const summary = stringProblem(input.summary)
+    if (summary !== undefined) return `summary ${summary}`
+  }
+  for (const [what, value] of [["metadata", input.metadata], ["reviewed output", input.reviewed]] as const) {
+    const problem = jsonProblem(value, { allowUndefined: true, undefinedProperties: "absent" })
+    if (problem !== undefined) return `its ${what} must be JSON: ${problem}`
+  }
+  const reviewers = [input.reviewers, typeof input.onTimeout === "object" ? input.onTimeout.escalateTo : undefined]
+  for (const group of reviewers) {
+    for (const name of [...(group?.users ?? []), ...(group?.roles ?? [])]) {
+      const problem = stringProblem(name)
+      if (problem !== undefined) return `a reviewer ${problem}`
+    }
+  }
+  let timeoutMillis: number | undefined = undefined
+  let deadline: number | undefined = undefined
+  if (input.timeout !== undefined) {
+    timeoutMillis = Duration.toMillis(Duration.decode(input.timeout))
+    const at = Instance.deadlineAfter(now, timeoutMillis)
+    if (typeof at === "string") return `timeout: ${at}`
+    deadline = at
+    timeoutMillis = Math.ceil(timeoutMillis)
+  }
+  let escalationMillis: number | undefined = undefined
+  if (typeof input.onTimeout === "object") {
+    escalationMillis = Duration.toMillis(Duration.decode(input.onTimeout.timeout))
+    const at = Instance.deadlineAfter(deadline ?? now, escalationMillis)
+    if (typeof at === "string") return `escalation timeout: ${at}`
+    escalationMillis = Math.ceil(escalationMillis)
+  }
+  return {
+    metadata: roundTrip(input.metadata),
+    reviewed: roundTrip(input.reviewed),
+    timeoutMillis,
+    deadline,
+    escalationMillis
   }
 }
 
@@ -75,15 +120,16 @@ const create = (
     const state = instance.state
     const approvals = makeApprovalStore(state.store.sql)
     const now = yield* Clock.currentTimeMillis
-    const timeoutMillis = input.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(input.timeout))
-    const deadline = timeoutMillis === undefined ? undefined : now + timeoutMillis
-    const metadata = asJson("metadata", input.metadata)
-    const reviewed = asJson("reviewed output", input.reviewed)
+    const valid = validateRequest(input, now)
+    if (typeof valid === "string") {
+      return yield* Instance.failFatal(instance, new Run.InvalidNode({ runId: instance.runId, nodeId: id, reason: valid }))
+    }
+    const { deadline, metadata, reviewed, timeoutMillis } = valid
     const onTimeout = input.onTimeout === undefined || typeof input.onTimeout === "string"
       ? input.onTimeout ?? "deny"
       : {
         escalateTo: storedReviewers(input.onTimeout.escalateTo),
-        timeoutMillis: Duration.toMillis(Duration.decode(input.onTimeout.timeout))
+        timeoutMillis: valid.escalationMillis ?? 0
       }
     const policy: Policy = {
       onDeny: input.onDeny ?? "fail",
@@ -155,6 +201,7 @@ const timeOut = (
   Effect.gen(function*() {
     const state = instance.state
     const approvals = makeApprovalStore(state.store.sql)
+    yield* Instance.guard(instance)
     const now = yield* Clock.currentTimeMillis
     // Locked like a decision, so a decision and the deadline cannot both win.
     const approval = yield* Instance.storage(instance, approvals.resolve(instance.runId, id, { lock: true }))

@@ -4,6 +4,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { jsonProblem, roundTrip } from "./json.js"
 
 /** @internal */
 export type ExitSchema = Schema.Schema<Exit.Exit<any, any>, any>
@@ -42,8 +43,25 @@ const isJson = (value: unknown): boolean => {
 }
 
 /**
- * Encodes an Exit for the journal. A value its schema cannot encode, or that is not JSON, is recorded
- * as a defect that says so: the journal must always be readable on replay.
+ * Why an encoded Exit cannot be stored as is. A success value must be JSON that round-trips unchanged
+ * (`undefined` as the whole value, or as a property, counts as absent); a failure is stored as its JSON
+ * form, which must exist.
+ */
+const notStorable = (encoded: unknown, what: string): string | undefined => {
+  if (typeof encoded === "object" && encoded !== null && (encoded as { _tag?: unknown })._tag === "Success") {
+    const problem = jsonProblem((encoded as { value?: unknown }).value, { allowUndefined: true, undefinedProperties: "absent" })
+    return problem === undefined
+      ? undefined
+      : `${what} produced a value that is not JSON (${problem.replace(/^\$/, "the value")}); give it a schema that encodes it`
+  }
+  return isJson(encoded) ? undefined : `${what} produced a value that is not JSON`
+}
+
+/**
+ * Encodes an Exit for the journal and returns it as it is stored and read back: through JSON, so the
+ * first execution sees exactly what every replay will. A value its schema cannot encode, or that is not
+ * JSON, is recorded as a defect that says so (naming the node): the journal must always be readable on
+ * replay, and the first execution and the replays see the same defect.
  *
  * @internal
  */
@@ -52,19 +70,22 @@ export const encodeExit = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>
     // Synchronous first: this runs on every checkpoint. Anything else (an asynchronous schema, a value
     // that does not encode) takes the full path below.
     const encoded = Schema.encodeEither(schema)(exit)
-    return Either.isRight(encoded) && isJson(encoded.right) ? Effect.succeed(encoded.right) : encodeSlowly(schema, exit, what)
+    return Either.isRight(encoded) && notStorable(encoded.right, what) === undefined
+      ? Effect.succeed(roundTrip(encoded.right))
+      : encodeSlowly(schema, exit, what)
   })
 
 const encodeSlowly = (schema: ExitSchema, exit: Exit.Exit<unknown, unknown>, what: string): Effect.Effect<unknown> =>
   Schema.encode(schema)(exit).pipe(
-    Effect.flatMap((encoded) =>
-      isJson(encoded) ? Effect.succeed(encoded) : Effect.fail(`${what} produced a value that is not JSON`)
-    ),
+    Effect.flatMap((encoded) => {
+      const problem = notStorable(encoded, what)
+      return problem === undefined ? Effect.succeed(roundTrip(encoded)) : Effect.fail(problem)
+    }),
     Effect.catchAll((error) => {
       const message = typeof error === "string"
         ? error
         : `${what} produced a value its schema cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
-      return Schema.encode(schema)(Exit.die(new Error(message))).pipe(Effect.orDie)
+      return Schema.encode(schema)(Exit.die(new Error(message))).pipe(Effect.map(roundTrip), Effect.orDie)
     })
   )
 

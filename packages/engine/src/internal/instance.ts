@@ -2,9 +2,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
+import { textProblem } from "./json.js"
 import type { NewNode, NodeRow, Store } from "./store.js"
 
 /**
@@ -28,6 +30,8 @@ export class InstanceState {
   leaseLost = false
   /** Storage failed mid-execution: give the run back so it is replayed later. */
   storageFailure: SqlError | undefined = undefined
+  /** Node ids reached in this execution: reaching one twice is `DuplicateNodeId`. */
+  readonly reached = new Set<string>()
 
   constructor(
     readonly store: Store,
@@ -65,6 +69,35 @@ export const current: Effect.Effect<WorkflowInstanceShape, never, WorkflowInstan
 /** @internal */
 export const stop = Effect.interrupt
 
+/**
+ * Set in the fiber of a node that suspended the run, before its interrupt. Forked fibers inherit it and a
+ * fiber that joins another takes it over (`Fiber.join`, `Effect.all`), so whatever runs after the
+ * suspension point sees it, whatever the body did with the interrupt (`catchAllCause`, `exit`,
+ * `sandbox`). The runner reads it in the run's root fiber: set there, the run is stored suspended
+ * whatever the body's exit. A race (`Effect.race`) only inherits from its winner, so a durable timer
+ * that wins against a waiting approval still lets the run go on.
+ *
+ * @internal
+ */
+export const suspendedHere: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false, {
+  join: (parent, child) => parent || child
+})
+
+/**
+ * Stops at once if this execution must not go on here: it suspended at an earlier point of this fiber,
+ * it is ending on a fatal error, its lease is gone or storage failed. Every durable node passes here
+ * before it reads, runs or writes anything.
+ *
+ * @internal
+ */
+export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(suspendedHere), (suspended) => {
+    const state = instance.state
+    return suspended || state.fatal !== undefined || state.leaseLost || state.storageFailure !== undefined
+      ? stop
+      : Effect.void
+  })
+
 /** @internal */
 export const failFatal = (instance: WorkflowInstanceShape, error: Run.RunFatal): Effect.Effect<never> =>
   Effect.suspend(() => {
@@ -84,7 +117,7 @@ export const suspend = (
     if (options.wakeAt !== undefined) {
       state.wakeAt = state.wakeAt === undefined ? options.wakeAt : Math.min(state.wakeAt, options.wakeAt)
     }
-    return stop
+    return Effect.zipRight(FiberRef.set(suspendedHere, true), stop)
   })
 
 /**
@@ -118,6 +151,29 @@ const isSqlError = (u: unknown): u is SqlError =>
  * @internal
  */
 export const lookup = (
+  instance: WorkflowInstanceShape,
+  nodeId: string,
+  kind: Run.NodeKind
+): Effect.Effect<Option.Option<NodeRow>> =>
+  Effect.zipRight(
+    guard(instance),
+    Effect.suspend(() => {
+      const state = instance.state
+      const invalid = typeof nodeId !== "string" || nodeId === ""
+        ? "a node id must be a non-empty string"
+        : textProblem(nodeId)
+      if (invalid !== undefined) {
+        return failFatal(instance, new Run.InvalidNode({ runId: instance.runId, nodeId: String(nodeId), reason: invalid }))
+      }
+      if (state.reached.has(nodeId)) {
+        return failFatal(instance, new Run.DuplicateNodeId({ runId: instance.runId, nodeId }))
+      }
+      state.reached.add(nodeId)
+      return lookupRecorded(instance, nodeId, kind)
+    })
+  )
+
+const lookupRecorded = (
   instance: WorkflowInstanceShape,
   nodeId: string,
   kind: Run.NodeKind
@@ -193,7 +249,7 @@ export const checkpoint = (
     readonly fireAt?: number | undefined
   }
 ): Effect.Effect<NodeRow> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {
     const row = newNode(instance, node, now)
     return storage(instance, instance.state.store.checkpoint(instance.state.owner, row)).pipe(
       Effect.flatMap((written) => {
@@ -219,7 +275,7 @@ export const ensure = (
     readonly fireAt?: number | undefined
   }
 ): Effect.Effect<NodeRow> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {
     const row = newNode(instance, node, now)
     return storage(instance, instance.state.store.ensureNode(instance.state.owner, row)).pipe(
       Effect.flatMap(Option.match({
@@ -240,3 +296,18 @@ export const ensure = (
       }))
     )
   })
+
+/**
+ * The deadline `millis` after `now`, or the reason it cannot be stored: PostgreSQL keeps deadlines as
+ * BIGINT milliseconds and JavaScript reads them back as numbers, so a deadline must be a safe integer.
+ *
+ * @internal
+ */
+export const deadlineAfter = (now: number, millis: number): number | string => {
+  if (Number.isNaN(millis) || millis < 0) return `the duration is ${millis}ms`
+  if (!Number.isFinite(millis)) return "the duration is infinite: no deadline can be stored for it"
+  const deadline = now + Math.ceil(millis)
+  return Number.isSafeInteger(deadline)
+    ? deadline
+    : `the deadline ${millis}ms from now is beyond what can be stored (${Number.MAX_SAFE_INTEGER} epoch ms)`
+}

@@ -68,6 +68,8 @@ export const appendAudit = (
     })
     const last = yield* sql<{ hash: string }>`SELECT hash FROM gatehouse_audit ORDER BY seq DESC LIMIT 1`
     const prevHash = last[0]?.hash ?? genesisHash
+    // Serialized once: the hash covers exactly what is stored, read back the way `Audit.verify` reads it.
+    const dataJson = entry.data === undefined ? null : JSON.stringify(entry.data)
     const fields: AuditFields = {
       runId: entry.runId,
       nodeId: entry.nodeId,
@@ -75,13 +77,13 @@ export const appendAudit = (
       actor: entry.actor,
       requestHash: entry.requestHash,
       note: entry.note,
-      data: entry.data,
+      data: dataJson === null ? undefined : JSON.parse(dataJson),
       createdAt: entry.now
     }
     yield* sql`INSERT INTO gatehouse_audit (run_id, node_id, action, actor, request_hash, note, data, created_at,
         prev_hash, hash)
       VALUES (${entry.runId ?? null}, ${entry.nodeId ?? null}, ${entry.action}, ${entry.actor},
         ${entry.requestHash ?? null}, ${entry.note ?? null},
-        ${entry.data === undefined ? null : JSON.stringify(entry.data)}, ${entry.now}, ${prevHash},
+        ${dataJson}, ${entry.now}, ${prevHash},
         ${auditHash(prevHash, fields)})`
   })
