@@ -325,7 +325,8 @@ export class InvalidNode extends Schema.TaggedError<InvalidNode>("@gatehouse/eng
   { runId: Schema.String, nodeId: Schema.String, reason: Schema.String }
 ) {
   override get message(): string {
-    return `Node "${this.nodeId}" of run "${this.runId}" is invalid: ${this.reason}`
+    // The id is quoted as JSON: it may hold the very characters (NUL) a text column refuses.
+    return `Node ${JSON.stringify(this.nodeId)} of run "${this.runId}" is invalid: ${this.reason}`
   }
 }
 

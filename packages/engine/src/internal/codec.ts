@@ -4,7 +4,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { jsonProblem, roundTrip } from "./json.js"
+import { jsonProblem, roundTrip, safeText } from "./json.js"
 
 /** @internal */
 export type ExitSchema = Schema.Schema<Exit.Exit<any, any>, any>
@@ -100,7 +100,9 @@ export const decodeExit = (schema: ExitSchema, encoded: unknown): Effect.Effect<
 export const formatError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
 
 /** A one-line reason for a failed run, for listings and the CLI. @internal */
-export const describeCause = (cause: Cause.Cause<unknown>): string => {
+export const describeCause = (cause: Cause.Cause<unknown>): string => safeText(describeCauseRaw(cause))
+
+const describeCauseRaw = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
     const error = failure.value

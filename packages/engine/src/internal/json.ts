@@ -109,6 +109,15 @@ export const textProblem = (text: string): string | undefined => {
   return undefined
 }
 
+/**
+ * `text` made storable in a text column, for messages the engine writes itself (a run's error): NUL
+ * characters are shown escaped, unpaired surrogates replaced.
+ *
+ * @internal
+ */
+export const safeText = (text: string): string =>
+  text.replace(/\u0000/g, "\\u0000").replace(new RegExp(unpairedSurrogate.source, "g"), "\uFFFD")
+
 /** Like `textProblem`, for a value that may not even be a string. @internal */
 export const stringProblem = (value: unknown): string | undefined =>
   typeof value !== "string" ? `is ${describe(value)}, not a string` : textProblem(value)
