@@ -1,0 +1,7 @@
+import { describe } from "@effect/vitest"
+import { suite } from "./inputsProperty.js"
+import { pg, pgAvailable } from "./utils/database.js"
+
+describe.skipIf(!pgAvailable)("PostgreSQL", () => {
+  suite("generated hostile input (PostgreSQL)", pg, { decide: 400, start: 400 })
+})
