@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
 import { appendAudit } from "../src/internal/log.js"
 import type { MakeDatabase } from "./utils/database.js"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
@@ -164,7 +165,26 @@ const PayLive = Pay.toLayer((_payload) =>
   })
 )
 
-const AllLive = Layer.mergeAll(SwallowLive, LoopLive, TimersLive, NotJsonLive, NumbersLive, PayLive)
+// A legitimate race: an approval against a durable timer. Whichever wins, the run goes on.
+const Raced = Workflow.make({
+  name: "raced",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const RacedLive = Raced.toLayer((_, run) =>
+  Effect.gen(function*() {
+    const winner = yield* Effect.race(
+      Effect.as(Approval.request("hurry", { title: "Hurry?", onDeny: "continue" }), "approval"),
+      Effect.as(DurableClock.sleep("give-up", "1 hour"), "timer")
+    )
+    yield* Step.run("after", sideEffects.record(run.runId, "after"))
+    return winner
+  })
+)
+
+const AllLive = Layer.mergeAll(SwallowLive, LoopLive, TimersLive, NotJsonLive, NumbersLive, PayLive, RacedLive)
 
 export const suite = (name: string, makeDatabase: MakeDatabase) =>
   describe(name, () => {
@@ -220,6 +240,23 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* DurableDeferred.complete({ runId, deferred: Resume }, Exit.void)
           assert.deepStrictEqual(yield* Swallow.result(runId), Exit.succeed("done"))
           assert.strictEqual(yield* sideEffects.count(runId, "protected"), 1)
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("an approval raced against a durable timer: the timer's win still lets the run go on", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const byTimer = yield* Raced.start({ id: "timer" })
+          const byApproval = yield* Raced.start({ id: "approval" })
+          yield* GatehouseTest.settle
+          assert.strictEqual((yield* statusOf(byTimer)).status, "waiting-approval")
+          yield* (yield* Approvals.Approvals).decide({ runId: byApproval, nodeId: "hurry", verdict: "approve", by: "x" })
+          assert.deepStrictEqual(yield* Raced.result(byApproval), Exit.succeed("approval"))
+          yield* TestClock.adjust("1 hour")
+          assert.deepStrictEqual(yield* Raced.result(byTimer), Exit.succeed("timer"))
+          assert.strictEqual(yield* sideEffects.count(byTimer, "after"), 1)
+          assert.strictEqual(yield* sideEffects.count(byApproval, "after"), 1)
         }).pipe(provideContext(context))
       }))
 
