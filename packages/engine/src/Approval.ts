@@ -49,6 +49,7 @@ export interface Reviewers {
  * @category models
  */
 export interface Request<P = never> {
+  /** Text without NUL characters, like the summary and reviewer names; else the run fails with `InvalidNode`. */
   readonly title: string
   readonly summary?: string | undefined
   /** JSON: what the reviewer needs to decide. */
@@ -59,6 +60,7 @@ export interface Request<P = never> {
   readonly decision?: Schema.Schema<P, any> | undefined
   /** `"fail"` (default) ends the run on a denial; `"continue"` returns the denial to the workflow. */
   readonly onDeny?: "fail" | "continue" | undefined
+  /** A deadline that cannot be stored (`Duration.infinity`) fails the run with `InvalidNode`. */
   readonly timeout?: Duration.DurationInput | undefined
   /** At the deadline: count it as a denial (default), fail the run, or re-assign once to other reviewers. */
   readonly onTimeout?:
