@@ -3,5 +3,5 @@ import { suite } from "./inputsProperty.js"
 import { pg, pgAvailable } from "./utils/database.js"
 
 describe.skipIf(!pgAvailable)("PostgreSQL", () => {
-  suite("generated hostile input (PostgreSQL)", pg, { decide: 400, start: 400 })
+  suite("generated hostile input (PostgreSQL)", pg, { decide: 250, start: 250 })
 })
