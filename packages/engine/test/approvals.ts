@@ -575,7 +575,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const late = yield* approvals.decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "ana" }).pipe(Effect.flip)
           assert.strictEqual(late._tag, "DecisionConflict")
           const audit = yield* Audit.forRun(runId)
-          assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "run.canceled"])
+          assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "run.canceled", "approval.canceled"])
         }).pipe(provideContext(context))
       }))
 
