@@ -187,6 +187,20 @@ const AllLive = Layer.mergeAll(
   BoardLive
 )
 
+/**
+ * The run's events once at least `count` are visible. On PostgreSQL an event is returned only once every
+ * transaction older than its own has ended, on the whole (shared, busy) server: wait for that, bounded.
+ */
+const visibleEvents = (runId: string, count: number) =>
+  Effect.gen(function*() {
+    const events = yield* Events.Events
+    for (let attempt = 0;; attempt++) {
+      const read = yield* events.read({ runId })
+      if (read.length >= count || attempt >= 500) return read
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+    }
+  })
+
 /** The client services only (no runner), on a new connection to the test database. */
 const withClientOnly = <A, E, R>(db: TestDatabase, body: Effect.Effect<A, E, R>) =>
   Effect.scoped(
@@ -249,7 +263,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             "approval.decided",
             "run.completed"
           ])
-          const events = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          const events = (yield* visibleEvents(runId, 4)).map((event) => event.type)
           assert.deepStrictEqual(events, ["run.started", "approval.requested", "approval.decided", "run.completed"])
           const audit = yield* Audit.forRun(runId)
           assert.deepStrictEqual(audit.map((entry) => [entry.action, entry.actor]), [
@@ -344,7 +358,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* GatehouseTest.settle
           const approved = Exit.isSuccess(exit) && exit.value.approved
           assert.strictEqual(yield* sideEffects.count(runId, "pay"), approved ? 1 : 0)
-          const decided = (yield* (yield* Events.Events).read({ runId })).filter((event) => event.type === "approval.decided")
+          const decided = (yield* visibleEvents(runId, 4)).filter((event) => event.type === "approval.decided")
           assert.strictEqual(decided.length, 1)
         }).pipe(provideContext(context))
       }))
@@ -514,7 +528,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(former._tag, "NotAuthorized")
           yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "boss" })
           assert.deepStrictEqual(yield* Deadline.result(runId), Exit.succeed("approved by boss"))
-          const types = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          const types = (yield* visibleEvents(runId, 5)).map((event) => event.type)
           assert.include(types, "approval.escalated")
         }).pipe(provideContext(context))
       }))
@@ -686,6 +700,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* GatehouseTest.settle
           yield* (yield* approvalsService).decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob" })
           yield* Refund.result(runId)
+          yield* visibleEvents(runId, 4)
           // A consumer reading two at a time from its cursor sees every event once, in order.
           const seen: Array<string> = []
           let after = cursor

@@ -81,7 +81,16 @@ describe("decision", () => {
       })
     }
     const timedOut = subject({ status: "timed-out", decision: { outcome: "timed-out", decidedBy: "system" } })
-    assert.strictEqual(refusal(judge(timedOut, attempt(), 0))?._tag, "DecisionConflict")
+    assert.deepStrictEqual(refusal(judge(timedOut, attempt(), 0)), {
+      _tag: "DecisionConflict",
+      status: "timed-out",
+      reason: "deadline-passed"
+    })
+    assert.deepStrictEqual(refusal(judge(subject({ status: "canceled" }), attempt(), 0)), {
+      _tag: "DecisionConflict",
+      status: "canceled",
+      reason: "run-ended"
+    })
   })
 
   it("a decision on a run that ended, or past the deadline, is refused whatever the runners did", () => {

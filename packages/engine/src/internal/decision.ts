@@ -12,7 +12,8 @@
  *    on an approval, matching the node's schema;
  * 3. an approval no longer waiting: an exact repeat (same reviewer, verdict, note and payload) of the
  *    decision that won, or of this reviewer's vote in the round that decided it, is `already-decided`;
- *    anything else is a `DecisionConflict` with the approval's status;
+ *    anything else is a `DecisionConflict` with the approval's status (reason `decided`, or
+ *    `deadline-passed` once timed out, `run-ended` once canceled);
  * 4. a run that has ended: `DecisionConflict` (`canceled`);
  * 5. a request hash that is not the current one: `StaleApproval`;
  * 6. the deadline has passed (by the engine's `Clock`), whether or not a runner has fired the timer:
@@ -174,7 +175,12 @@ export const judge = (subject: Subject, attempt: Attempt, now: number, options: 
       const own = subject.votes.find((vote) => vote.voter === by.id && vote.round === subject.round)
       if (own !== undefined && own.verdict === attempt.verdict && sameAs(own)) return { _tag: "AlreadyDecided" }
     }
-    return refuse({ _tag: "DecisionConflict", status: subject.status, reason: "decided" })
+    const reason: ConflictReason = subject.status === "canceled"
+      ? "run-ended"
+      : subject.status === "timed-out"
+      ? "deadline-passed"
+      : "decided"
+    return refuse({ _tag: "DecisionConflict", status: subject.status, reason })
   }
   // 4. The run has ended: nothing can be decided on it.
   if (subject.runEnded) return refuse({ _tag: "DecisionConflict", status: "canceled", reason: "run-ended" })
