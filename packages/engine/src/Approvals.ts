@@ -628,31 +628,26 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
             requestHash: decoded.requestHash
           }, now)
 
-          switch (judgement._tag) {
-            case "Refused": {
-              const refusal = judgement.refusal
-              switch (refusal._tag) {
-                case "NotAuthorized":
-                  return yield* new NotAuthorized({ ...address, reviewer: by.id, reason: refusal.reason })
-                case "InvalidDecision":
-                  return yield* new InvalidDecision({ reason: `approval "${approval.nodeId}": ${refusal.reason}` })
-                case "StaleApproval":
-                  return yield* new StaleApproval({ ...address, expected: refusal.expected, actual: refusal.actual })
-                case "DecisionConflict":
-                  return yield* new DecisionConflict({
-                    ...address,
-                    status: refusal.status,
-                    attempted: decoded.verdict,
-                    reason: refusal.reason
-                  })
-              }
+          if (judgement._tag === "Refused") {
+            const refusal = judgement.refusal
+            switch (refusal._tag) {
+              case "NotAuthorized":
+                return yield* new NotAuthorized({ ...address, reviewer: by.id, reason: refusal.reason })
+              case "InvalidDecision":
+                return yield* new InvalidDecision({ reason: `approval "${approval.nodeId}": ${refusal.reason}` })
+              case "StaleApproval":
+                return yield* new StaleApproval({ ...address, expected: refusal.expected, actual: refusal.actual })
+              case "DecisionConflict":
+                return yield* new DecisionConflict({
+                  ...address,
+                  status: refusal.status,
+                  attempted: decoded.verdict,
+                  reason: refusal.reason
+                })
             }
-            // falls through: every refusal returned above
-            case "AlreadyDecided":
-              return { status: "already-decided" as const, approval }
-            case "VoteRepeated":
-              return { status: "vote-recorded" as const, approval }
           }
+          if (judgement._tag === "AlreadyDecided") return { status: "already-decided" as const, approval }
+          if (judgement._tag === "VoteRepeated") return { status: "vote-recorded" as const, approval }
 
           const round = approval.escalations
           if (judgement.needed > 1) {
