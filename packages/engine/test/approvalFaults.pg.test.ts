@@ -72,7 +72,7 @@ const startWaiting = (db: TestDatabase, ids: ReadonlyArray<string>) =>
   )
 
 describe.skipIf(!pgAvailable)("approval faults (PostgreSQL)", () => {
-  it.scoped("cancel racing decide on the same runs: no deadlock, no storage error, every acknowledged cancel holds", () =>
+  it.scoped("cancel racing decide on the same runs: no deadlock, no storage error, acknowledged cancels hold", () =>
     Effect.gen(function*() {
       const { db, url } = yield* database
       const runIds = yield* startWaiting(db, Array.from({ length: 60 }, (_, i) => `race-${i}`))
@@ -92,10 +92,13 @@ describe.skipIf(!pgAvailable)("approval faults (PostgreSQL)", () => {
             Effect.exit
           )
         return Effect.all(i % 3 === 0 ? [cancel, decide] : [decide, cancel], { concurrency: 2 }).pipe(
-          Effect.map((pair) => i % 3 === 0 ? { cancel: pair[0], decide: pair[1] } : { cancel: pair[1], decide: pair[0] })
+          Effect.map((pair) =>
+            i % 3 === 0 ? { cancel: pair[0], decide: pair[1] } : { cancel: pair[1], decide: pair[0] }
+          )
         )
       }, { concurrency: "unbounded" })
-      for (const [i, outcome] of outcomes.entries() as Iterable<[number, { cancel: Exit.Exit<unknown, any>; decide: Exit.Exit<unknown, any> }]>) {
+      type Outcome = { readonly cancel: Exit.Exit<unknown, any>; readonly decide: Exit.Exit<unknown, any> }
+      for (const [i, outcome] of outcomes.entries() as Iterable<[number, Outcome]>) {
         // No runner ran: every cancel finds the run unfinished and is acknowledged.
         assert.deepStrictEqual(outcome.cancel, Exit.succeed("canceled"), `cancel of run ${i}`)
         if (Exit.isFailure(outcome.decide)) {
@@ -126,7 +129,7 @@ describe.skipIf(!pgAvailable)("approval faults (PostgreSQL)", () => {
       )
     }), { timeout: 120_000 })
 
-  it.scopedLive("a connection lost mid-transaction fails decide, cancel and start with StorageError, half-applying nothing", () =>
+  it.scopedLive("a connection lost mid-transaction: decide, cancel, start fail with StorageError, change nothing", () =>
     Effect.gen(function*() {
       const { db, url } = yield* database
       const [runId, other] = yield* startWaiting(db, ["lost-1", "lost-2"])
@@ -167,7 +170,8 @@ describe.skipIf(!pgAvailable)("approval faults (PostgreSQL)", () => {
       const assertStorageError = (exit: Exit.Exit<unknown, unknown>, operation: string) => {
         assert.isTrue(Exit.isFailure(exit), `${operation} failed`)
         if (Exit.isSuccess(exit)) return
-        assert.isTrue(Cause.dieOption(exit.cause)._tag === "None", `${operation}: no defect: ${Cause.pretty(exit.cause)}`)
+        const defect = Cause.dieOption(exit.cause)
+        assert.isTrue(defect._tag === "None", `${operation}: no defect: ${Cause.pretty(exit.cause)}`)
         const error = Cause.failureOption(exit.cause)
         assert.isTrue(error._tag === "Some" && (error.value as any)._tag === "StorageError", Cause.pretty(exit.cause))
         assert.strictEqual(error._tag === "Some" && (error.value as any).operation, operation)

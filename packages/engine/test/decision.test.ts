@@ -40,7 +40,8 @@ describe("decision", () => {
     assert.strictEqual(refusal(judge(self, attempt(), 0))?._tag, "NotAuthorized")
     assert.strictEqual(judge(self, attempt({ verdict: "deny" }), 0)._tag, "Decide")
     assert.strictEqual(
-      judge(subject({ startedBy: "ana", reviewers: { ...self.reviewers, allowSelfApproval: true } }), attempt(), 0)._tag,
+      judge(subject({ startedBy: "ana", reviewers: { ...self.reviewers, allowSelfApproval: true } }), attempt(), 0)
+        ._tag,
       "Decide"
     )
   })
@@ -51,7 +52,8 @@ describe("decision", () => {
     assert.strictEqual(refusal(judge(withSchema, attempt({ payload: "x" }), 0))?._tag, "InvalidDecision")
     assert.strictEqual(judge(withSchema, attempt({ payload: 3 }), 0)._tag, "Decide")
     assert.strictEqual(refusal(judge(decided, attempt({ verdict: "deny", payload: 1 }), 0))?._tag, "InvalidDecision")
-    assert.strictEqual(refusal(judge(decided, attempt({ verdict: "request-changes", note: "x" }), 0))?._tag, "InvalidDecision")
+    const redoOnDecided = attempt({ verdict: "request-changes", note: "x" })
+    assert.strictEqual(refusal(judge(decided, redoOnDecided, 0))?._tag, "InvalidDecision")
     const redo = subject({ acceptsRequestChanges: true })
     assert.strictEqual(refusal(judge(redo, attempt({ verdict: "request-changes" }), 0))?._tag, "InvalidDecision")
     assert.strictEqual(judge(redo, attempt({ verdict: "request-changes", note: "warmer" }), 0)._tag, "Decide")
@@ -143,7 +145,8 @@ describe("decision", () => {
       status: "waiting-approval",
       reason: "voted-otherwise"
     })
-    assert.strictEqual(refusal(judge(afterA, attempt({ reviewer: { id: "a" }, verdict: "deny" }), 0))?._tag, "DecisionConflict")
+    const changed = attempt({ reviewer: { id: "a" }, verdict: "deny" })
+    assert.strictEqual(refusal(judge(afterA, changed, 0))?._tag, "DecisionConflict")
     // After an escalation (round 1), a's vote of round 0 no longer counts, and a may vote again if still assigned.
     const escalated = subject({ reviewers: board, round: 1, votes: [vote("a", 0)] })
     assert.deepStrictEqual(judge(escalated, attempt({ reviewer: { id: "x" } }), 0), {

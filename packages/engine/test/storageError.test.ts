@@ -18,7 +18,10 @@ describe("StorageError", () => {
       assert.include(error._tag === "Some" ? error.value.message : "", "Connection terminated")
       // A statement's failure, with the rollback's death after it, is one StorageError too.
       const both = Effect.failCause(
-        Cause.sequential(Cause.fail(new SqlError({ message: "statement" })), Cause.die(new SqlError({ message: "rollback" })))
+        Cause.sequential(
+          Cause.fail(new SqlError({ message: "statement" })),
+          Cause.die(new SqlError({ message: "rollback" }))
+        )
       )
       const second = yield* Effect.flip(mapStorage("Workflows.cancel")(both))
       assert.strictEqual(second._tag, "StorageError")

@@ -130,7 +130,12 @@ interface JudgeOptions {
  *
  * @internal
  */
-export const judge = (subject: Subject, attempt: Attempt, now: number, options: JudgeOptions = { checkInput: true }): Judgement => {
+export const judge = (
+  subject: Subject,
+  attempt: Attempt,
+  now: number,
+  options: JudgeOptions = { checkInput: true }
+): Judgement => {
   const by = attempt.reviewer
   // 1. Who may decide.
   if (!isAssigned(subject.reviewers, by)) {
