@@ -66,6 +66,7 @@ const program = Effect.gen(function*() {
       nodeId: "refund-decision",
       verdict: "approve",
       by: { id: "grace", roles: ["finance"] },
+      note: "Goodwill refund, minus shipping.",
       payload: { approvedAmount: 100 }
     })
     yield* Console.log(`  the same decision sent twice → ${again.status}`)

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import { Ajv, type ValidateFunction } from "ajv"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -15,13 +14,17 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type ApprovalRow, decidedStatuses, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
+import { type ApprovalRow, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
+import * as Decision from "./internal/decision.js"
 import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as Signals from "./internal/signals.js"
+import { mapStorage } from "./internal/storage.js"
 import { makeStore } from "./internal/store.js"
+import * as Run from "./Run.js"
+import type { StorageError } from "./StorageError.js"
 
 /**
  * @since 0.1.0
@@ -117,7 +120,13 @@ export class Vote extends Schema.Class<Vote>("@gatehouse/engine/Approvals/Vote")
   voter: Schema.String,
   verdict: Verdict,
   note: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Unknown),
   requestHash: Schema.String,
+  /**
+   * The escalation round the vote was cast in (0 before any escalation). Only the votes of the
+   * approval's current round (`escalations`) count toward its quorum.
+   */
+  round: Schema.Number,
   createdAt: Schema.Number
 }) {}
 
@@ -141,6 +150,10 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
   requestHash: Schema.String,
   revision: Schema.Number,
   acceptsRequestChanges: Schema.Boolean,
+  /** The number of revisions of the review this approval belongs to, when it is one. */
+  maxRevisions: Schema.optional(Schema.Number),
+  /** What the deadline does when it passes undecided: time the approval out, or escalate it. */
+  atDeadline: Schema.Literal("time-out", "escalate"),
   /** JSON Schema of the payload an approval must carry, when the node declares one. */
   decisionSchema: Schema.optional(Schema.Unknown),
   deadline: Schema.optional(Schema.Number),
@@ -153,8 +166,10 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
   }),
   onDeny: Schema.Literal("fail", "continue"),
   startedBy: Schema.optional(Schema.String),
+  /** How many times it was escalated: the current round of votes. */
   escalations: Schema.Number,
   decision: Schema.optional(Schema.Unknown),
+  /** Every vote, of every round (only with `get` and `decide`). */
   votes: Schema.optional(Schema.Array(Vote)),
   requestedAt: Schema.Number,
   decidedAt: Schema.optional(Schema.Number)
@@ -212,17 +227,45 @@ export class ApprovalNotFound extends Schema.TaggedError<ApprovalNotFound>("@gat
 }
 
 /**
- * Another decision already won (or the approval timed out or was canceled).
+ * Why a decision conflicts: another decision won (`decided`, with `status` the approval's), the deadline
+ * passed (`status` is `timed-out`, or `waiting-approval` while the escalation it triggers is due), the run
+ * ended (`canceled`), or the reviewer already voted otherwise in the current round.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ConflictReason = Schema.Literal("decided", "deadline-passed", "run-ended", "voted-otherwise")
+
+/**
+ * The decision can no longer be recorded: another decision already won (anything but an exact repeat of
+ * it), the approval timed out, was canceled or its run ended, or its deadline has passed.
  *
  * @since 0.1.0
  * @category errors
  */
 export class DecisionConflict extends Schema.TaggedError<DecisionConflict>("@gatehouse/engine/DecisionConflict")(
   "DecisionConflict",
-  { runId: Schema.String, nodeId: Schema.String, status: ApprovalStatus, attempted: Verdict }
+  {
+    runId: Schema.String,
+    nodeId: Schema.String,
+    status: ApprovalStatus,
+    attempted: Verdict,
+    reason: Schema.optional(ConflictReason)
+  }
 ) {
   override get message(): string {
-    return `Approval "${this.nodeId}" of run "${this.runId}" is already ${this.status}; "${this.attempted}" was not recorded`
+    const prefix = `Approval "${this.nodeId}" of run "${this.runId}"`
+    const suffix = `"${this.attempted}" was not recorded`
+    switch (this.reason) {
+      case "deadline-passed":
+        return `${prefix} is past its deadline (${this.status === "timed-out" ? "it times out" : "it escalates"}); ${suffix}`
+      case "run-ended":
+        return `${prefix} belongs to a run that has ended; ${suffix}`
+      case "voted-otherwise":
+        return `${prefix}: this reviewer already voted otherwise in this round; ${suffix}`
+      default:
+        return `${prefix} is already ${this.status}; ${suffix}`
+    }
   }
 }
 
@@ -278,6 +321,42 @@ export class InvalidDecision extends Schema.TaggedError<InvalidDecision>("@gateh
 export type DecideError = ApprovalNotFound | DecisionConflict | StaleApproval | NotAuthorized | InvalidDecision
 
 /**
+ * Whether a reviewer may take one action on an approval now: `decides` (it settles the approval) or
+ * `votes` (it counts toward a quorum), or not, and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AllowedAction = Schema.Union(
+  Schema.Struct({ allowed: Schema.Literal(true), effect: Schema.Literal("decides", "votes") }),
+  Schema.Struct({ allowed: Schema.Literal(false), reason: Schema.String })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AllowedAction = typeof AllowedAction.Type
+
+/**
+ * Which of approve, deny and request-changes a reviewer may do on an approval: the buttons an inbox shows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AllowedActions = Schema.Struct({
+  approve: AllowedAction,
+  deny: AllowedAction,
+  "request-changes": AllowedAction
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AllowedActions = typeof AllowedActions.Type
+
+/**
  * The approval metrics, as Effect `Metric`s: read them with `Metric.value`, or export them with
  * `@effect/opentelemetry`.
  *
@@ -296,27 +375,37 @@ export const metrics = {
 } as const
 
 /**
+ * The inbox and decisions. Every call fails with `StorageError` (never a defect) when the database fails it.
+ *
  * @since 0.1.0
  * @category tags
  */
 export class Approvals extends Context.Tag("@gatehouse/engine/Approvals")<Approvals, {
   /** The approval queue, oldest first, each with its request context. */
-  readonly list: (options?: ListOptions) => Effect.Effect<ApprovalPage, InvalidDecision | SqlError>
+  readonly list: (options?: ListOptions) => Effect.Effect<ApprovalPage, InvalidDecision | StorageError>
   /** One approval, with its votes. `nodeId` may be a review's id, meaning its latest revision. */
   readonly get: (address: {
     readonly runId: string
     readonly nodeId: string
-  }) => Effect.Effect<ApprovalRecord, ApprovalNotFound | SqlError>
+  }) => Effect.Effect<ApprovalRecord, ApprovalNotFound | StorageError>
   /**
    * Decides an approval, addressed by `(runId, nodeId)`, in one transaction: validates, checks the
    * reviewer, records the decision (or the vote, under a quorum), appends the audit entry and the event,
    * and makes the run runnable.
    */
-  readonly decide: (input: DecideInput) => Effect.Effect<DecideResult, DecideError | SqlError>
+  readonly decide: (input: DecideInput) => Effect.Effect<DecideResult, DecideError | StorageError>
+  /**
+   * Which actions this reviewer may take on the approval now (by the engine's `Clock`), judged by the same
+   * rules as `decide`: what an inbox shows as buttons.
+   */
+  readonly canDecide: (
+    address: { readonly runId: string; readonly nodeId: string },
+    reviewer: Reviewer | string
+  ) => Effect.Effect<AllowedActions, ApprovalNotFound | StorageError>
 }>() {}
 
-const outcomeOf = (verdict: Verdict): ApprovalStatus =>
-  verdict === "approve" ? "approved" : verdict === "deny" ? "denied" : "changes-requested"
+const atDeadlineOf = (row: ApprovalRow): "time-out" | "escalate" =>
+  typeof row.policy.onTimeout === "object" && row.escalations === 0 ? "escalate" : "time-out"
 
 const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord =>
   new ApprovalRecord({
@@ -332,6 +421,8 @@ const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord
     requestHash: row.requestHash,
     revision: row.revision,
     acceptsRequestChanges: row.policy.allowRequestChanges,
+    ...(row.policy.maxRevisions !== undefined ? { maxRevisions: row.policy.maxRevisions } : {}),
+    atDeadline: atDeadlineOf(row),
     ...(row.policy.decisionJsonSchema !== undefined ? { decisionSchema: row.policy.decisionJsonSchema } : {}),
     ...(row.deadline !== undefined ? { deadline: row.deadline } : {}),
     reviewers: row.reviewers,
@@ -350,6 +441,50 @@ const encodeCursor = (row: ApprovalRecord): string =>
 const decodeCursor = Schema.decodeUnknown(
   Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Number, Schema.String, Schema.String)))
 )
+
+const reviewerOf = (input: Reviewer | string): Reviewer => typeof input === "string" ? { id: input } : input
+
+/**
+ * Which of approve, deny and request-changes `reviewer` may do on `approval` at `now` (epoch
+ * milliseconds), and why not: the rules of `decide` (authorization, self-approval, status, the run's end,
+ * the deadline, votes of the current round), without a database. A record from `get` (with its votes)
+ * gives the exact answer; one from `list` has no votes, so a reviewer's repeated vote shows as allowed.
+ *
+ * @example
+ * ```ts
+ * import { Approvals } from "@gatehouse/engine"
+ * import { Clock, Effect } from "effect"
+ *
+ * const buttons = Effect.gen(function*() {
+ *   const approvals = yield* Approvals.Approvals
+ *   const approval = yield* approvals.get({ runId: "refund-1", nodeId: "refund-decision" })
+ *   return Approvals.allowedActions(approval, { id: "ana", roles: ["finance"] }, yield* Clock.currentTimeMillis)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category decisions
+ */
+export const allowedActions = (approval: ApprovalRecord, reviewer: Reviewer | string, now: number): AllowedActions =>
+  Decision.allowedActions(
+    {
+      status: approval.status,
+      reviewers: approval.reviewers,
+      startedBy: approval.startedBy,
+      requestHash: approval.requestHash,
+      acceptsRequestChanges: approval.acceptsRequestChanges,
+      maxRevisions: approval.maxRevisions,
+      deadline: approval.deadline,
+      atDeadline: approval.atDeadline,
+      round: approval.escalations,
+      decision: approval.decision as Decision.RecordedDecision | undefined,
+      votes: approval.votes ?? [],
+      runEnded: false,
+      checkPayload: undefined
+    },
+    reviewerOf(reviewer),
+    now
+  )
 
 const principalsOf = (reviewer: Reviewer): ReadonlyArray<string> => [
   "anyone",
@@ -387,12 +522,37 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
               voter: row.voter,
               verdict: row.verdict as Verdict,
               ...(row.note !== null ? { note: row.note } : {}),
+              ...(row.payload !== null ? { payload: JSON.parse(row.payload) } : {}),
               requestHash: row.request_hash,
+              round: Number(row.round),
               createdAt: Number(row.created_at)
             })
           )
         )
       )
+
+    const checkPayloadOf = (row: ApprovalRow): ((payload: unknown) => string | undefined) | undefined => {
+      const schema = row.policy.decisionJsonSchema
+      if (schema === undefined) return undefined
+      const validate = validatorFor(schema)
+      return (payload) => validate(payload) ? undefined : ajv.errorsText(validate.errors)
+    }
+
+    const subjectOf = (row: ApprovalRow, votes: ReadonlyArray<Vote>, runEnded: boolean): Decision.Subject => ({
+      status: row.status,
+      reviewers: row.reviewers,
+      startedBy: row.startedBy,
+      requestHash: row.requestHash,
+      acceptsRequestChanges: row.policy.allowRequestChanges,
+      maxRevisions: row.policy.maxRevisions,
+      deadline: row.deadline,
+      atDeadline: atDeadlineOf(row),
+      round: row.escalations,
+      decision: row.decision as Decision.RecordedDecision | undefined,
+      votes,
+      runEnded,
+      checkPayload: checkPayloadOf(row)
+    })
 
     const get = (address: { readonly runId: string; readonly nodeId: string }) =>
       Effect.gen(function*() {
@@ -457,111 +617,83 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
         const now = yield* Clock.currentTimeMillis
 
         const outcome = yield* Effect.gen(function*() {
+          // The lock order of `internal/store.ts`: the run's lock first, then the approval's row.
+          yield* store.lockRun(decoded.runId)
           const found = yield* approvals.resolve(decoded.runId, decoded.nodeId, { lock: true })
           if (Option.isNone(found)) return yield* new ApprovalNotFound({ runId: decoded.runId, nodeId: decoded.nodeId })
           const approval = found.value
           const address = { runId: approval.runId, nodeId: approval.nodeId }
-          const reviewers = approval.reviewers
-          const assigned = (reviewers.users.length === 0 && reviewers.roles.length === 0) ||
-            reviewers.users.includes(by.id) || (by.roles ?? []).some((role) => reviewers.roles.includes(role))
-          if (!assigned) {
-            return yield* new NotAuthorized({ ...address, reviewer: by.id, reason: "not among the approval's reviewers" })
-          }
-          if (decoded.verdict === "approve" && !reviewers.allowSelfApproval && approval.startedBy === by.id) {
-            return yield* new NotAuthorized({
-              ...address,
-              reviewer: by.id,
-              reason: "whoever started the run cannot approve it"
-            })
-          }
-          if (approval.status !== "waiting-approval") {
-            if (decidedStatuses.includes(approval.status) && approval.status === outcomeOf(decoded.verdict)) {
-              return { status: "already-decided" as const, approval }
-            }
-            return yield* new DecisionConflict({ ...address, status: approval.status, attempted: decoded.verdict })
-          }
-          if (decoded.requestHash !== undefined && decoded.requestHash !== approval.requestHash) {
-            return yield* new StaleApproval({ ...address, expected: approval.requestHash, actual: decoded.requestHash })
-          }
-          if (decoded.verdict === "request-changes" && !approval.policy.allowRequestChanges) {
-            return yield* new InvalidDecision({
-              reason: approval.policy.maxRevisions !== undefined
-                ? `approval "${approval.nodeId}" is the last of ${approval.policy.maxRevisions} revisions: approve or deny`
-                : `approval "${approval.nodeId}" does not accept request-changes`
-            })
-          }
-          if (decoded.verdict === "request-changes" && (decoded.note === undefined || decoded.note.trim() === "")) {
-            return yield* new InvalidDecision({ reason: "request-changes needs a note saying what to change" })
-          }
-          const schema = approval.policy.decisionJsonSchema
-          if (decoded.verdict === "approve" && schema !== undefined) {
-            const validate = validatorFor(schema)
-            if (!validate(decoded.payload)) {
-              return yield* new InvalidDecision({
-                reason: `payload does not match the approval's schema: ${ajv.errorsText(validate.errors)}`
-              })
-            }
-          } else if (decoded.payload !== undefined) {
-            return yield* new InvalidDecision({
-              reason: decoded.verdict === "approve"
-                ? `approval "${approval.nodeId}" takes no payload`
-                : "only an approval carries a payload"
-            })
-          }
+          const run = yield* store.getRun(approval.runId)
+          const runEnded = Option.isNone(run) || Run.isTerminal(run.value.status)
+          const votes = yield* votesOf(approval.runId, approval.nodeId)
+          const judgement = Decision.judge(subjectOf(approval, votes, runEnded), {
+            reviewer: by,
+            verdict: decoded.verdict,
+            note: decoded.note,
+            payload: decoded.payload,
+            requestHash: decoded.requestHash
+          }, now)
 
-          const needed = decoded.verdict === "approve"
-            ? reviewers.quorum
-            : decoded.verdict === "deny"
-            ? reviewers.denyQuorum
-            : 1
-          if (needed > 1) {
-            const inserted = yield* sql`INSERT INTO gatehouse_votes (run_id, node_id, voter, verdict, note, payload,
-                request_hash, created_at)
-              VALUES (${approval.runId}, ${approval.nodeId}, ${by.id}, ${decoded.verdict}, ${decoded.note ?? null},
-                ${payloadJson ?? null}, ${approval.requestHash}, ${now})
-              ON CONFLICT (run_id, node_id, voter) DO NOTHING RETURNING voter`
-            if (inserted.length === 0) {
-              const previous = yield* sql<{ verdict: string }>`SELECT verdict FROM gatehouse_votes
-                WHERE run_id = ${approval.runId} AND node_id = ${approval.nodeId} AND voter = ${by.id}`
-              if (previous[0]?.verdict !== decoded.verdict) {
-                return yield* new InvalidDecision({ reason: `${by.id} already voted "${previous[0]?.verdict}"` })
-              }
-              return { status: "vote-recorded" as const, approval }
+          if (judgement._tag === "Refused") {
+            const refusal = judgement.refusal
+            switch (refusal._tag) {
+              case "NotAuthorized":
+                return yield* new NotAuthorized({ ...address, reviewer: by.id, reason: refusal.reason })
+              case "InvalidDecision":
+                return yield* new InvalidDecision({ reason: `approval "${approval.nodeId}": ${refusal.reason}` })
+              case "StaleApproval":
+                return yield* new StaleApproval({ ...address, expected: refusal.expected, actual: refusal.actual })
+              case "DecisionConflict":
+                return yield* new DecisionConflict({
+                  ...address,
+                  status: refusal.status,
+                  attempted: decoded.verdict,
+                  reason: refusal.reason
+                })
             }
-            const count = yield* sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM gatehouse_votes
-              WHERE run_id = ${approval.runId} AND node_id = ${approval.nodeId} AND verdict = ${decoded.verdict}`
-            const votes = Number(count[0]?.n ?? 0)
+          }
+          if (judgement._tag === "AlreadyDecided") return { status: "already-decided" as const, approval }
+          if (judgement._tag === "VoteRepeated") return { status: "vote-recorded" as const, approval }
+
+          const round = approval.escalations
+          if (judgement.needed > 1) {
+            yield* approvals.insertVote({
+              ...address,
+              round,
+              voter: by.id,
+              verdict: decoded.verdict,
+              note: decoded.note,
+              payloadJson,
+              requestHash: approval.requestHash,
+              now
+            })
+          }
+          const tally = { verdict: decoded.verdict, votes: judgement.votes, needed: judgement.needed, round }
+          if (judgement._tag === "Vote") {
+            yield* appendEvent(sql, { ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
             yield* appendAudit(sql, {
               ...address,
               action: "approval.voted",
               actor: by.id,
               requestHash: decoded.requestHash ?? approval.requestHash,
               note: decoded.note,
-              data: { verdict: decoded.verdict, votes, needed },
+              data: tally,
               now
             })
-            if (votes < needed) {
-              yield* appendEvent(sql, {
-                ...address,
-                type: "approval.vote-recorded",
-                actor: by.id,
-                data: { verdict: decoded.verdict, votes, needed },
-                now
-              })
-              return { status: "vote-recorded" as const, approval }
-            }
+            return { status: "vote-recorded" as const, approval }
           }
 
           const decision = {
             approved: decoded.verdict === "approve",
-            outcome: outcomeOf(decoded.verdict),
+            outcome: judgement.outcome,
             ...(decoded.note !== undefined ? { note: decoded.note } : {}),
             decidedBy: by.id,
             decidedAt: now,
             ...(decoded.payload !== undefined ? { payload: decoded.payload } : {})
           }
-          const settled = yield* approvals.settle({ ...address, status: outcomeOf(decoded.verdict), decision, now })
+          const settled = yield* approvals.settle({ ...address, status: judgement.outcome, decision, now })
           if (!settled) return yield* Effect.dieMessage(`Approval "${approval.nodeId}" changed under its run's lock`)
+          // The run's row last: a runner's claim skips a locked run only between this wake and the commit.
           yield* store.wake(approval.runId, now)
           yield* appendEvent(sql, {
             ...address,
@@ -570,6 +702,17 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
             data: { verdict: decoded.verdict, revision: approval.revision },
             now
           })
+          if (judgement.needed > 1) {
+            yield* appendAudit(sql, {
+              ...address,
+              action: "approval.voted",
+              actor: by.id,
+              requestHash: decoded.requestHash ?? approval.requestHash,
+              note: decoded.note,
+              data: tally,
+              now
+            })
+          }
           yield* appendAudit(sql, {
             ...address,
             action: "approval.decided",
@@ -581,7 +724,7 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
           })
           return {
             status: "decided" as const,
-            approval: { ...approval, status: outcomeOf(decoded.verdict), decision, decidedAt: now }
+            approval: { ...approval, status: judgement.outcome, decision, decidedAt: now }
           }
         }).pipe(
           sql.withTransaction,
@@ -605,7 +748,24 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
         }
       })
 
-    return Approvals.of({ list, get, decide })
+    const canDecide = (address: { readonly runId: string; readonly nodeId: string }, reviewer: Reviewer | string) =>
+      Effect.gen(function*() {
+        const found = yield* approvals.resolve(address.runId, address.nodeId)
+        if (Option.isNone(found)) return yield* new ApprovalNotFound(address)
+        const row = found.value
+        const run = yield* store.getRun(row.runId)
+        const runEnded = Option.isNone(run) || Run.isTerminal(run.value.status)
+        const votes = yield* votesOf(row.runId, row.nodeId)
+        const now = yield* Clock.currentTimeMillis
+        return Decision.allowedActions(subjectOf(row, votes, runEnded), reviewerOf(reviewer), now)
+      })
+
+    return Approvals.of({
+      list: (options) => mapStorage("Approvals.list")(list(options)),
+      get: (address) => mapStorage("Approvals.get")(get(address)),
+      decide: (input) => mapStorage("Approvals.decide")(decide(input)),
+      canDecide: (address, reviewer) => mapStorage("Approvals.canDecide")(canDecide(address, reviewer))
+    })
   }
 )
 

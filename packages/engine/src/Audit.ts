@@ -6,10 +6,11 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { auditHash, genesisHash } from "./internal/log.js"
+import { mapStorage } from "./internal/storage.js"
+import type { StorageError } from "./StorageError.js"
 
 /**
  * @since 0.1.0
@@ -65,12 +66,12 @@ const toEntry = (row: any): Entry =>
  * @since 0.1.0
  * @category queries
  */
-export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, SqlError, SqlClient.SqlClient> =>
+export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE run_id = ${runId} ORDER BY seq`
     return rows.map(toEntry)
-  })
+  }).pipe(mapStorage("Audit.forRun"))
 
 /**
  * Walks the whole chain and reports the first entry whose hash does not match its content (edited) or
@@ -90,7 +91,7 @@ export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, SqlEr
  * @since 0.1.0
  * @category verification
  */
-export const verify: Effect.Effect<Verification, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+export const verify: Effect.Effect<Verification, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   let prevHash = genesisHash
   let entries = 0
@@ -118,4 +119,4 @@ export const verify: Effect.Effect<Verification, SqlError, SqlClient.SqlClient> 
       prevHash = row.hash
     }
   }
-})
+}).pipe(mapStorage("Audit.verify"))

@@ -5,7 +5,6 @@
  *
  * @since 0.1.0
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
@@ -13,6 +12,7 @@ import { decodeExit, exitSchema, type ExitSchema, formatError } from "./internal
 import * as Instance from "./internal/instance.js"
 import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
+import type { StorageError } from "./StorageError.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 import { type NodeKindMismatch, Workflows } from "./Workflows.js"
 
@@ -101,7 +101,7 @@ export const complete: {
     exit: Exit.Exit<A, E>
   ): Effect.Effect<
     "completed" | "already-completed",
-    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
+    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | StorageError,
     Workflows
   >
   (
@@ -109,7 +109,7 @@ export const complete: {
     exit: Exit.Exit<unknown, unknown>
   ): Effect.Effect<
     "completed" | "already-completed",
-    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError,
+    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | StorageError,
     Workflows
   >
 } = (

@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -16,6 +15,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { mapStorage, mapStorageStream } from "./internal/storage.js"
+import type { StorageError } from "./StorageError.js"
 
 /**
  * @since 0.1.0
@@ -53,12 +54,12 @@ export class Events extends Context.Tag("@gatehouse/engine/Events")<Events, {
     readonly after?: string | undefined
     readonly limit?: number | undefined
     readonly runId?: string | undefined
-  }) => Effect.Effect<ReadonlyArray<Event>, InvalidCursor | SqlError>
+  }) => Effect.Effect<ReadonlyArray<Event>, InvalidCursor | StorageError>
   /** Every event after the cursor, then new ones as they commit (looking every `pollInterval`). */
   readonly stream: (options?: {
     readonly after?: string | undefined
     readonly pollInterval?: Duration.DurationInput | undefined
-  }) => Stream.Stream<Event, InvalidCursor | SqlError>
+  }) => Stream.Stream<Event, InvalidCursor | StorageError>
 }>() {}
 
 const parseCursor = (cursor: string): Option.Option<readonly [number, number]> => {
@@ -100,11 +101,11 @@ export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = E
           createdAt: Number(row.created_at)
         })
       )
-    })
+    }).pipe(mapStorage("Events.read"))
 
   const stream = (
     options: { readonly after?: string | undefined; readonly pollInterval?: Duration.DurationInput | undefined } = {}
-  ): Stream.Stream<Event, InvalidCursor | SqlError> =>
+  ): Stream.Stream<Event, InvalidCursor | StorageError> =>
     Stream.paginateChunkEffect(options.after, (after: string | undefined) =>
       Effect.gen(function*() {
         const events = yield* read({ after, limit: 500 })
@@ -113,7 +114,7 @@ export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = E
         }
         yield* Effect.sleep(options.pollInterval ?? Duration.seconds(1))
         return [Chunk.empty<Event>(), Option.some(after)] as const
-      }))
+      })).pipe(mapStorageStream("Events.stream"))
 
   return Events.of({ read, stream })
 })

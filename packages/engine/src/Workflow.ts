@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -13,6 +12,7 @@ import { createHash, randomUUID } from "node:crypto"
 import { decodeExit, encodeExit, exitSchema, formatError } from "./internal/codec.js"
 import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
+import type { StorageError } from "./StorageError.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
 import { Workflows } from "./Workflows.js"
@@ -41,14 +41,14 @@ export interface Workflow<
   readonly start: (
     payload: Payload["Type"],
     options?: { readonly startedBy?: string | undefined }
-  ) => Effect.Effect<Run.RunId, Run.InvalidPayload | SqlError, Workflows>
+  ) => Effect.Effect<Run.RunId, Run.InvalidPayload | StorageError, Workflows>
   /** Starts the run (or finds it) and waits for its result. */
   readonly execute: (
     payload: Payload["Type"],
     options?: { readonly startedBy?: string | undefined }
   ) => Effect.Effect<
     Success["Type"],
-    Error["Type"] | Run.RunFatal | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | SqlError,
+    Error["Type"] | Run.RunFatal | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | StorageError,
     Workflows
   >
   /** Waits for a run of this workflow to end, and gives back its Exit decoded with the workflow's schemas. */
@@ -56,7 +56,7 @@ export interface Workflow<
     runId: string
   ) => Effect.Effect<
     Exit.Exit<Success["Type"], Error["Type"] | Run.RunFatal | Run.RunCanceled>,
-    Run.RunNotFound | SqlError,
+    Run.RunNotFound | StorageError,
     Workflows
   >
   /** Registers the body of the workflow with the engine of the layer it is provided to. */
@@ -159,7 +159,7 @@ export const make = <
         startedBy
       })
       return runId
-    }) as Effect.Effect<Run.RunId, Run.InvalidPayload | SqlError, Workflows>
+    }) as Effect.Effect<Run.RunId, Run.InvalidPayload | StorageError, Workflows>
 
   const result = (runId: string) =>
     Effect.gen(function*() {

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -18,10 +17,12 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
-import { appendAudit, appendEvent } from "./internal/log.js"
+import { appendEvent } from "./internal/log.js"
 import * as Signals from "./internal/signals.js"
+import { mapStorage } from "./internal/storage.js"
 import { makeStore, toNode, toSummary } from "./internal/store.js"
 import * as Run from "./Run.js"
+import type { StorageError } from "./StorageError.js"
 
 /**
  * Options of `list`, validated with this schema.
@@ -101,6 +102,8 @@ export class NodeKindMismatch extends Schema.TaggedError<NodeKindMismatch>("@gat
 }
 
 /**
+ * The client API. Every call fails with `StorageError` (never a defect) when the database fails it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -115,11 +118,11 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     readonly idempotencyKey: string | undefined
     readonly payload: unknown
     readonly startedBy: string | undefined
-  }) => Effect.Effect<boolean, SqlError>
+  }) => Effect.Effect<boolean, StorageError>
   /** The run as it stands now. */
-  readonly poll: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | SqlError>
+  readonly poll: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | StorageError>
   /** Waits until the run is completed, failed or canceled, and returns it. */
-  readonly result: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | SqlError>
+  readonly result: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | StorageError>
   /**
    * Cancels a run that has not ended: it ends `canceled`, its waiting nodes are marked canceled, and no
    * later completion or decision resumes it.
@@ -129,12 +132,12 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     options: CancelOptions
   ) => Effect.Effect<
     { readonly status: "canceled" | "already-finished"; readonly run: Run.Summary },
-    Run.RunNotFound | InvalidRequest | SqlError
+    Run.RunNotFound | InvalidRequest | StorageError
   >
   /** The run with every node of its journal, in the order they were reached. */
-  readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, Run.RunNotFound | SqlError>
+  readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, Run.RunNotFound | StorageError>
   /** Runs, newest first, filtered by status and workflow. */
-  readonly list: (options?: ListOptions) => Effect.Effect<RunPage, InvalidRequest | SqlError>
+  readonly list: (options?: ListOptions) => Effect.Effect<RunPage, InvalidRequest | StorageError>
   /**
    * Completes a durable deferred of a run with an Exit already encoded with the deferred's schemas.
    * First completion wins; a completion that arrives before the run awaits is kept.
@@ -145,7 +148,7 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     readonly exit: unknown
   }) => Effect.Effect<
     "completed" | "already-completed",
-    Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | SqlError
+    Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | StorageError
   >
 }>() {}
 
@@ -210,7 +213,9 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
         )
         const now = yield* Clock.currentTimeMillis
         const result = yield* Effect.gen(function*() {
-          const run = yield* store.getRunForUpdate(runId).pipe(
+          // The lock order of `internal/store.ts`: the run's lock first, then its rows.
+          yield* store.lockRun(runId)
+          const run = yield* store.getRun(runId).pipe(
             Effect.flatMap(Option.match({
               onNone: () => Effect.fail(new Run.RunNotFound({ runId })),
               onSome: Effect.succeed
@@ -225,9 +230,14 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
             now
           })
           if (!canceled) return "already-finished" as const
-          yield* store.cancelOpenWork(runId, now)
-          yield* appendEvent(store.sql, { runId, type: "run.canceled", actor: by, data: { reason }, now })
-          yield* appendAudit(store.sql, { runId, action: "run.canceled", actor: by, note: reason, now })
+          yield* store.closeOpenWork({
+            runId,
+            now,
+            actor: by,
+            reason: "run-canceled",
+            runEvent: { runId, type: "run.canceled", actor: by, data: { reason }, now },
+            runAudit: { runId, action: "run.canceled", actor: by, note: reason, now }
+          })
           return "canceled" as const
         }).pipe(store.sql.withTransaction)
         if (result === "canceled") {
@@ -273,9 +283,11 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
     const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        // No lock on the run's row: first completion wins through the node's own upsert, and a runner
-        // claiming the woken run must not skip it because another completion is in flight.
+        // The run's lock (see `internal/store.ts`), not its row's: first completion wins through the node's
+        // own upsert, and a runner claiming the woken run must not skip it because another completion is in
+        // flight. The row is written last, by the wake.
         const outcome = yield* Effect.gen(function*() {
+          yield* store.lockRun(options.runId)
           const run = yield* getRun(options.runId)
           if (Run.isTerminal(run.status)) {
             return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
@@ -325,13 +337,13 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
           })
           if (created) yield* signals.work.notify
           return created
-        }),
-      poll,
-      result,
-      cancel,
-      inspect,
-      list,
-      completeDeferred
+        }).pipe(mapStorage("Workflows.start")),
+      poll: (runId) => mapStorage("Workflows.poll")(poll(runId)),
+      result: (runId) => mapStorage("Workflows.result")(result(runId)),
+      cancel: (runId, options) => mapStorage("Workflows.cancel")(cancel(runId, options)),
+      inspect: (runId) => mapStorage("Workflows.inspect")(inspect(runId)),
+      list: (options) => mapStorage("Workflows.list")(list(options)),
+      completeDeferred: (options) => mapStorage("Workflows.completeDeferred")(completeDeferred(options))
     })
   }
 )

@@ -57,6 +57,7 @@ export * as Runner from "./Runner.js"
  * @since 0.1.0
  */
 export * as Step from "./Step.js"
+export * as StorageError from "./StorageError.js"
 
 /**
  * @since 0.1.0

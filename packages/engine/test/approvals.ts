@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Approval, Approvals, Audit, Events, GatehouseTest, Run, Step, Workflow, Workflows } from "@gatehouse/engine"
+import { Approval, Approvals, Audit, Events, Gatehouse, GatehouseTest, Run, Step, Workflow, Workflows } from "@gatehouse/engine"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -9,8 +9,9 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase, TestDatabase } from "./utils/database.js"
 import { buildEngine, provideContext, sideEffects, withClient, withEngine } from "./utils/engine.js"
+import { makeStore } from "../src/internal/store.js"
 import { snapshot } from "./utils/snapshot.js"
 
 const Refund = Workflow.make({
@@ -154,7 +155,60 @@ const RaceLive = Race.toLayer((_, run) =>
   })
 )
 
-const AllLive = Layer.mergeAll(RefundLive, ReleaseLive, ChangeLive, DeadlineLive, DraftLive, OptionalLive, RaceLive)
+// Quorum 2, escalated after a day to two other reviewers with quorum 2.
+const Board = Workflow.make({
+  name: "board",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const BoardLive = Board.toLayer(() =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("budget", {
+      title: "Approve the budget?",
+      onDeny: "continue",
+      reviewers: { users: ["a", "b", "c"], quorum: 2 },
+      timeout: "1 day",
+      onTimeout: { escalateTo: { users: ["x", "y"], quorum: 2 }, timeout: "1 day" }
+    })
+    return `${decision.outcome} by ${decision.decidedBy}`
+  })
+)
+
+const AllLive = Layer.mergeAll(
+  RefundLive,
+  ReleaseLive,
+  ChangeLive,
+  DeadlineLive,
+  DraftLive,
+  OptionalLive,
+  RaceLive,
+  BoardLive
+)
+
+/**
+ * The run's events once at least `count` are visible. On PostgreSQL an event is returned only once every
+ * transaction older than its own has ended, on the whole (shared, busy) server: wait for that, bounded.
+ */
+const visibleEvents = (runId: string, count: number) =>
+  Effect.gen(function*() {
+    const events = yield* Events.Events
+    for (let attempt = 0;; attempt++) {
+      const read = yield* events.read({ runId })
+      if (read.length >= count || attempt >= 500) return read
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+    }
+  })
+
+/** The client services only (no runner), on a new connection to the test database. */
+const withClientOnly = <A, E, R>(db: TestDatabase, body: Effect.Effect<A, E, R>) =>
+  Effect.scoped(
+    Effect.flatMap(
+      Layer.build(Gatehouse.layerClient.pipe(Layer.provideMerge(db.client()))),
+      (context) => Effect.provide(body, context)
+    )
+  )
 
 const approvalsService = Approvals.Approvals
 const workflowsService = Workflows.Workflows
@@ -209,7 +263,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             "approval.decided",
             "run.completed"
           ])
-          const events = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          const events = (yield* visibleEvents(runId, 4)).map((event) => event.type)
           assert.deepStrictEqual(events, ["run.started", "approval.requested", "approval.decided", "run.completed"])
           const audit = yield* Audit.forRun(runId)
           assert.deepStrictEqual(audit.map((entry) => [entry.action, entry.actor]), [
@@ -304,7 +358,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* GatehouseTest.settle
           const approved = Exit.isSuccess(exit) && exit.value.approved
           assert.strictEqual(yield* sideEffects.count(runId, "pay"), approved ? 1 : 0)
-          const decided = (yield* (yield* Events.Events).read({ runId })).filter((event) => event.type === "approval.decided")
+          const decided = (yield* visibleEvents(runId, 4)).filter((event) => event.type === "approval.decided")
           assert.strictEqual(decided.length, 1)
         }).pipe(provideContext(context))
       }))
@@ -474,7 +528,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(former._tag, "NotAuthorized")
           yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "boss" })
           assert.deepStrictEqual(yield* Deadline.result(runId), Exit.succeed("approved by boss"))
-          const types = (yield* (yield* Events.Events).read({ runId })).map((event) => event.type)
+          const types = (yield* visibleEvents(runId, 5)).map((event) => event.type)
           assert.include(types, "approval.escalated")
         }).pipe(provideContext(context))
       }))
@@ -575,7 +629,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const late = yield* approvals.decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "ana" }).pipe(Effect.flip)
           assert.strictEqual(late._tag, "DecisionConflict")
           const audit = yield* Audit.forRun(runId)
-          assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "run.canceled"])
+          assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "run.canceled", "approval.canceled"])
         }).pipe(provideContext(context))
       }))
 
@@ -646,6 +700,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* GatehouseTest.settle
           yield* (yield* approvalsService).decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob" })
           yield* Refund.result(runId)
+          yield* visibleEvents(runId, 4)
           // A consumer reading two at a time from its cursor sees every event once, in order.
           const seen: Array<string> = []
           let after = cursor
@@ -703,6 +758,178 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(yield* Metric.value(metrics.pending).pipe(Effect.map((state) => state.value)), 0)
           const wait = yield* Metric.value(metrics.decisionWait)
           assert.isAtLeast(wait.count, 1)
+        }).pipe(provideContext(context))
+      }))
+    it.scoped("a decision after the deadline is refused although no runner fired the timer; the deadline wins", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        const runId = yield* withEngine(
+          db,
+          AllLive,
+          Effect.zipLeft(Deadline.start({ id: "late-1", escalate: false }), GatehouseTest.settle),
+          { pollInterval: Duration.infinity }
+        )
+        // No runner from here on: the deadline is due and nobody fires it.
+        yield* TestClock.adjust("7 days")
+        yield* withClientOnly(
+          db,
+          Effect.gen(function*() {
+            const approvals = yield* approvalsService
+            const before = yield* snapshot
+            const late = yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "ana" })
+              .pipe(Effect.flip)
+            assert.strictEqual(late._tag, "DecisionConflict")
+            assert.strictEqual(late._tag === "DecisionConflict" && late.status, "timed-out")
+            assert.strictEqual(late._tag === "DecisionConflict" && late.reason, "deadline-passed")
+            assert.deepStrictEqual(yield* snapshot, before)
+            const actions = yield* approvals.canDecide({ runId, nodeId: "sign-off" }, "ana")
+            assert.deepStrictEqual(actions.approve, { allowed: false, reason: "the deadline has passed" })
+          })
+        )
+        // A runner fires the deadline: its outcome is the one recorded.
+        const exit = yield* withEngine(db, AllLive, Deadline.result(runId), { pollInterval: Duration.infinity })
+        assert.deepStrictEqual(exit, Exit.succeed("timed-out by system"))
+      }))
+
+    it.scoped("a run that ends, completed or failed, closes its open approvals with an event and an audit entry", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        const [completed, failed] = yield* withEngine(
+          db,
+          AllLive,
+          Effect.zipLeft(
+            Effect.all([Refund.start({ ticketId: "T-end-1", amount: 1 }), Refund.start({ ticketId: "T-end-2", amount: 2 })]),
+            GatehouseTest.settle
+          ),
+          { pollInterval: Duration.infinity }
+        )
+        yield* withClientOnly(
+          db,
+          Effect.gen(function*() {
+            // A runner ends each run while its approval still waits (an approval that lost a race, a fatal error).
+            const store = makeStore(yield* SqlClient.SqlClient)
+            for (const [runId, status] of [[completed, "completed"], [failed, "failed"]] as const) {
+              yield* store.wake(runId, 1)
+              const claimed = yield* store.claim({
+                owner: "test-runner",
+                names: ["refund"],
+                now: 1,
+                leaseMillis: 60_000,
+                limit: 10,
+                executing: []
+              })
+              assert.include(claimed.map((claim) => claim.id), runId)
+              assert.isTrue(
+                yield* store.finishRun({ runId, owner: "test-runner", status, result: null, error: undefined, now: 2 })
+              )
+            }
+            const approvals = yield* approvalsService
+            for (const runId of [completed, failed]) {
+              const approval = yield* approvals.get({ runId, nodeId: "refund-decision" })
+              assert.strictEqual(approval.status, "canceled")
+              assert.strictEqual((yield* approvals.list({ reviewer: "ana" })).approvals.filter((a) => a.runId === runId).length, 0)
+              const inspection = yield* (yield* workflowsService).inspect(runId)
+              assert.deepStrictEqual(inspection.nodes.map((node) => node.status), ["canceled"])
+              assert.include(inspection.events.map((event) => event.type), "approval.canceled")
+              const audit = yield* Audit.forRun(runId)
+              assert.deepStrictEqual(audit.map((entry) => entry.action), ["approval.requested", "approval.canceled"])
+              const late = yield* approvals.decide({
+                runId,
+                nodeId: "refund-decision",
+                verdict: "approve",
+                by: "ana",
+                payload: { approvedAmount: 1 }
+              }).pipe(Effect.flip)
+              assert.strictEqual(late._tag, "DecisionConflict")
+            }
+            assert.isTrue((yield* Audit.verify).valid)
+          })
+        )
+      }))
+
+    it.scoped("votes cast before an escalation do not count toward the new reviewers' quorum", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Board.start({ id: "b-1" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const address = { runId, nodeId: "budget" }
+          assert.strictEqual((yield* approvals.decide({ ...address, verdict: "approve", by: "a" })).status, "vote-recorded")
+          yield* TestClock.adjust("1 day")
+          yield* GatehouseTest.settle
+          const escalated = yield* approvals.get(address)
+          assert.strictEqual(escalated.escalations, 1)
+          assert.deepStrictEqual(escalated.reviewers.users, ["x", "y"])
+          // x alone is one vote of the new round, not two.
+          const x = yield* approvals.decide({ ...address, verdict: "approve", by: "x" })
+          assert.strictEqual(x.status, "vote-recorded")
+          yield* GatehouseTest.settle
+          assert.strictEqual((yield* (yield* workflowsService).poll(runId)).status, "waiting-approval")
+          const former = yield* approvals.decide({ ...address, verdict: "approve", by: "a" }).pipe(Effect.flip)
+          assert.strictEqual(former._tag, "NotAuthorized")
+          const y = yield* approvals.decide({ ...address, verdict: "approve", by: "y" })
+          assert.strictEqual(y.status, "decided")
+          assert.deepStrictEqual(y.approval.votes?.map((vote) => [vote.voter, vote.round]), [["a", 0], ["x", 1], ["y", 1]])
+          assert.deepStrictEqual(yield* Board.result(runId), Exit.succeed("approved by y"))
+          // x repeating the vote that helped decide is a repeat; a different one is a conflict.
+          assert.strictEqual((yield* approvals.decide({ ...address, verdict: "approve", by: "x" })).status, "already-decided")
+          const otherwise = yield* approvals.decide({ ...address, verdict: "deny", by: "x" }).pipe(Effect.flip)
+          assert.strictEqual(otherwise._tag, "DecisionConflict")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("only an exact repeat of a decision by the same reviewer is already-decided; the rest conflicts", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ ticketId: "T-repeat", amount: 10 })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const address = { runId, nodeId: "refund-decision" }
+          const before = yield* approvals.canDecide(address, "ana")
+          assert.deepStrictEqual(before.approve, { allowed: true, effect: "decides" })
+          assert.strictEqual(before["request-changes"].allowed, false)
+          const decision = {
+            ...address,
+            verdict: "approve",
+            by: "ana",
+            note: "ok",
+            payload: { approvedAmount: 10 }
+          } as const
+          assert.strictEqual((yield* approvals.decide(decision)).status, "decided")
+          yield* GatehouseTest.settle
+          const after = yield* snapshot
+          assert.strictEqual((yield* approvals.decide(decision)).status, "already-decided")
+          assert.strictEqual((yield* approvals.decide({ ...decision, by: { id: "ana", roles: ["finance"] } })).status, "already-decided")
+          const conflicting: ReadonlyArray<Approvals.DecideInput> = [
+            { ...decision, payload: { approvedAmount: 20 } },
+            { ...decision, note: "changed my mind" },
+            { ...decision, note: undefined },
+            { ...decision, by: "bob" },
+            { ...address, verdict: "deny", by: "ana", note: "ok" }
+          ]
+          for (const input of conflicting) {
+            const error = yield* approvals.decide(input).pipe(Effect.flip)
+            assert.strictEqual(error._tag, "DecisionConflict", JSON.stringify(input))
+          }
+          // Validated first: a malformed repeat is invalid, whatever was decided.
+          const invalid = yield* approvals.decide({ ...decision, payload: { approvedAmount: "ten" } }).pipe(Effect.flip)
+          assert.strictEqual(invalid._tag, "InvalidDecision")
+          assert.deepStrictEqual(yield* snapshot, after)
+          const actions = yield* approvals.canDecide(address, "ana")
+          assert.deepStrictEqual(actions.deny, { allowed: false, reason: "the approval is already approved" })
+
+          // Under a quorum, a reviewer votes once: the same vote again is a repeat, another one a conflict.
+          const change = yield* Change.start({ id: "c-repeat" })
+          yield* GatehouseTest.settle
+          const vote = { runId: change, nodeId: "change-board", verdict: "approve", by: "a" } as const
+          assert.strictEqual((yield* approvals.decide(vote)).status, "vote-recorded")
+          assert.strictEqual((yield* approvals.decide(vote)).status, "vote-recorded")
+          for (const input of [{ ...vote, verdict: "deny" as const }, { ...vote, note: "sure" }]) {
+            const error = yield* approvals.decide(input).pipe(Effect.flip)
+            assert.strictEqual(error._tag, "DecisionConflict", JSON.stringify(input))
+          }
         }).pipe(provideContext(context))
       }))
   })

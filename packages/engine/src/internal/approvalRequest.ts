@@ -99,9 +99,11 @@ const validateRequest = (input: Request<any>, now: number): string | {
   }
 }
 
+// Inside a transaction: the run's lock first (the lock order of `internal/store.ts`), then the lease check.
 const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const state = instance.state
+    yield* Instance.storage(instance, state.store.lockRun(instance.runId))
     const run = yield* Instance.storage(instance, state.store.getRun(instance.runId))
     if (Option.isNone(run) || run.value.leaseOwner !== state.owner || run.value.status !== "running") {
       state.leaseLost = true
@@ -163,6 +165,9 @@ const create = (
       updatedAt: now
     }
     const node = yield* Effect.gen(function*() {
+      // The run's lock first (the lock order of `internal/store.ts`): a cancel either ends the run before
+      // this request is written, and the fenced write below stops, or closes the request it finds.
+      yield* Instance.storage(instance, state.store.lockRun(instance.runId))
       const node = yield* Instance.ensure(instance, { nodeId: id, kind: "approval", status: "waiting-approval", fireAt: deadline })
       yield* Instance.storage(
         instance,

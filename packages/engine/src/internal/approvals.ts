@@ -117,7 +117,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
 
   /**
    * A node id, or the base id of a review, whose latest revision is meant. `lock` takes the approval's
-   * row lock on PostgreSQL, so concurrent decisions on one approval queue up. The run's row is not
+   * row lock on PostgreSQL, after the run's lock (see the lock order in `store.ts`). The run's row is not
    * locked: a runner claiming the woken run (`SKIP LOCKED`) must not skip it because reviewers are busy.
    */
   const resolve = (
@@ -206,13 +206,37 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       return true
     })
 
+  /** Every vote of the approval, of every round, oldest first. */
   const votes = (runId: string, nodeId: string) =>
-    sql<{ voter: string; verdict: string; note: string | null; request_hash: string; created_at: unknown }>`
-      SELECT voter, verdict, note, request_hash, created_at FROM gatehouse_votes
-      WHERE run_id = ${runId} AND node_id = ${nodeId} ORDER BY created_at, voter`
+    sql<{
+      voter: string
+      verdict: string
+      note: string | null
+      payload: string | null
+      request_hash: string
+      round: unknown
+      created_at: unknown
+    }>`SELECT voter, verdict, note, payload, request_hash, round, created_at FROM gatehouse_votes
+      WHERE run_id = ${runId} AND node_id = ${nodeId} ORDER BY created_at, round, voter`
+
+  /** Records a vote in the approval's current round. */
+  const insertVote = (vote: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly round: number
+    readonly voter: string
+    readonly verdict: string
+    readonly note: string | undefined
+    readonly payloadJson: string | undefined
+    readonly requestHash: string
+    readonly now: number
+  }): Effect.Effect<void, SqlError> =>
+    sql`INSERT INTO gatehouse_votes (run_id, node_id, round, voter, verdict, note, payload, request_hash, created_at)
+      VALUES (${vote.runId}, ${vote.nodeId}, ${vote.round}, ${vote.voter}, ${vote.verdict}, ${vote.note ?? null},
+        ${vote.payloadJson ?? null}, ${vote.requestHash}, ${vote.now})`.pipe(Effect.asVoid)
 
   const pendingCount = sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM gatehouse_approvals
     WHERE status = 'waiting-approval'`.pipe(Effect.map((rows) => Number(rows[0]?.n ?? 0)))
 
-  return { sql, get, resolve, insert, settle, escalate, votes, pendingCount } as const
+  return { sql, get, resolve, insert, settle, escalate, votes, insertVote, pendingCount } as const
 }

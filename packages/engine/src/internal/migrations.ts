@@ -169,6 +169,28 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       $$`),
       orElse: () => Effect.void
     })
+  }),
+  "0005_vote_rounds": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // Each escalation of an approval starts a new round of votes; only the current round's votes count
+    // toward its quorum, and a reviewer votes once per round.
+    yield* sql`CREATE TABLE gatehouse_votes_rounds (
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      round INTEGER NOT NULL,
+      voter TEXT NOT NULL,
+      verdict TEXT NOT NULL,
+      note TEXT,
+      payload TEXT,
+      request_hash TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (run_id, node_id, round, voter)
+    )`
+    yield* sql`INSERT INTO gatehouse_votes_rounds (run_id, node_id, round, voter, verdict, note, payload, request_hash,
+        created_at)
+      SELECT run_id, node_id, 0, voter, verdict, note, payload, request_hash, created_at FROM gatehouse_votes`
+    yield* sql`DROP TABLE gatehouse_votes`
+    yield* sql`ALTER TABLE gatehouse_votes_rounds RENAME TO gatehouse_votes`
   })
 }
 

@@ -3,7 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Run from "../Run.js"
-import { appendEvent } from "./log.js"
+import { appendAudit, appendEvent } from "./log.js"
 import * as PgWakeups from "./pgWakeups.js"
 
 /** @internal */
@@ -165,6 +165,28 @@ const claimableWhere = (
  * Every statement the engine runs against its tables. A checkpoint is a single statement fenced on the
  * run's lease, so a runner that lost its lease can never write into a journal another runner owns.
  *
+ * ## Lock order
+ *
+ * Every transaction that changes a run's state, its approvals or its nodes takes its locks in one order,
+ * so no two of them ever wait for each other in a cycle (PostgreSQL's deadlock, 40P01):
+ *
+ * 1. first, the run's lock (`lockRun`): a transaction-scoped advisory lock keyed by the run id. It
+ *    serializes these transactions per run, so their row locks on that run's rows never interleave;
+ * 2. then only that run's rows (`gatehouse_runs`, `gatehouse_approvals`, `gatehouse_approval_assignees`,
+ *    `gatehouse_votes`, `gatehouse_nodes`), never another run's; the outbox takes inserts only;
+ * 3. last, the audit chain's advisory lock (`appendAudit`): nothing is locked after it.
+ *
+ * The writers that follow it: `Workflows.cancel`, `Workflows.completeDeferred`, `Approvals.decide`,
+ * `finishRun` (a run completing or failing), and the runner's approval request, deadline and escalation
+ * (`internal/approvalRequest.ts`). An acknowledged cancel is never lost: a decision either committed
+ * before the cancel took the run's lock (and the cancel then ends the woken run), or it finds the approval
+ * closed. The run's lock is an advisory lock, not the row's `FOR UPDATE`, and decisions and completions
+ * write the run's row last (the wake): runners claim with `FOR UPDATE SKIP LOCKED`, and a claim must not
+ * skip a run that was just woken because reviewers are still queued on it. Single-statement writers
+ * (claims, checkpoints, lease renewals, suspensions, releases) wait for at most one run's rows and hold
+ * nothing another transaction waits for while they do. SQLite has a single writer: the order holds
+ * trivially.
+ *
  * @internal
  */
 export const makeStore = (client: SqlClient.SqlClient) => {
@@ -172,16 +194,64 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const fence = (runId: string, owner: string) =>
     sql`EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running')`
 
-  /** Marks every node and approval of the run that is still in flight as canceled. */
-  const cancelOpenWork = (runId: string, now: number): Effect.Effect<void, SqlError> =>
-    Effect.all([
-      sql`UPDATE gatehouse_nodes SET status = 'canceled', completed_at = ${now}
-        WHERE run_id = ${runId} AND status IN ('waiting', 'requested', 'waiting-approval')`,
-      sql`UPDATE gatehouse_approvals SET status = 'canceled', updated_at = ${now}
-        WHERE run_id = ${runId} AND status = 'waiting-approval'`,
-      sql`UPDATE gatehouse_approval_assignees SET status = 'canceled'
-        WHERE run_id = ${runId} AND status = 'waiting-approval'`
-    ], { discard: true })
+  /** The run's lock, first of the lock order: held until the transaction ends. */
+  const lockRun = (runId: string): Effect.Effect<void, SqlError> =>
+    sql.onDialectOrElse({
+      pg: () => sql`SELECT pg_advisory_xact_lock(7253002, hashtext(${runId}))`.pipe(Effect.asVoid),
+      orElse: () => Effect.void
+    })
+
+  /**
+   * Closes everything of the run still open when it ends, by any path: waiting nodes (deferreds, timers,
+   * approvals) and waiting approvals with their assignees become `canceled`, and each closed approval
+   * gets an `approval.canceled` event and an audit entry. Called under the run's lock, after the run's row.
+   */
+  const closeOpenWork = (options: {
+    readonly runId: string
+    readonly now: number
+    readonly actor: string
+    readonly reason: "run-completed" | "run-failed" | "run-canceled"
+    /** The run's own event and audit entry, recorded before those of the approvals it closes. */
+    readonly runEvent: Parameters<typeof appendEvent>[1]
+    readonly runAudit?: Parameters<typeof appendAudit>[1] | undefined
+  }): Effect.Effect<void, SqlError> =>
+    Effect.gen(function*() {
+      const { now, runId } = options
+      const approvals = yield* sql<{ node_id: string; request_hash: string }>`UPDATE gatehouse_approvals
+        SET status = 'canceled', updated_at = ${now}
+        WHERE run_id = ${runId} AND status = 'waiting-approval'
+        RETURNING node_id, request_hash`
+      if (approvals.length > 0) {
+        yield* sql`UPDATE gatehouse_approval_assignees SET status = 'canceled'
+          WHERE run_id = ${runId} AND status = 'waiting-approval'`
+      }
+      yield* sql`UPDATE gatehouse_nodes SET status = 'canceled', completed_at = ${now}
+        WHERE run_id = ${runId} AND status IN ('waiting', 'requested', 'waiting-approval')`
+      const closed = [...approvals].sort((a, b) => a.node_id < b.node_id ? -1 : a.node_id > b.node_id ? 1 : 0)
+      yield* appendEvent(sql, options.runEvent)
+      for (const approval of closed) {
+        yield* appendEvent(sql, {
+          runId,
+          nodeId: approval.node_id,
+          type: "approval.canceled",
+          actor: options.actor,
+          data: { reason: options.reason },
+          now
+        })
+      }
+      if (options.runAudit !== undefined) yield* appendAudit(sql, options.runAudit)
+      for (const approval of closed) {
+        yield* appendAudit(sql, {
+          runId,
+          nodeId: approval.node_id,
+          action: "approval.canceled",
+          actor: options.actor,
+          requestHash: approval.request_hash,
+          data: { reason: options.reason },
+          now
+        })
+      }
+    })
 
   const insertRun = (run: {
     readonly id: string
@@ -312,27 +382,29 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly error: string | undefined
     readonly now: number
   }): Effect.Effect<boolean, SqlError> =>
-    sql`UPDATE gatehouse_runs SET status = ${options.status}, result = ${JSON.stringify(options.result)},
-        error = ${options.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
-        updated_at = ${options.now}, completed_at = ${options.now}
-      WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
-      RETURNING id`.pipe(
-      Effect.map((rows) => rows.length > 0),
-      Effect.tap((finished) =>
-        finished
-          ? Effect.zipRight(
-            options.status === "failed" ? cancelOpenWork(options.runId, options.now) : Effect.void,
-            appendEvent(sql, {
-              runId: options.runId,
-              type: options.status === "completed" ? "run.completed" : "run.failed",
-              data: options.error === undefined ? undefined : { error: options.error },
-              now: options.now
-            })
-          )
-          : Effect.void
-      ),
-      sql.withTransaction
-    )
+    Effect.gen(function*() {
+      yield* lockRun(options.runId)
+      const finished = yield* sql`UPDATE gatehouse_runs SET status = ${options.status},
+          result = ${JSON.stringify(options.result)}, error = ${options.error ?? null}, lease_owner = NULL,
+          lease_expires_at = NULL, wake_at = NULL, updated_at = ${options.now}, completed_at = ${options.now}
+        WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
+        RETURNING id`
+      if (finished.length === 0) return false
+      // Whatever the run still waited on (an approval that lost a race against a timer) can no longer matter.
+      yield* closeOpenWork({
+        runId: options.runId,
+        now: options.now,
+        actor: "system",
+        reason: options.status === "completed" ? "run-completed" : "run-failed",
+        runEvent: {
+          runId: options.runId,
+          type: options.status === "completed" ? "run.completed" : "run.failed",
+          data: options.error === undefined ? undefined : { error: options.error },
+          now: options.now
+        }
+      })
+      return true
+    }).pipe(sql.withTransaction)
 
   /**
    * Stores the run as suspended, unless something woke it while it was being suspended (the wake
@@ -474,7 +546,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     completeNodeFromOutside,
     getNode,
     cancelRun,
-    cancelOpenWork,
+    lockRun,
+    closeOpenWork,
     listRuns,
     nextWakeAt,
     countUnsettled
