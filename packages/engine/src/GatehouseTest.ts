@@ -109,22 +109,24 @@ const layerRestartableRunner = (
   options: Runner.RunnerOptions
 ): Layer.Layer<Runner.Runner | TestRunner, never, SqlClient.SqlClient | WorkflowEngine | Signals.Signals> =>
   Layer.scopedContext(Effect.gen(function*() {
-    const context = yield* Effect.context<SqlClient.SqlClient | WorkflowEngine | Signals.Signals>()
-    const sql = Context.get(context, SqlClient.SqlClient)
+    const sql = yield* SqlClient.SqlClient
+    const services = Context.make(WorkflowEngine, yield* WorkflowEngine).pipe(
+      Context.add(Signals.Signals, yield* Signals.Signals)
+    )
     const scope = yield* Effect.scope
     let generation = 0
     const start = Effect.gen(function*() {
       let severed = false
       const client = yield* makeSeverableClient(sql, () => severed)
       const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-      generation++
       const runner = yield* Runner.make({
         ...options,
-        ...(options.runnerId !== undefined ? { runnerId: `${options.runnerId}-${generation}` } : {})
+        ...(options.runnerId !== undefined && generation > 0 ? { runnerId: `${options.runnerId}-${generation}` } : {})
       }).pipe(
-        Effect.provide(Context.add(context, SqlClient.SqlClient, client)),
+        Effect.provide(Context.add(services, SqlClient.SqlClient, client)),
         Scope.extend(child)
       )
+      generation++
       return { runner, child, sever: () => severed = true }
     })
     let current = yield* start
