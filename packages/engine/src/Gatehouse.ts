@@ -401,8 +401,8 @@ export const layerClientConfig: Layer.Layer<
  * @since 0.1.0
  * @category runtime
  */
-export const runMain = <E>(
-  main: Layer.Layer<unknown, E, never>,
+export const runMain = <A, E>(
+  main: Layer.Layer<A, E, never>,
   options: { readonly shutdownTimeout?: Duration.DurationInput | undefined } = {}
 ): void => {
   const timeout = Duration.toMillis(Duration.decode(options.shutdownTimeout ?? "10 seconds"))
