@@ -5,8 +5,8 @@
  * brings its own SQL client (`Gatehouse.layerClientSqlite` / `Gatehouse.layerClientPg`).
  *
  * Here both sides run in one process for the example, on a SQLite file (or on PostgreSQL: pass a
- * `postgres://…` URL and a schema). Run it with `npx tsx --conditions=@gatehouse/source
- * scratchpad/client-and-config.ts`; in an application, the runner side is a process of its own:
+ * `postgres://…` URL in GATEHOUSE_DATABASE_URL, and GATEHOUSE_PG_SCHEMA). Run it with
+ * `npm run example scratchpad/client-and-config.ts`; in an application, the runner side is a process of its own:
  * `Gatehouse.runMain(Gatehouse.layerConfig({ workflows: ExpenseLive }))`.
  */
 import { Approval, Approvals, Gatehouse, Step, Workflow, Workflows } from "@gatehouse/engine"
