@@ -6,7 +6,7 @@
  *
  * Here the process "dies" right after the payment provider accepted the charge and before the checkpoint
  * committed (the first attempt is cut short). The replay calls the provider again with the same key, and
- * the customer is charged once. Run it with `npx tsx scratchpad/idempotency-key.ts` (SQLite in a temp file).
+ * the customer is charged once. Run it with `npm run example scratchpad/idempotency-key.ts` (SQLite in a temp file).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { GatehouseTest, Step, Workflow } from "@gatehouse/engine"

@@ -1,7 +1,7 @@
 /**
  * Optional review: an extra security scan behind `Approval.gate`. Approved, it runs and its result is
  * `Some`; denied, it is skipped with `None` and the run goes on. Run it with
- * `npx tsx scratchpad/optional-review.ts`.
+ * `npm run example scratchpad/optional-review.ts`.
  */
 import { Approval, Approvals, GatehouseTest, Step, Workflow } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
  * Publish: an editor approves an article for publication; a rejection takes a different branch
- * (notify the author) instead of failing the run. Run it with `npx tsx scratchpad/publish.ts`.
+ * (notify the author) instead of failing the run. Run it with `npm run example scratchpad/publish.ts`.
  */
 import { Approval, Approvals, GatehouseTest, Step, Workflow } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
  * Redo: a drafted reply is revised on request-changes until the reviewer approves it. Each revision is
- * its own pair of nodes (`reply#1/produce`, `reply#1`, …). Run it with `npx tsx scratchpad/redo.ts`.
+ * its own pair of nodes (`reply#1/produce`, `reply#1`, …). Run it with `npm run example scratchpad/redo.ts`.
  */
 import { Approval, Approvals, GatehouseTest, Workflow, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
  * Refund review: a reviewer approves a refund and may lower the amount; a denial is a normal branch
- * (`onDeny: "continue"`). Run it with `npx tsx scratchpad/refund.ts`.
+ * (`onDeny: "continue"`). Run it with `npm run example scratchpad/refund.ts`.
  */
 import { Approval, Approvals, DurableDeferred, GatehouseTest, Step, Workflow } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"

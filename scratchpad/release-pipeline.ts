@@ -1,7 +1,7 @@
 /**
  * Release pipeline: a QA gate, then a production gate on the deploy step itself (`needsApproval`).
  * Both fail the run on a denial, so nothing after a denied gate ever runs.
- * Run it with `npx tsx scratchpad/release-pipeline.ts`.
+ * Run it with `npm run example scratchpad/release-pipeline.ts`.
  */
 import { Approval, Approvals, GatehouseTest, Step, Workflow, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
  * Runs an example on its own: an engine on a fresh SQLite file, the example's scenario, and its result
- * printed. Used when an example file is run directly with `npx tsx scratchpad/<example>.ts`.
+ * printed. Used when an example file is run directly with `npm run example scratchpad/<example>.ts`.
  */
 import { Gatehouse } from "@gatehouse/engine"
 import * as Console from "effect/Console"

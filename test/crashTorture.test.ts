@@ -18,6 +18,7 @@ import * as Schedule from "effect/Schedule"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { expected, setup, Torture } from "./tortureWorkflow.js"
+import { tsxArgs } from "./tsx.js"
 
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
@@ -46,7 +47,7 @@ describe.skipIf(!pgAvailable)("crash torture (real processes, PostgreSQL)", () =
       const spawnWorker = (role: "runner" | "decider") =>
         Effect.sync(() => {
           const id = `${role}-${++spawned}`
-          const child = spawn(process.execPath, ["--import", "tsx", workerPath], {
+          const child = spawn(process.execPath, [...tsxArgs, workerPath], {
             env: { ...process.env, GATEHOUSE_URL: url, GATEHOUSE_WORKER_ROLE: role, GATEHOUSE_WORKER_ID: id },
             stdio: ["ignore", "pipe", "pipe"]
           })

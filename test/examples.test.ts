@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as ClientAndConfig from "@gatehouse/scratchpad/client-and-config"
 import * as OptionalReview from "@gatehouse/scratchpad/optional-review"
 import * as Publish from "@gatehouse/scratchpad/publish"
 import * as Redo from "@gatehouse/scratchpad/redo"
@@ -8,6 +9,12 @@ import { GatehouseTest } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as TestClock from "effect/TestClock"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
 
 // Every example in scratchpad/ runs here as a test, on the test kit (in-memory SQLite, TestClock).
 describe("scratchpad examples", () => {
@@ -65,4 +72,22 @@ describe("scratchpad examples", () => {
         "reply#3:approved"
       ])
     }).pipe(Effect.provide(GatehouseTest.layer(Redo.DraftReplyLive))))
+
+  it.live("client and config: a runner from Config and a client-only layer on a SQLite file", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-example-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const outcome = yield* ClientAndConfig.scenario({ url: `sqlite:${path.join(dir, "app.db")}` })
+      assert.deepStrictEqual(outcome, { decided: "decided", status: "completed", outcome: { claimId: "C-17", paid: 64 } })
+    }).pipe(Effect.scoped))
+
+  it.live.skipIf(!pgAvailable)("client and config: the same on PostgreSQL, in a schema the application names", () =>
+    Effect.gen(function*() {
+      // A schema of its own, dropped at the end (the layers would create it if it were missing).
+      const { schema } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_example" })
+      const outcome = yield* ClientAndConfig.scenario({ url: databaseUrl, schema })
+      assert.deepStrictEqual(outcome, { decided: "decided", status: "completed", outcome: { claimId: "C-17", paid: 64 } })
+    }).pipe(Effect.scoped))
 })

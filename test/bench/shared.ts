@@ -11,6 +11,7 @@ import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { tsxArgs } from "../tsx.js"
 
 export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
@@ -34,7 +35,7 @@ export const spawnRunners = (url: string, count: number): Effect.Effect<Readonly
   Effect.forEach(Array.from({ length: count }), () =>
     Effect.acquireRelease(
       Effect.async<ChildProcess>((resume) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(path.dirname(fileURLToPath(import.meta.url)), "worker.ts")], {
+        const child = spawn(process.execPath, [...tsxArgs, path.join(path.dirname(fileURLToPath(import.meta.url)), "worker.ts")], {
           env: { ...process.env, GATEHOUSE_URL: url },
           stdio: ["ignore", "pipe", "inherit"]
         })
