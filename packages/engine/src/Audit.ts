@@ -9,7 +9,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { auditHash, genesisHash } from "./internal/log.js"
+import { auditAfter, auditHash, auditOfRun, genesisHash } from "./internal/log.js"
+import type { AuditRow } from "./internal/rows.js"
 
 /**
  * @since 0.1.0
@@ -44,20 +45,8 @@ export type Verification =
     readonly reason: "edited" | "missing-or-reordered"
   }
 
-const toEntry = (row: any): Entry =>
-  new Entry({
-    seq: Number(row.seq),
-    ...(row.run_id !== null ? { runId: row.run_id } : {}),
-    ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
-    action: row.action,
-    actor: row.actor,
-    ...(row.request_hash !== null ? { requestHash: row.request_hash } : {}),
-    ...(row.note !== null ? { note: row.note } : {}),
-    ...(row.data !== null ? { data: JSON.parse(row.data) } : {}),
-    createdAt: Number(row.created_at),
-    prevHash: row.prev_hash,
-    hash: row.hash
-  })
+const toEntry = ({ data, ...row }: AuditRow): Entry =>
+  new Entry({ ...row, ...(data !== undefined ? { data: JSON.parse(data) } : {}) })
 
 /**
  * The audit entries of one run, oldest first.
@@ -68,7 +57,7 @@ const toEntry = (row: any): Entry =>
 export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE run_id = ${runId} ORDER BY seq`
+    const rows = yield* auditOfRun(sql, runId)
     return rows.map(toEntry)
   })
 
@@ -96,7 +85,7 @@ export const verify: Effect.Effect<Verification, SqlError, SqlClient.SqlClient> 
   let entries = 0
   let after = 0
   while (true) {
-    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE seq > ${after} ORDER BY seq LIMIT 1000`
+    const rows = yield* auditAfter(sql, after, 1000)
     if (rows.length === 0) return { valid: true, entries } as const
     for (const row of rows.map(toEntry)) {
       entries++

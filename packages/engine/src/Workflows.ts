@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
-import { appendAudit, appendEvent } from "./internal/log.js"
+import { appendAudit, appendEvent, eventsOfRun } from "./internal/log.js"
 import * as Signals from "./internal/signals.js"
 import { makeStore, toNode, toSummary } from "./internal/store.js"
 import * as Run from "./Run.js"
@@ -241,18 +241,11 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
       Effect.gen(function*() {
         const run = yield* getRun(runId)
         const nodes = yield* store.loadJournal(runId)
-        const events = yield* store.sql`SELECT node_id, type, actor, data, created_at FROM gatehouse_events
-          WHERE run_id = ${runId} ORDER BY seq`
+        const events = yield* eventsOfRun(store.sql, runId)
         return new Run.Inspection({
           run: toSummary(run),
           nodes: nodes.map(toNode),
-          events: events.map((event: any) => ({
-            type: event.type,
-            ...(event.node_id !== null ? { nodeId: event.node_id } : {}),
-            ...(event.actor !== null ? { actor: event.actor } : {}),
-            ...(event.data !== null ? { data: JSON.parse(event.data) } : {}),
-            createdAt: Number(event.created_at)
-          }))
+          events: events.map(({ runId: _, seq: _seq, tx: _tx, ...event }) => event)
         })
       })
 
