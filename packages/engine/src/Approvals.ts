@@ -15,12 +15,11 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type ApprovalRow, decidedStatuses, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
+import { type ApprovalRow, decidedStatuses, toApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
-import * as Signals from "./internal/signals.js"
-import { makeStore } from "./internal/store.js"
+import * as Storage from "./internal/storage.js"
 
 /**
  * @since 0.1.0
@@ -355,12 +354,9 @@ const principalsOf = (reviewer: Reviewer): ReadonlyArray<string> => [
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient | Signals.Signals> = Effect.gen(
+export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
-    const sql = store.sql
-    const approvals = makeApprovalStore(sql)
-    const signals = yield* Signals.Signals
+    const { approvals, runs: store, signals, sql } = yield* Storage.Storage
     const ajv = new Ajv({ allErrors: true, strict: false })
     const validators = new Map<string, ValidateFunction>()
     const validatorFor = (schema: unknown): ValidateFunction => {
@@ -610,5 +606,5 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
  * @category layers
  */
 export const layer: Layer.Layer<Approvals, never, SqlClient.SqlClient> = Layer.effect(Approvals, make).pipe(
-  Layer.provide(Signals.layer)
+  Layer.provide(Storage.layer)
 )

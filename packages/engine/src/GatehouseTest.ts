@@ -19,7 +19,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as Gatehouse from "./Gatehouse.js"
-import { makeStore } from "./internal/store.js"
+import * as Storage from "./internal/storage.js"
 import { Runner } from "./Runner.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
 
@@ -64,7 +64,7 @@ export const layer = <E = never, R = never>(
  */
 export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | WorkflowEngine | Runner> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
+    const { runs: store } = yield* Storage.make
     const engine = yield* WorkflowEngine
     const runner = yield* Runner
     yield* runner.poke

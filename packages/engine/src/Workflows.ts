@@ -19,8 +19,8 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
 import { appendAudit, appendEvent, eventsOfRun } from "./internal/log.js"
-import * as Signals from "./internal/signals.js"
-import { makeStore, toNode, toSummary } from "./internal/store.js"
+import * as Storage from "./internal/storage.js"
+import { toNode, toSummary } from "./internal/store.js"
 import * as Run from "./Run.js"
 
 /**
@@ -175,10 +175,9 @@ const decodeCursor = Schema.decodeUnknown(
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient | Signals.Signals> = Effect.gen(
+export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
-    const signals = yield* Signals.Signals
+    const { runs: store, signals } = yield* Storage.Storage
 
     const getRun = (runId: string) =>
       store.getRun(runId).pipe(
@@ -336,5 +335,5 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
  * @category layers
  */
 export const layer: Layer.Layer<Workflows, never, SqlClient.SqlClient> = Layer.effect(Workflows, make).pipe(
-  Layer.provide(Signals.layer)
+  Layer.provide(Storage.layer)
 )

@@ -1,0 +1,67 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import { makeApprovalStore } from "./approvals.js"
+import * as Beacon from "./beacon.js"
+import { makeStore } from "./store.js"
+
+/**
+ * In-process wake-ups between the client, the registry and the runners of one engine: a start or a
+ * completion nudges the runner at once instead of waiting for its next poll. Across processes the
+ * runner's polling (and on PostgreSQL, notifications) takes over.
+ *
+ * @internal
+ */
+export interface Signals {
+  /** Something may be claimable: a run started or woke, a slot freed, a workflow registered. */
+  readonly work: Beacon.Beacon
+  /** Some run changed state: waiters on results and `settle` look again. */
+  readonly changes: Beacon.Beacon
+  /** Runs canceled by an operator, so the runner holding one interrupts it. */
+  readonly canceled: PubSub.PubSub<string>
+}
+
+/**
+ * Everything the engine reads and writes, built once per SQL client: the statements on runs, leases and
+ * the journal, on approvals with their assignees and votes, and the in-process signals. Public modules
+ * call it; none of them writes SQL.
+ *
+ * @internal
+ */
+export class Storage extends Context.Tag("@gatehouse/engine/internal/Storage")<Storage, {
+  readonly sql: SqlClient.SqlClient
+  readonly runs: ReturnType<typeof makeStore>
+  readonly approvals: ReturnType<typeof makeApprovalStore>
+  readonly signals: Signals
+}>() {}
+
+// Keyed by the client: layers of one engine built apart from each other (a client layer here, a runner
+// layer there) on the same client still wake each other in process.
+const byClient = new WeakMap<SqlClient.SqlClient, Storage["Type"]>()
+
+/** @internal */
+export const make: Effect.Effect<Storage["Type"], never, SqlClient.SqlClient> = Effect.map(
+  SqlClient.SqlClient,
+  (client) => {
+    const existing = byClient.get(client)
+    if (existing !== undefined) return existing
+    const runs = makeStore(client)
+    const storage: Storage["Type"] = {
+      sql: runs.sql,
+      runs,
+      approvals: makeApprovalStore(runs.sql),
+      signals: {
+        work: Beacon.make(),
+        changes: Beacon.make(),
+        canceled: Effect.runSync(PubSub.unbounded<string>())
+      }
+    }
+    byClient.set(client, storage)
+    return storage
+  }
+)
+
+/** @internal */
+export const layer: Layer.Layer<Storage, never, SqlClient.SqlClient> = Layer.effect(Storage, make)
