@@ -157,10 +157,11 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
  * @since 0.1.0
  * @category models
  */
-export interface DecideResult {
-  readonly status: "decided" | "already-decided" | "vote-recorded"
-  readonly approval: ApprovalRecord
-}
+export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/Approvals/DecideResult")({
+  /** `decided`: this call settled the approval; `vote-recorded`: counted toward a quorum not yet reached. */
+  status: Schema.Literal("decided", "already-decided", "vote-recorded"),
+  approval: ApprovalRecord
+}) {}
 
 /**
  * Options of `list`, validated with this schema. `status` defaults to `waiting-approval`.
@@ -186,10 +187,11 @@ export type ListOptions = typeof ListOptions.Encoded
  * @since 0.1.0
  * @category models
  */
-export interface ApprovalPage {
-  readonly approvals: ReadonlyArray<ApprovalRecord>
-  readonly cursor: string | undefined
-}
+export class ApprovalPage extends Schema.Class<ApprovalPage>("@gatehouse/engine/Approvals/ApprovalPage")({
+  approvals: Schema.Array(ApprovalRecord),
+  /** Pass it back to read the next page; absent on the last one. */
+  cursor: Schema.optional(Schema.String)
+}) {}
 
 /**
  * @since 0.1.0
@@ -421,10 +423,10 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
         const rows = yield* sql`SELECT a.* FROM gatehouse_approvals a WHERE ${sql.and(filters)}
           ORDER BY a.requested_at, a.run_id, a.node_id LIMIT ${limit}`
         const records = rows.map((row) => toRecord(toApprovalRow(row)))
-        return {
+        return new ApprovalPage({
           approvals: records,
-          cursor: records.length === limit ? encodeCursor(records[records.length - 1]) : undefined
-        }
+          ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1]) } : {})
+        })
       })
 
     const decide = (input: DecideInput) =>
@@ -589,10 +591,10 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
         } else if (outcome.status === "already-decided") {
           yield* Metric.increment(InternalMetrics.approvalsAlreadyDecided)
         }
-        return {
+        return new DecideResult({
           status: outcome.status,
           approval: toRecord(outcome.approval, yield* votesOf(outcome.approval.runId, outcome.approval.nodeId))
-        }
+        })
       })
 
     return Approvals.of({ list, get, decide })

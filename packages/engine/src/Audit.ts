@@ -36,14 +36,22 @@ export class Entry extends Schema.Class<Entry>("@gatehouse/engine/Audit/Entry")(
  * @since 0.1.0
  * @category models
  */
-export type Verification =
-  | { readonly valid: true; readonly entries: number }
-  | {
-    readonly valid: false
-    readonly entries: number
-    readonly brokenAt: number
-    readonly reason: "edited" | "missing-or-reordered"
-  }
+export const Verification = Schema.Union(
+  Schema.Struct({ valid: Schema.Literal(true), entries: Schema.Number }),
+  Schema.Struct({
+    valid: Schema.Literal(false),
+    entries: Schema.Number,
+    /** The `seq` of the first entry that does not verify. */
+    brokenAt: Schema.Number,
+    reason: Schema.Literal("edited", "missing-or-reordered")
+  })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Verification = typeof Verification.Type
 
 const toEntry = ({ data, ...row }: AuditRow): Entry =>
   new Entry({ ...row, ...(data !== undefined ? { data: JSON.parse(data) } : {}) })

@@ -48,10 +48,22 @@ export type ListOptions = typeof ListOptions.Type
  * @since 0.1.0
  * @category models
  */
-export interface RunPage {
-  readonly runs: ReadonlyArray<Run.Summary>
-  readonly cursor: string | undefined
-}
+export class RunPage extends Schema.Class<RunPage>("@gatehouse/engine/Workflows/RunPage")({
+  runs: Schema.Array(Run.Summary),
+  /** Pass it back to read the next page; absent on the last one. */
+  cursor: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * The outcome of `cancel`: whether this call canceled the run, and the run as it now stands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class CancelResult extends Schema.Class<CancelResult>("@gatehouse/engine/Workflows/CancelResult")({
+  status: Schema.Literal("canceled", "already-finished"),
+  run: Run.Summary
+}) {}
 
 /**
  * Options of `cancel`, validated with this schema.
@@ -128,7 +140,7 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     runId: string,
     options: CancelOptions
   ) => Effect.Effect<
-    { readonly status: "canceled" | "already-finished"; readonly run: Run.Summary },
+    CancelResult,
     Run.RunNotFound | InvalidRequest | SqlError
   >
   /** The run with every node of its journal, in the order they were reached. */
@@ -233,7 +245,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
         }
-        return { status: result, run: yield* poll(runId) }
+        return new CancelResult({ status: result, run: yield* poll(runId) })
       })
 
     const inspect = (runId: string) =>
@@ -259,7 +271,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         const limit = decoded.limit ?? 50
         const rows = yield* store.listRuns({ status: decoded.status, workflow: decoded.workflow, limit, after })
         const runs = rows.map(toSummary)
-        return { runs, cursor: runs.length === limit ? encodeCursor(runs[runs.length - 1]) : undefined }
+        return new RunPage({ runs, ...(runs.length === limit ? { cursor: encodeCursor(runs[runs.length - 1]) } : {}) })
       })
 
     const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>

@@ -9,6 +9,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import type { MakeDatabase } from "./utils/database.js"
 import { buildEngine, provideContext, sideEffects, withClient, withEngine } from "./utils/engine.js"
 import { snapshot } from "./utils/snapshot.js"
@@ -646,12 +647,17 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* GatehouseTest.settle
           yield* (yield* approvalsService).decide({ runId, nodeId: "refund-decision", verdict: "deny", by: "bob" })
           yield* Refund.result(runId)
-          // A consumer reading two at a time from its cursor sees every event once, in order.
+          // A consumer reading two at a time from its cursor sees every event once, in order. On PostgreSQL an
+          // event becomes readable once every older transaction of the server has ended (other tests' and
+          // the load's too), so the consumer keeps polling, within a bound, until the run's last event.
           const seen: Array<string> = []
           let after = cursor
-          while (true) {
+          for (let polls = 0; seen.at(-1) !== "run.completed" && polls < 3000; polls++) {
             const page = yield* events.read({ after, limit: 2 })
-            if (page.length === 0) break
+            if (page.length === 0) {
+              yield* TestServices.provideLive(Effect.sleep("10 millis"))
+              continue
+            }
             seen.push(...page.map((event) => event.type))
             after = page[page.length - 1].cursor
           }
