@@ -14,15 +14,14 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type ApprovalRow, makeApprovalStore, toApprovalRow } from "./internal/approvals.js"
+import { type ApprovalRow, toApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
 import * as Decision from "./internal/decision.js"
 import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
-import * as Signals from "./internal/signals.js"
-import { mapStorage } from "./internal/storage.js"
-import { makeStore } from "./internal/store.js"
+import * as Storage from "./internal/storage.js"
+import { mapStorage } from "./internal/storageError.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 
@@ -179,10 +178,11 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
  * @since 0.1.0
  * @category models
  */
-export interface DecideResult {
-  readonly status: "decided" | "already-decided" | "vote-recorded"
-  readonly approval: ApprovalRecord
-}
+export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/Approvals/DecideResult")({
+  /** `decided`: this call settled the approval; `vote-recorded`: counted toward a quorum not yet reached. */
+  status: Schema.Literal("decided", "already-decided", "vote-recorded"),
+  approval: ApprovalRecord
+}) {}
 
 /**
  * Options of `list`, validated with this schema. `status` defaults to `waiting-approval`.
@@ -208,10 +208,11 @@ export type ListOptions = typeof ListOptions.Encoded
  * @since 0.1.0
  * @category models
  */
-export interface ApprovalPage {
-  readonly approvals: ReadonlyArray<ApprovalRecord>
-  readonly cursor: string | undefined
-}
+export class ApprovalPage extends Schema.Class<ApprovalPage>("@gatehouse/engine/Approvals/ApprovalPage")({
+  approvals: Schema.Array(ApprovalRecord),
+  /** Pass it back to read the next page; absent on the last one. */
+  cursor: Schema.optional(Schema.String)
+}) {}
 
 /**
  * @since 0.1.0
@@ -496,12 +497,9 @@ const principalsOf = (reviewer: Reviewer): ReadonlyArray<string> => [
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient | Signals.Signals> = Effect.gen(
+export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
-    const sql = store.sql
-    const approvals = makeApprovalStore(sql)
-    const signals = yield* Signals.Signals
+    const { approvals, runs: store, signals, sql } = yield* Storage.Storage
     const ajv = new Ajv({ allErrors: true, strict: false })
     const validators = new Map<string, ValidateFunction>()
     const validatorFor = (schema: unknown): ValidateFunction => {
@@ -591,10 +589,10 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
         const rows = yield* sql`SELECT a.* FROM gatehouse_approvals a WHERE ${sql.and(filters)}
           ORDER BY a.requested_at, a.run_id, a.node_id LIMIT ${limit}`
         const records = rows.map((row) => toRecord(toApprovalRow(row)))
-        return {
+        return new ApprovalPage({
           approvals: records,
-          cursor: records.length === limit ? encodeCursor(records[records.length - 1]) : undefined
-        }
+          ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1]) } : {})
+        })
       })
 
     const decide = (input: DecideInput) =>
@@ -742,10 +740,10 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
         } else if (outcome.status === "already-decided") {
           yield* Metric.increment(InternalMetrics.approvalsAlreadyDecided)
         }
-        return {
+        return new DecideResult({
           status: outcome.status,
           approval: toRecord(outcome.approval, yield* votesOf(outcome.approval.runId, outcome.approval.nodeId))
-        }
+        })
       })
 
     const canDecide = (address: { readonly runId: string; readonly nodeId: string }, reviewer: Reviewer | string) =>
@@ -776,5 +774,5 @@ export const make: Effect.Effect<Approvals["Type"], never, SqlClient.SqlClient |
  * @category layers
  */
 export const layer: Layer.Layer<Approvals, never, SqlClient.SqlClient> = Layer.effect(Approvals, make).pipe(
-  Layer.provide(Signals.layer)
+  Layer.provide(Storage.layer)
 )

@@ -8,8 +8,9 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { auditHash, genesisHash } from "./internal/log.js"
-import { mapStorage } from "./internal/storage.js"
+import { auditAfter, auditHash, auditOfRun, genesisHash } from "./internal/log.js"
+import type { AuditRow } from "./internal/rows.js"
+import { mapStorage } from "./internal/storageError.js"
 import type { StorageError } from "./StorageError.js"
 
 /**
@@ -36,29 +37,25 @@ export class Entry extends Schema.Class<Entry>("@gatehouse/engine/Audit/Entry")(
  * @since 0.1.0
  * @category models
  */
-export type Verification =
-  | { readonly valid: true; readonly entries: number }
-  | {
-    readonly valid: false
-    readonly entries: number
-    readonly brokenAt: number
-    readonly reason: "edited" | "missing-or-reordered"
-  }
-
-const toEntry = (row: any): Entry =>
-  new Entry({
-    seq: Number(row.seq),
-    ...(row.run_id !== null ? { runId: row.run_id } : {}),
-    ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
-    action: row.action,
-    actor: row.actor,
-    ...(row.request_hash !== null ? { requestHash: row.request_hash } : {}),
-    ...(row.note !== null ? { note: row.note } : {}),
-    ...(row.data !== null ? { data: JSON.parse(row.data) } : {}),
-    createdAt: Number(row.created_at),
-    prevHash: row.prev_hash,
-    hash: row.hash
+export const Verification = Schema.Union(
+  Schema.Struct({ valid: Schema.Literal(true), entries: Schema.Number }),
+  Schema.Struct({
+    valid: Schema.Literal(false),
+    entries: Schema.Number,
+    /** The `seq` of the first entry that does not verify. */
+    brokenAt: Schema.Number,
+    reason: Schema.Literal("edited", "missing-or-reordered")
   })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Verification = typeof Verification.Type
+
+const toEntry = ({ data, ...row }: AuditRow): Entry =>
+  new Entry({ ...row, ...(data !== undefined ? { data: JSON.parse(data) } : {}) })
 
 /**
  * The audit entries of one run, oldest first.
@@ -69,7 +66,7 @@ const toEntry = (row: any): Entry =>
 export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE run_id = ${runId} ORDER BY seq`
+    const rows = yield* auditOfRun(sql, runId)
     return rows.map(toEntry)
   }).pipe(mapStorage("Audit.forRun"))
 
@@ -97,7 +94,7 @@ export const verify: Effect.Effect<Verification, StorageError, SqlClient.SqlClie
   let entries = 0
   let after = 0
   while (true) {
-    const rows = yield* sql`SELECT * FROM gatehouse_audit WHERE seq > ${after} ORDER BY seq LIMIT 1000`
+    const rows = yield* auditAfter(sql, after, 1000)
     if (rows.length === 0) return { valid: true, entries } as const
     for (const row of rows.map(toEntry)) {
       entries++

@@ -15,8 +15,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { mapStorage, mapStorageStream } from "./internal/storage.js"
+import { mapStorage, mapStorageStream } from "./internal/storageError.js"
 import type { StorageError } from "./StorageError.js"
+import { readEvents } from "./internal/log.js"
 
 /**
  * @since 0.1.0
@@ -78,29 +79,9 @@ export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = E
     Effect.gen(function*() {
       const after = options.after === undefined ? Option.some([0, 0] as const) : parseCursor(options.after)
       if (Option.isNone(after)) return yield* new InvalidCursor({ cursor: options.after! })
-      const [tx, seq] = after.value
       const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 100)), 1000)
-      // On PostgreSQL only events of transactions older than every running one are returned, so an event
-      // that commits late can never fall behind a cursor that has already passed its position.
-      const visible = sql.onDialectOrElse({
-        pg: () => sql`tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
-        orElse: () => sql`1 = 1`
-      })
-      const rows = yield* sql`SELECT * FROM gatehouse_events
-        WHERE (tx > ${tx} OR (tx = ${tx} AND seq > ${seq})) AND ${visible}
-        ${options.runId !== undefined ? sql`AND run_id = ${options.runId}` : sql``}
-        ORDER BY tx, seq LIMIT ${limit}`
-      return rows.map((row: any) =>
-        new Event({
-          cursor: `${row.tx}-${row.seq}`,
-          type: row.type,
-          ...(row.run_id !== null ? { runId: row.run_id } : {}),
-          ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
-          ...(row.actor !== null ? { actor: row.actor } : {}),
-          ...(row.data !== null ? { data: JSON.parse(row.data) } : {}),
-          createdAt: Number(row.created_at)
-        })
-      )
+      const rows = yield* readEvents(sql, { after: after.value, limit, runId: options.runId })
+      return rows.map(({ seq, tx, ...event }) => new Event({ ...event, cursor: `${tx}-${seq}` }))
     }).pipe(mapStorage("Events.read"))
 
   const stream = (

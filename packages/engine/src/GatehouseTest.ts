@@ -27,8 +27,7 @@ import { randomUUID } from "node:crypto"
 import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
-import { makeStore } from "./internal/store.js"
-import * as Signals from "./internal/signals.js"
+import * as Storage from "./internal/storage.js"
 import * as Journal from "./Journal.js"
 import * as Runner from "./Runner.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
@@ -107,12 +106,11 @@ const makeSeverableClient = (base: SqlClient.SqlClient, severed: () => boolean) 
  */
 const layerRestartableRunner = (
   options: Runner.RunnerOptions
-): Layer.Layer<Runner.Runner | TestRunner, never, SqlClient.SqlClient | WorkflowEngine | Signals.Signals> =>
+): Layer.Layer<Runner.Runner | TestRunner, never, SqlClient.SqlClient | WorkflowEngine | Storage.Storage> =>
   Layer.scopedContext(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const services = Context.make(WorkflowEngine, yield* WorkflowEngine).pipe(
-      Context.add(Signals.Signals, yield* Signals.Signals)
-    )
+    const services = Context.make(WorkflowEngine, yield* WorkflowEngine)
+    const { signals } = yield* Storage.Storage
     const scope = yield* Effect.scope
     let generation = 0
     const start = Effect.gen(function*() {
@@ -123,7 +121,10 @@ const layerRestartableRunner = (
         ...options,
         ...(options.runnerId !== undefined && generation > 0 ? { runnerId: `${options.runnerId}-${generation}` } : {})
       }).pipe(
-        Effect.provide(Context.add(services, SqlClient.SqlClient, client)),
+        Effect.provide(services.pipe(
+          Context.add(SqlClient.SqlClient, client),
+          Context.add(Storage.Storage, Storage.makeWith(client, signals))
+        )),
         Scope.extend(child)
       )
       generation++
@@ -187,7 +188,7 @@ export const layer = <E = never, R = never>(
     WorkflowEngineModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the
     // runner, whichever generation it is.
-    Signals.layer
+    Storage.layer
   ).pipe(
     Layer.provide(Journal.layer),
     Layer.provideMerge(Gatehouse.layerSqliteClient(options.filename ?? ":memory:"))
@@ -249,7 +250,7 @@ export const restartWith = (options: RestartOptions): Effect.Effect<void, SqlErr
  */
 export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | WorkflowEngine | Runner.Runner> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
+    const { runs: store } = yield* Storage.make
     const engine = yield* WorkflowEngine
     const runner = yield* Runner.Runner
     yield* runner.poke

@@ -28,8 +28,8 @@ import { appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as Instance from "./internal/instance.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
-import * as Signals from "./internal/signals.js"
-import { type ClaimedRun, makeStore } from "./internal/store.js"
+import * as Storage from "./internal/storage.js"
+import type { ClaimedRun } from "./internal/store.js"
 import type * as Run from "./Run.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
 
@@ -96,9 +96,8 @@ export const metrics: {
  * @category constructors
  */
 export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = {}) {
-  const store = makeStore(yield* SqlClient.SqlClient)
+  const { runs: store, signals } = yield* Storage.Storage
   const engine = yield* WorkflowEngine
-  const signals = yield* Signals.Signals
   const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? 16)
   const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
@@ -354,4 +353,4 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
  * @category layers
  */
 export const layer = (options: RunnerOptions = {}): Layer.Layer<Runner, never, SqlClient.SqlClient | WorkflowEngine> =>
-  Layer.scoped(Runner, make(options)).pipe(Layer.provide(Signals.layer))
+  Layer.scoped(Runner, make(options)).pipe(Layer.provide(Storage.layer))

@@ -4,12 +4,13 @@
  *
  * @since 0.1.0
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Signals from "./internal/signals.js"
+import * as Storage from "./internal/storage.js"
 import type { WorkflowInstanceShape } from "./WorkflowInstance.js"
 
 /**
@@ -39,8 +40,8 @@ export class WorkflowEngine extends Context.Tag("@gatehouse/engine/WorkflowEngin
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<WorkflowEngine["Type"], never, Signals.Signals> = Effect.gen(function*() {
-  const signals = yield* Signals.Signals
+export const make: Effect.Effect<WorkflowEngine["Type"], never, Storage.Storage> = Effect.gen(function*() {
+  const { signals } = yield* Storage.Storage
   const registrations = new Map<string, Registration>()
   let names: ReadonlyArray<string> = []
   return WorkflowEngine.of({
@@ -59,6 +60,6 @@ export const make: Effect.Effect<WorkflowEngine["Type"], never, Signals.Signals>
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<WorkflowEngine> = Layer.effect(WorkflowEngine, make).pipe(
-  Layer.provide(Signals.layer)
+export const layer: Layer.Layer<WorkflowEngine, never, SqlClient.SqlClient> = Layer.effect(WorkflowEngine, make).pipe(
+  Layer.provide(Storage.layer)
 )

@@ -17,10 +17,10 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
-import { appendEvent } from "./internal/log.js"
-import * as Signals from "./internal/signals.js"
-import { mapStorage } from "./internal/storage.js"
-import { makeStore, toNode, toSummary } from "./internal/store.js"
+import { appendEvent, eventsOfRun } from "./internal/log.js"
+import * as Storage from "./internal/storage.js"
+import { mapStorage } from "./internal/storageError.js"
+import { toNode, toSummary } from "./internal/store.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 
@@ -49,10 +49,22 @@ export type ListOptions = typeof ListOptions.Type
  * @since 0.1.0
  * @category models
  */
-export interface RunPage {
-  readonly runs: ReadonlyArray<Run.Summary>
-  readonly cursor: string | undefined
-}
+export class RunPage extends Schema.Class<RunPage>("@gatehouse/engine/Workflows/RunPage")({
+  runs: Schema.Array(Run.Summary),
+  /** Pass it back to read the next page; absent on the last one. */
+  cursor: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * The outcome of `cancel`: whether this call canceled the run, and the run as it now stands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class CancelResult extends Schema.Class<CancelResult>("@gatehouse/engine/Workflows/CancelResult")({
+  status: Schema.Literal("canceled", "already-finished"),
+  run: Run.Summary
+}) {}
 
 /**
  * Options of `cancel`, validated with this schema.
@@ -131,7 +143,7 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     runId: string,
     options: CancelOptions
   ) => Effect.Effect<
-    { readonly status: "canceled" | "already-finished"; readonly run: Run.Summary },
+    CancelResult,
     Run.RunNotFound | InvalidRequest | StorageError
   >
   /** The run with every node of its journal, in the order they were reached. */
@@ -178,10 +190,9 @@ const decodeCursor = Schema.decodeUnknown(
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient | Signals.Signals> = Effect.gen(
+export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const store = makeStore(yield* SqlClient.SqlClient)
-    const signals = yield* Signals.Signals
+    const { runs: store, signals } = yield* Storage.Storage
 
     const getRun = (runId: string) =>
       store.getRun(runId).pipe(
@@ -244,25 +255,18 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
         }
-        return { status: result, run: yield* poll(runId) }
+        return new CancelResult({ status: result, run: yield* poll(runId) })
       })
 
     const inspect = (runId: string) =>
       Effect.gen(function*() {
         const run = yield* getRun(runId)
         const nodes = yield* store.loadJournal(runId)
-        const events = yield* store.sql`SELECT node_id, type, actor, data, created_at FROM gatehouse_events
-          WHERE run_id = ${runId} ORDER BY seq`
+        const events = yield* eventsOfRun(store.sql, runId)
         return new Run.Inspection({
           run: toSummary(run),
           nodes: nodes.map(toNode),
-          events: events.map((event: any) => ({
-            type: event.type,
-            ...(event.node_id !== null ? { nodeId: event.node_id } : {}),
-            ...(event.actor !== null ? { actor: event.actor } : {}),
-            ...(event.data !== null ? { data: JSON.parse(event.data) } : {}),
-            createdAt: Number(event.created_at)
-          }))
+          events: events.map(({ runId: _, seq: _seq, tx: _tx, ...event }) => event)
         })
       })
 
@@ -277,7 +281,7 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
         const limit = decoded.limit ?? 50
         const rows = yield* store.listRuns({ status: decoded.status, workflow: decoded.workflow, limit, after })
         const runs = rows.map(toSummary)
-        return { runs, cursor: runs.length === limit ? encodeCursor(runs[runs.length - 1]) : undefined }
+        return new RunPage({ runs, ...(runs.length === limit ? { cursor: encodeCursor(runs[runs.length - 1]) } : {}) })
       })
 
     const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>
@@ -355,5 +359,5 @@ export const make: Effect.Effect<Workflows["Type"], never, SqlClient.SqlClient |
  * @category layers
  */
 export const layer: Layer.Layer<Workflows, never, SqlClient.SqlClient> = Layer.effect(Workflows, make).pipe(
-  Layer.provide(Signals.layer)
+  Layer.provide(Storage.layer)
 )

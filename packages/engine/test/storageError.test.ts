@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { mapStorage } from "../src/internal/storage.js"
+import { mapStorage } from "../src/internal/storageError.js"
 
 describe("StorageError", () => {
   it.effect("a failed COMMIT (a SqlError defect from withTransaction) is a typed StorageError", () =>

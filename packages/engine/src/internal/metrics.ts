@@ -50,7 +50,7 @@ export const decisionWait = Metric.histogram(
 )
 
 /** @internal */
-export const runnerTakeovers = Metric.counter("gatehouse_runner_takeovers", {
+export const runnerTakeovers = Metric.counter("gatehouse_runner_takeovers_total", {
   description: "Runs claimed from a runner whose lease had expired (a runner that died or stalled)",
   incremental: true
 })

@@ -1,46 +1,72 @@
-import type { SqlError } from "@effect/sql/SqlError"
-import * as Cause from "effect/Cause"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-import { StorageError } from "../StorageError.js"
-
-const isSqlError = (u: unknown): u is SqlError =>
-  typeof u === "object" && u !== null && "_tag" in u && (u as { _tag: unknown })._tag === "SqlError"
-
-const findSqlError = (cause: Cause.Cause<unknown>): Option.Option<SqlError> =>
-  Cause.find(cause, (cause) =>
-    (cause._tag === "Fail" && isSqlError(cause.error)) || (cause._tag === "Die" && isSqlError(cause.defect))
-      ? Option.some((cause._tag === "Fail" ? cause.error : cause.defect) as SqlError)
-      : Option.none())
-
-const reasonOf = (error: SqlError): string => {
-  const inner = error.cause instanceof Error ? error.cause.message : undefined
-  return inner !== undefined && inner !== error.message ? `${error.message}: ${inner}` : error.message
-}
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import { makeApprovalStore } from "./approvals.js"
+import * as Beacon from "./beacon.js"
+import { makeStore } from "./store.js"
 
 /**
- * The one place a storage failure becomes the public `StorageError`: a `SqlError` failure, and a
- * `SqlError` defect (what `withTransaction` dies with when its COMMIT or ROLLBACK fails on a dropped
- * connection), wherever it sits in the cause. Any other failure passes through unchanged.
+ * In-process wake-ups between the client, the registry and the runners of one engine: a start or a
+ * completion nudges the runner at once instead of waiting for its next poll. Across processes the
+ * runner's polling (and on PostgreSQL, notifications) takes over.
  *
  * @internal
  */
-export const mapStorage = (operation: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, SqlError> | StorageError, R> =>
-  Effect.catchAllCause(effect, (cause): Effect.Effect<never, Exclude<E, SqlError> | StorageError> => {
-    const error = findSqlError(cause)
-    return Option.isSome(error)
-      ? Effect.fail(new StorageError({ operation, reason: reasonOf(error.value) }))
-      : Effect.failCause(cause as Cause.Cause<Exclude<E, SqlError>>)
-  })
+export interface Signals {
+  /** Something may be claimable: a run started or woke, a slot freed, a workflow registered. */
+  readonly work: Beacon.Beacon
+  /** Some run changed state: waiters on results and `settle` look again. */
+  readonly changes: Beacon.Beacon
+  /** Runs canceled by an operator, so the runner holding one interrupts it. */
+  readonly canceled: PubSub.PubSub<string>
+}
 
-/** `mapStorage` for a stream. @internal */
-export const mapStorageStream = (operation: string) =>
-<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, Exclude<E, SqlError> | StorageError, R> =>
-  Stream.catchAllCause(stream, (cause): Stream.Stream<never, Exclude<E, SqlError> | StorageError> => {
-    const error = findSqlError(cause)
-    return Option.isSome(error)
-      ? Stream.fail(new StorageError({ operation, reason: reasonOf(error.value) }))
-      : Stream.failCause(cause as Cause.Cause<Exclude<E, SqlError>>)
-  })
+/**
+ * Everything the engine reads and writes, built once per SQL client: the statements on runs, leases and
+ * the journal, on approvals with their assignees and votes, and the in-process signals. Public modules
+ * call it; none of them writes SQL.
+ *
+ * @internal
+ */
+export class Storage extends Context.Tag("@gatehouse/engine/internal/Storage")<Storage, {
+  readonly sql: SqlClient.SqlClient
+  readonly runs: ReturnType<typeof makeStore>
+  readonly approvals: ReturnType<typeof makeApprovalStore>
+  readonly signals: Signals
+}>() {}
+
+// Keyed by the client: layers of one engine built apart from each other (a client layer here, a runner
+// layer there) on the same client still wake each other in process.
+const byClient = new WeakMap<SqlClient.SqlClient, Storage["Type"]>()
+
+/**
+ * The storage of a client, with the signals given: a second client on the same database (the test kit's
+ * restartable runner) that must wake, and be woken by, the first.
+ *
+ * @internal
+ */
+export const makeWith = (client: SqlClient.SqlClient, signals: Signals): Storage["Type"] => {
+  const runs = makeStore(client)
+  return { sql: runs.sql, runs, approvals: makeApprovalStore(runs.sql), signals }
+}
+
+/** @internal */
+export const make: Effect.Effect<Storage["Type"], never, SqlClient.SqlClient> = Effect.map(
+  SqlClient.SqlClient,
+  (client) => {
+    const existing = byClient.get(client)
+    if (existing !== undefined) return existing
+    const storage = makeWith(client, {
+      work: Beacon.make(),
+      changes: Beacon.make(),
+      canceled: Effect.runSync(PubSub.unbounded<string>())
+    })
+    byClient.set(client, storage)
+    return storage
+  }
+)
+
+/** @internal */
+export const layer: Layer.Layer<Storage, never, SqlClient.SqlClient> = Layer.effect(Storage, make)

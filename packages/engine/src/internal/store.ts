@@ -2,119 +2,28 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Run from "../Run.js"
 import { appendAudit, appendEvent } from "./log.js"
 import * as PgWakeups from "./pgWakeups.js"
+import * as Rows from "./rows.js"
+import type { NodeRow, RunRow } from "./rows.js"
+
+export type { NodeRow, RunRow } from "./rows.js"
+
+const decodeRuns = Rows.decodeAll(Rows.RunRow, "gatehouse_runs")
+const decodeRun = Rows.decodeFirst(Rows.RunRow, "gatehouse_runs")
+const decodeNodes = Rows.decodeAll(Rows.NodeRow, "gatehouse_nodes")
+const decodeNode = Rows.decodeFirst(Rows.NodeRow, "gatehouse_nodes")
+const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
+const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
+
+/** A run as the client API reports it: the row, less what only the runner needs. @internal */
+export const toSummary = ({ id, wakeSeq: _, ...row }: RunRow): Run.Summary =>
+  new Run.Summary({ ...row, runId: Run.RunId.make(id) })
 
 /** @internal */
-export interface RunRow {
-  readonly id: string
-  readonly workflow: string
-  readonly idempotencyKey: string | undefined
-  readonly payload: unknown
-  readonly status: Run.RunStatus
-  readonly result: unknown
-  readonly error: string | undefined
-  readonly startedBy: string | undefined
-  readonly wakeSeq: number
-  readonly wakeAt: number | undefined
-  readonly leaseOwner: string | undefined
-  readonly leaseExpiresAt: number | undefined
-  readonly takenOverFrom: string | undefined
-  readonly claims: number
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly completedAt: number | undefined
-}
-
-/** @internal */
-export interface NodeRow {
-  readonly nodeId: string
-  readonly kind: Run.NodeKind
-  readonly status: Run.NodeStatus
-  readonly exit: unknown
-  readonly attempt: number
-  readonly seq: number
-  readonly fireAt: number | undefined
-  readonly startedAt: number
-  readonly completedAt: number | undefined
-}
-
-// PostgreSQL returns BIGINT columns as strings; SQLite as numbers.
-const int = (value: unknown): number => typeof value === "number" ? value : Number(value)
-const intOrUndefined = (value: unknown): number | undefined => value === null || value === undefined ? undefined : int(value)
-const strOrUndefined = (value: unknown): string | undefined =>
-  value === null || value === undefined ? undefined : String(value)
-const json = (value: unknown): unknown => value === null || value === undefined ? undefined : JSON.parse(String(value))
-
-/** @internal */
-export const toRunRow = (row: any): RunRow => ({
-  id: row.id,
-  workflow: row.workflow,
-  idempotencyKey: strOrUndefined(row.idempotency_key),
-  payload: json(row.payload),
-  status: row.status,
-  result: json(row.result),
-  error: strOrUndefined(row.error),
-  startedBy: strOrUndefined(row.started_by),
-  wakeSeq: int(row.wake_seq),
-  wakeAt: intOrUndefined(row.wake_at),
-  leaseOwner: strOrUndefined(row.lease_owner),
-  leaseExpiresAt: intOrUndefined(row.lease_expires_at),
-  takenOverFrom: strOrUndefined(row.taken_over_from),
-  claims: int(row.claims),
-  createdAt: int(row.created_at),
-  updatedAt: int(row.updated_at),
-  completedAt: intOrUndefined(row.completed_at)
-})
-
-/** @internal */
-export const toNodeRow = (row: any): NodeRow => ({
-  nodeId: row.node_id,
-  kind: row.kind,
-  status: row.status,
-  exit: json(row.exit),
-  attempt: int(row.attempt),
-  seq: int(row.seq),
-  fireAt: intOrUndefined(row.fire_at),
-  startedAt: int(row.started_at),
-  completedAt: intOrUndefined(row.completed_at)
-})
-
-/** @internal */
-export const toSummary = (row: RunRow): Run.Summary =>
-  new Run.Summary({
-    runId: Run.RunId.make(row.id),
-    workflow: row.workflow,
-    status: row.status,
-    ...(row.idempotencyKey !== undefined ? { idempotencyKey: row.idempotencyKey } : {}),
-    payload: row.payload,
-    ...(row.result !== undefined ? { result: row.result } : {}),
-    ...(row.error !== undefined ? { error: row.error } : {}),
-    ...(row.startedBy !== undefined ? { startedBy: row.startedBy } : {}),
-    ...(row.leaseOwner !== undefined ? { leaseOwner: row.leaseOwner } : {}),
-    ...(row.leaseExpiresAt !== undefined ? { leaseExpiresAt: row.leaseExpiresAt } : {}),
-    ...(row.takenOverFrom !== undefined ? { takenOverFrom: row.takenOverFrom } : {}),
-    ...(row.wakeAt !== undefined ? { wakeAt: row.wakeAt } : {}),
-    claims: row.claims,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    ...(row.completedAt !== undefined ? { completedAt: row.completedAt } : {})
-  })
-
-/** @internal */
-export const toNode = (row: NodeRow): Run.Node =>
-  new Run.Node({
-    nodeId: row.nodeId,
-    kind: row.kind,
-    status: row.status,
-    ...(row.exit !== undefined ? { exit: row.exit } : {}),
-    attempt: row.attempt,
-    seq: row.seq,
-    ...(row.fireAt !== undefined ? { fireAt: row.fireAt } : {}),
-    startedAt: row.startedAt,
-    ...(row.completedAt !== undefined ? { completedAt: row.completedAt } : {})
-  })
+export const toNode = (row: NodeRow): Run.Node => new Run.Node(row)
 
 /** @internal */
 export interface ClaimedRun {
@@ -283,14 +192,13 @@ export const makeStore = (client: SqlClient.SqlClient) => {
 
   const getRun = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
-      Effect.map((rows) => rows.length > 0 ? Option.some(toRunRow(rows[0])) : Option.none())
-    )
+      Effect.flatMap(decodeRun))
 
   const getRunForUpdate = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     sql.onDialectOrElse({
       pg: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id} FOR UPDATE`,
       orElse: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`
-    }).pipe(Effect.map((rows) => rows.length > 0 ? Option.some(toRunRow(rows[0])) : Option.none()))
+    }).pipe(Effect.flatMap(decodeRun))
 
   const claim = (options: {
     readonly owner: string
@@ -315,26 +223,24 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END
       WHERE id IN (${candidates})
       RETURNING *`.pipe(
-      Effect.map((rows) =>
-        rows.map((row): ClaimedRun => {
-          const run = toRunRow(row)
-          return {
-            id: run.id,
-            workflow: run.workflow,
-            payload: run.payload,
-            startedBy: run.startedBy,
-            wakeSeq: run.wakeSeq,
-            claims: run.claims,
-            takenOverFrom: strOrUndefined(row.taken_over_from)
-          }
-        })
+      Effect.flatMap(decodeRuns),
+      Effect.map((runs) =>
+        runs.map((run): ClaimedRun => ({
+          id: run.id,
+          workflow: run.workflow,
+          payload: run.payload,
+          startedBy: run.startedBy,
+          wakeSeq: run.wakeSeq,
+          claims: run.claims,
+          takenOverFrom: run.takenOverFrom
+        }))
       )
     )
   }
 
   const loadJournal = (runId: string): Effect.Effect<ReadonlyArray<NodeRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_nodes WHERE run_id = ${runId} ORDER BY seq, started_at, node_id`.pipe(
-      Effect.map((rows) => rows.map(toNodeRow))
+      Effect.flatMap(decodeNodes)
     )
 
   const nodeValues = (node: NewNode) =>
@@ -351,7 +257,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
       ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
       ON CONFLICT (run_id, node_id) DO UPDATE SET kind = gatehouse_nodes.kind
-      RETURNING *`.pipe(Effect.map((rows) => rows.length > 0 ? Option.some(toNodeRow(rows[0])) : Option.none()))
+      RETURNING *`.pipe(Effect.flatMap(decodeNode))
 
   /**
    * The checkpoint: one statement that records a node's Exit, fenced on the lease. Returns false when
@@ -423,7 +329,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         status = CASE WHEN wake_seq = ${options.wakeSeq} THEN ${options.status} ELSE 'runnable' END,
         wake_at = ${options.wakeAt ?? null}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${options.now}
       WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
-      RETURNING status`.pipe(Effect.map((rows) => rows.length > 0 ? Option.some(rows[0].status as any) : Option.none()))
+      RETURNING status`.pipe(Effect.flatMap(decodeStatus), Effect.map(Option.map((row) => row.status)))
 
   const releaseRun = (runId: string, owner: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
@@ -476,7 +382,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
 
   const getNode = (runId: string, nodeId: string): Effect.Effect<Option.Option<NodeRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_nodes WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
-      Effect.map((rows) => rows.length > 0 ? Option.some(toNodeRow(rows[0])) : Option.none())
+      Effect.flatMap(decodeNode)
     )
 
   const cancelRun = (options: {
@@ -510,14 +416,15 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         : undefined
     ].filter((filter) => filter !== undefined)
     return sql`SELECT * FROM gatehouse_runs ${filters.length > 0 ? sql`WHERE ${sql.and(filters)}` : sql``}
-      ORDER BY created_at DESC, id DESC LIMIT ${options.limit}`.pipe(Effect.map((rows) => rows.map(toRunRow)))
+      ORDER BY created_at DESC, id DESC LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeRuns))
   }
 
   /** The earliest moment a suspended run of these workflows wants to be woken by a timer. */
   const nextWakeAt = (names: ReadonlyArray<string>): Effect.Effect<Option.Option<number>, SqlError> =>
-    names.length === 0 ? Effect.succeed(Option.none()) : sql`SELECT MIN(wake_at) AS wake_at FROM gatehouse_runs
+    names.length === 0 ? Effect.succeed(Option.none()) : sql`SELECT MIN(wake_at) AS n FROM gatehouse_runs
       WHERE workflow IN ${sql.in(names)} AND status IN ('suspended', 'waiting-approval') AND wake_at IS NOT NULL`.pipe(
-      Effect.map((rows) => Option.fromNullable(intOrUndefined(rows[0]?.wake_at)))
+      Effect.flatMap(decodeAggregate),
+      Effect.map(Option.flatMap((row) => Option.fromNullable(row.n)))
     )
 
   /** How many runs of these workflows a runner could still pick up or is executing now. */
@@ -525,7 +432,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     names.length === 0 ? Effect.succeed(0) : sql`SELECT COUNT(*) AS n FROM gatehouse_runs
       WHERE workflow IN ${sql.in(names)} AND (status IN ('pending', 'runnable', 'running')
         OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now}))`.pipe(
-      Effect.map((rows) => int(rows[0]?.n ?? 0))
+      Effect.flatMap(decodeAggregate),
+      Effect.map(Option.match({ onNone: () => 0, onSome: (row) => row.n ?? 0 }))
     )
 
   return {

@@ -1,0 +1,127 @@
+/**
+ * The engine's tables as Schemas: one row type per table, decoded from the columns as the driver returns
+ * them. PostgreSQL returns BIGINT columns as strings and SQLite as numbers; `Int` accepts both. A NULL
+ * column decodes to an absent field and a JSON column (TEXT) to its value. A row that does not decode is
+ * a storage failure (`SqlError`), never a defect.
+ *
+ * @internal
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Run from "../Run.js"
+
+/** An integer column: a number (SQLite, INTEGER on PostgreSQL) or a numeric string (BIGINT on PostgreSQL). */
+export const Int: Schema.Schema<number, number | string> = Schema.Union(
+  Schema.Int,
+  Schema.compose(Schema.NumberFromString, Schema.Int)
+)
+
+/** A JSON document stored as TEXT. */
+export const JsonText: Schema.Schema<unknown, string> = Schema.parseJson()
+
+/** A column that may be NULL, read under its SQL name: absent (undefined) in the decoded row. */
+const column = <A, I>(name: string, schema: Schema.Schema<A, I>) =>
+  Schema.optionalWith(schema, { nullable: true }).pipe(Schema.fromKey(name))
+
+/** A NOT NULL column read under its SQL name. */
+const required = <A, I>(name: string, schema: Schema.Schema<A, I>) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(name))
+
+/** `gatehouse_runs` */
+export const RunRow = Schema.Struct({
+  id: Schema.String,
+  workflow: Schema.String,
+  idempotencyKey: column("idempotency_key", Schema.String),
+  payload: JsonText,
+  status: Run.RunStatus,
+  result: column("result", JsonText),
+  error: column("error", Schema.String),
+  startedBy: column("started_by", Schema.String),
+  wakeSeq: required("wake_seq", Int),
+  wakeAt: column("wake_at", Int),
+  leaseOwner: column("lease_owner", Schema.String),
+  leaseExpiresAt: column("lease_expires_at", Int),
+  takenOverFrom: column("taken_over_from", Schema.String),
+  claims: Int,
+  createdAt: required("created_at", Int),
+  updatedAt: required("updated_at", Int),
+  completedAt: column("completed_at", Int)
+})
+
+/** @internal */
+export type RunRow = typeof RunRow.Type
+
+/** `gatehouse_nodes`: a run's journal, one row per node. */
+export const NodeRow = Schema.Struct({
+  nodeId: required("node_id", Schema.String),
+  kind: Run.NodeKind,
+  status: Run.NodeStatus,
+  exit: column("exit", JsonText),
+  attempt: Int,
+  seq: Int,
+  fireAt: column("fire_at", Int),
+  startedAt: required("started_at", Int),
+  completedAt: column("completed_at", Int)
+})
+
+/** @internal */
+export type NodeRow = typeof NodeRow.Type
+
+/** `gatehouse_events`: the outbox. */
+export const EventRow = Schema.Struct({
+  seq: Int,
+  tx: Int,
+  runId: column("run_id", Schema.String),
+  nodeId: column("node_id", Schema.String),
+  type: Schema.String,
+  actor: column("actor", Schema.String),
+  data: column("data", JsonText),
+  createdAt: required("created_at", Int)
+})
+
+/** @internal */
+export type EventRow = typeof EventRow.Type
+
+/**
+ * `gatehouse_audit`. `data` stays the stored text: an entry's hash covers exactly the bytes stored, so
+ * verification must not serialize a parsed value again.
+ */
+export const AuditRow = Schema.Struct({
+  seq: Int,
+  runId: column("run_id", Schema.String),
+  nodeId: column("node_id", Schema.String),
+  action: Schema.String,
+  actor: Schema.String,
+  requestHash: column("request_hash", Schema.String),
+  note: column("note", Schema.String),
+  data: column("data", Schema.String),
+  createdAt: required("created_at", Int),
+  prevHash: required("prev_hash", Schema.String),
+  hash: Schema.String
+})
+
+/** @internal */
+export type AuditRow = typeof AuditRow.Type
+
+/** One single-value aggregate (`COUNT(*) AS n`, `MIN(x) AS n`). */
+export const Aggregate = Schema.Struct({ n: column("n", Int) })
+
+const storageError = (table: string) => (error: ParseResult.ParseError) =>
+  new SqlError({ cause: error, message: `A row of ${table} does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+
+/** Decodes every row of a result with the table's schema. */
+export const decodeAll = <A, I>(schema: Schema.Schema<A, I>, table: string) => {
+  const decode = Schema.decodeUnknown(Schema.Array(schema))
+  return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, SqlError> =>
+    Effect.mapError(decode(rows), storageError(table))
+}
+
+/** Decodes the first row of a result, if any. */
+export const decodeFirst = <A, I>(schema: Schema.Schema<A, I>, table: string) => {
+  const decode = Schema.decodeUnknown(schema)
+  return (rows: ReadonlyArray<unknown>): Effect.Effect<Option.Option<A>, SqlError> =>
+    rows.length === 0 ? Effect.succeedNone : Effect.asSome(Effect.mapError(decode(rows[0]), storageError(table)))
+}
