@@ -125,12 +125,13 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
 
   /**
    * Bounds a statement by a wall-clock time, whatever the network does: the statement is made
-   * interruptible (PostgreSQL cancels it) and abandoned at the bound. The statement itself keeps the
-   * caller's `Clock`, so its times stay those of the workflow.
+   * interruptible and abandoned at the bound (its cancellation, itself a round trip that may never
+   * come back, finishes in the background). The statement keeps the caller's `Clock`, so its times stay
+   * those of the workflow.
    */
   const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
     Effect.clockWith((clock) =>
-      Effect.interruptible(Effect.withClock(effect, clock)).pipe(
+      Effect.disconnect(Effect.interruptible(Effect.withClock(effect, clock))).pipe(
         Effect.timeoutFail({ duration: bound, onTimeout: () => new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`) }),
         Effect.withClock(liveClock)
       )
