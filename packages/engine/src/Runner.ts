@@ -131,8 +131,14 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
    */
   const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
     Effect.clockWith((clock) =>
-      Effect.disconnect(Effect.interruptible(Effect.withClock(effect, clock))).pipe(
-        Effect.timeoutFail({ duration: bound, onTimeout: () => new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`) }),
+      Effect.withClock(effect, clock).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: bound,
+          onTimeout: () => new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`)
+        }),
+        // Callers run in uninterruptible regions (settling a run, finalizers): the bound must still bite.
+        Effect.interruptible,
         Effect.withClock(liveClock)
       )
     )

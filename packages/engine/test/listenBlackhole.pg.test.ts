@@ -157,6 +157,7 @@ describe.skipIf(!pgAvailable)("a LISTEN connection that dies silently (PostgreSQ
       proxy.blackholeAll()
       let closed = false
       yield* Scope.close(runnerScope, Exit.void).pipe(
+        Effect.disconnect,
         Effect.tap(() => Effect.sync(() => closed = true)),
         Effect.timeoutFail({
           duration: "60 seconds",
