@@ -183,7 +183,8 @@ describe.skipIf(!pgAvailable)("crash torture (real processes, private PostgreSQL
       stopping = true
 
       // The decider reports its counts on SIGTERM.
-      const deciderCounts = yield* Effect.async<{ decided: number; alreadyDecided: number; conflicts: number; errors: number }>((resume) => {
+      type Counts = { decided: number; alreadyDecided: number; conflicts: number; errors: number }
+      const deciderCounts = yield* Effect.async<Counts>((resume) => {
         let out = ""
         decider.stdout!.on("data", (chunk) => out += chunk)
         decider.on("exit", () => {

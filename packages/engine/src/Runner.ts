@@ -244,12 +244,16 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         const exit = yield* restore(registration.value.execute(claim.payload, instance)).pipe(Effect.exit)
         // A settle that takes longer than a lease is pointless (the run is taken over), and a shutdown
         // must not wait on a network that does not answer.
-        yield* Effect.suspend(() => bounded(settleRun(claim, state, exit), stopping ? shutdownTimeout : lease, "settle"))
+        yield* Effect.suspend(() =>
+          bounded(settleRun(claim, state, exit), stopping ? shutdownTimeout : lease, "settle")
+        )
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(
             Effect.zipRight(Clock.currentTimeMillis),
-            Effect.flatMap((now) => bounded(store.releaseRun(claim.id, runnerId, now), stopping ? shutdownTimeout : lease, "release")),
+            Effect.flatMap((now) =>
+              bounded(store.releaseRun(claim.id, runnerId, now), stopping ? shutdownTimeout : lease, "release")
+            ),
             // The database may be restarting: keep trying for as long as the lease lasts (not while the
             // runner stops). After that the run is no longer renewed, its lease expires, and any runner
             // (this one included) takes it over.
@@ -353,6 +357,11 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         Effect.provide(Reactivity.layer),
         Effect.onError(() => Scope.close(scope, Exit.void))
       )
+      // A late opening (abandoned at its bound) must not replace one opened since.
+      if (leaseConnection !== undefined || stopping) {
+        yield* Scope.close(scope, Exit.void)
+        return leaseConnection?.store ?? store
+      }
       leaseConnection = { store: makeStore(client), scope }
       return leaseConnection.store
     }).pipe(

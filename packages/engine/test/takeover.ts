@@ -66,7 +66,7 @@ const waitLive = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => bool
 export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "effect" | "database" = "effect") =>
   describe(name, () => {
     if (leaseClock === "database") {
-      it.scopedLive("a run whose runner stopped renewing is taken over once the database's clock passes its lease", () =>
+      it.scopedLive("a run whose runner stopped renewing is taken over once the database's clock passes the lease", () =>
         Effect.gen(function*() {
           const db = yield* makeDatabase
           bAttempts = 0
@@ -81,7 +81,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "eff
             const runId = yield* Transfer.start({ id: "t-1" })
             const workflows = yield* Workflows.Workflows
             yield* waitLive(
-              Effect.map(workflows.inspect(runId), (inspection) => inspection.nodes.some((node) => node.nodeId === "a")),
+              Effect.map(workflows.inspect(runId), (seen) => seen.nodes.some((node) => node.nodeId === "a")),
               (ready) => ready && bAttempts === 1
             )
             const held = yield* leaseNow(runId)

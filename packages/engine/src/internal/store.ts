@@ -256,7 +256,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           ORDER BY updated_at LIMIT ${options.limit}`
     })
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
-        lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}, claims = claims + 1, updated_at = ${options.now},
+        lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}, claims = claims + 1,
+        updated_at = ${options.now},
         taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END
       WHERE id IN (${candidates})
       RETURNING *`.pipe(
