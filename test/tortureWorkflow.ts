@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Approval, DurableClock, Step, Workflow } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 
 export const Torture = Workflow.make({
@@ -44,7 +45,13 @@ const keyedCall = (runId: string, node: string, worker: string) =>
     // A little time between the call and its checkpoint, where a kill makes the call repeat.
     yield* Effect.sleep(`${yield* Random.nextIntBetween(20, 200)} millis`)
     yield* sql`INSERT INTO torture_keys (key, run_id, node) VALUES (${key}, ${runId}, ${node}) ON CONFLICT (key) DO NOTHING`
-  }).pipe(Effect.orDie)
+  })
+
+/**
+ * The steps' own statements fail while PostgreSQL restarts: like any call to an outside system, they are
+ * retried (a step that still fails would fail the run, which is the engine's contract, not a fault).
+ */
+const retry = { retry: Schedule.spaced("250 millis").pipe(Schedule.upTo("60 seconds")) }
 
 export const expected = (n: number) => ({ n, quote: n * 10, approved: n % 2 === 0 })
 
@@ -53,15 +60,17 @@ export const TortureLive = (worker: string) =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const quote = yield* Step.run("quote", Effect.as(keyedCall(run.runId, "quote", worker), n * 10), {
-        success: Schema.Number
-      })
+        success: Schema.Number,
+        ...retry
+      }).pipe(Effect.orDie)
       yield* Step.transaction(
         "debit",
         Effect.gen(function*() {
           yield* sql`INSERT INTO torture_ledger (run_id, entry, amount) VALUES (${run.runId}, 'debit', ${quote})`
           // Held open a moment, so that kills land inside transactions too.
           yield* Effect.sleep(`${yield* Random.nextIntBetween(10, 120)} millis`)
-        })
+        }),
+        retry
       ).pipe(Effect.orDie)
       yield* DurableClock.sleep("cool-off", "200 millis")
       const decision = yield* Approval.request("approve", {
@@ -72,9 +81,10 @@ export const TortureLive = (worker: string) =>
       yield* Step.transaction(
         "credit",
         sql`INSERT INTO torture_ledger (run_id, entry, amount)
-          VALUES (${run.runId}, 'credit', ${decision.approved ? quote : 0})`.pipe(Effect.asVoid)
+          VALUES (${run.runId}, 'credit', ${decision.approved ? quote : 0})`.pipe(Effect.asVoid),
+        retry
       ).pipe(Effect.orDie)
-      yield* Step.run("notify", keyedCall(run.runId, "notify", worker))
+      yield* Step.run("notify", keyedCall(run.runId, "notify", worker), retry).pipe(Effect.orDie)
       return { n, quote, approved: decision.approved }
     })
   )

@@ -69,6 +69,13 @@ const decider = Effect.gen(function*() {
 
 const program: Effect.Effect<unknown, unknown> = role === "decider" ? decider : runner
 const fiber = Effect.runFork(program)
+// A runner that could not start (PostgreSQL restarting) exits, so that the driver replaces it.
+fiber.addObserver((exit) => {
+  if (exit._tag === "Failure") {
+    process.stderr.write(`worker ${worker} stopped: ${String(exit.cause)}\n`)
+    process.exit(1)
+  }
+})
 process.on("SIGTERM", () => {
   if (role === "decider") process.stdout.write(JSON.stringify(counts) + "\n")
   Effect.runFork(Fiber.interrupt(fiber)).addObserver(() => process.exit(0))

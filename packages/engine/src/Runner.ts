@@ -6,6 +6,8 @@
  *
  * @since 0.1.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -21,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as PubSub from "effect/PubSub"
+import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import { describeCause } from "./internal/codec.js"
@@ -29,7 +32,7 @@ import * as InternalMetrics from "./internal/metrics.js"
 import * as Instance from "./internal/instance.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
-import type { ClaimedRun } from "./internal/store.js"
+import { type ClaimedRun, makeStore, type Store } from "./internal/store.js"
 import type * as Run from "./Run.js"
 import { WorkflowEngine } from "./WorkflowEngine.js"
 
@@ -57,6 +60,12 @@ export interface RunnerOptions {
    * itself and waits for the echo), and re-subscribes when it does not. Default 5 seconds.
    */
   readonly listenHeartbeat?: Duration.DurationInput | undefined
+  /**
+   * The most a graceful shutdown waits for each thing it gives back (the runs it executes, its leases,
+   * its `LISTEN` connection) when the database does not answer. What could not be given back is taken
+   * over once its lease expires. Default 5 seconds.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -106,16 +115,46 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const renewEvery = options.leaseRenewInterval === undefined
     ? Duration.millis(Math.max(1, Math.floor(leaseMillis / 3)))
     : Duration.decode(options.leaseRenewInterval)
+  const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "5 seconds")
+  const pg = yield* Effect.serviceOption(PgClient.PgClient)
+  // Leases are measured on the database's clock on PostgreSQL (see `leaseNow` in the store): renewals are
+  // then paced by real time, never by a `TestClock` a test moves. On SQLite they follow Effect's `Clock`.
+  const liveClock = Clock.make()
+  const leaseClock = Option.isSome(pg) ? liveClock : yield* Effect.clock
+  let stopping = false
+
+  /**
+   * Bounds a statement by a wall-clock time, whatever the network does: the statement is made
+   * interruptible and abandoned at the bound (its cancellation, itself a round trip that may never
+   * come back, finishes in the background). The statement keeps the caller's `Clock`, so its times stay
+   * those of the workflow.
+   */
+  const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
+    Effect.clockWith((clock) =>
+      Effect.withClock(effect, clock).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: bound,
+          onTimeout: () => new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`)
+        }),
+        // Callers run in uninterruptible regions (settling a run, finalizers): the bound must still bite.
+        Effect.interruptible,
+        Effect.withClock(liveClock)
+      )
+    )
 
   // Registered first, so it runs last: after every run fiber has stopped, give back what is still held.
   yield* Effect.addFinalizer(() =>
     Clock.currentTimeMillis.pipe(
-      Effect.flatMap((now) => store.releaseAll(runnerId, now)),
+      Effect.flatMap((now) => bounded(store.releaseAll(runnerId, now), shutdownTimeout, "release")),
       Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not release its leases", cause))
     )
   )
 
   const fibers = yield* FiberMap.make<string>()
+  // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
+  // `shutdownTimeout` and never retried.
+  yield* Effect.addFinalizer(() => Effect.sync(() => stopping = true))
   // Kept by hand rather than read from the FiberMap, which forgets a fiber only after it has ended.
   const inFlight = new Set<string>()
   let idle = false
@@ -212,15 +251,25 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         const exit = yield* restore(registration.value.execute(claim.payload, instance)).pipe(Effect.exit)
         // Read in the fiber the body ran in: set when the body went on past a suspension of its own.
         const suspendedHere = yield* FiberRef.get(Instance.suspendedHere)
-        yield* settleRun(claim, state, exit, suspendedHere)
+        // A settle that takes longer than a lease is pointless (the run is taken over), and a shutdown
+        // must not wait on a network that does not answer.
+        yield* Effect.suspend(() =>
+          bounded(settleRun(claim, state, exit, suspendedHere), stopping ? shutdownTimeout : lease, "settle")
+        )
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(
             Effect.zipRight(Clock.currentTimeMillis),
-            Effect.flatMap((now) => store.releaseRun(claim.id, runnerId, now)),
-            // The database may be restarting: keep trying for as long as the lease lasts. After that the run
-            // is no longer renewed, its lease expires, and any runner (this one included) takes it over.
-            Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.upTo(lease))),
+            Effect.flatMap((now) =>
+              bounded(store.releaseRun(claim.id, runnerId, now), stopping ? shutdownTimeout : lease, "release")
+            ),
+            // The database may be restarting: keep trying for as long as the lease lasts (not while the
+            // runner stops). After that the run is no longer renewed, its lease expires, and any runner
+            // (this one included) takes it over.
+            Effect.retry({
+              schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(lease)),
+              while: () => !stopping
+            }),
             Effect.ignore
           )
         ),
@@ -294,6 +343,44 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     }
   })
 
+  /**
+   * On PostgreSQL, renewals go over a connection of their own, outside the pool the runs' steps draw
+   * from: a runner whose steps hold every pooled connection (long transactions, a slow database) still
+   * renews on time, so a live runner that is merely slow keeps its leases. The connection is opened on
+   * first use and opened again after a failure; meanwhile renewals fall back to the pool.
+   */
+  let leaseConnection: { readonly store: Store; readonly scope: Scope.CloseableScope } | undefined
+  const dropLeaseConnection = Effect.suspend(() => {
+    const held = leaseConnection
+    leaseConnection = undefined
+    return held === undefined ? Effect.void : bounded(Scope.close(held.scope, Exit.void), shutdownTimeout, "close")
+  }).pipe(Effect.ignore)
+  yield* Effect.addFinalizer(() => dropLeaseConnection)
+  const leaseStore: Effect.Effect<Store> = Effect.suspend(() => {
+    if (leaseConnection !== undefined || Option.isNone(pg)) return Effect.succeed(leaseConnection?.store ?? store)
+    const config = pg.value.config
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const client = yield* PgClient.make({ ...config, maxConnections: 1, minConnections: undefined }).pipe(
+        Scope.extend(scope),
+        Effect.provide(Reactivity.layer),
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      // A late opening (abandoned at its bound) must not replace one opened since.
+      if (leaseConnection !== undefined || stopping) {
+        yield* Scope.close(scope, Exit.void)
+        return leaseConnection?.store ?? store
+      }
+      leaseConnection = { store: makeStore(client), scope }
+      return leaseConnection.store
+    }).pipe(
+      (effect) => bounded(effect, renewEvery, "lease connection"),
+      Effect.catchAllCause((cause) =>
+        Effect.as(Effect.logDebug("Gatehouse runner could not open its lease connection", cause), store)
+      )
+    )
+  })
+
   const renewLoop = Effect.gen(function*() {
     while (true) {
       if (inFlight.size === 0) {
@@ -304,11 +391,23 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       }
       yield* Effect.sleep(renewEvery)
       const now = yield* Clock.currentTimeMillis
-      yield* store.renewLeases(runnerId, Array.from(inFlight), now + leaseMillis).pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not renew its leases", cause))
+      const renewing = yield* leaseStore
+      // A renewal stuck longer than its interval is abandoned (and its connection replaced): the next one
+      // starts on time. A late renewal loses nothing: it extends the lease of every run still held.
+      yield* bounded(
+        renewing.renewLeases({ owner: runnerId, runIds: Array.from(inFlight), now, leaseMillis }),
+        renewEvery,
+        "renew"
+      ).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            Effect.logWarning("Gatehouse runner could not renew its leases", cause),
+            renewing === store ? Effect.void : dropLeaseConnection
+          )
+        )
       )
     }
-  })
+  }).pipe(Effect.withClock(leaseClock))
 
   const canceled = yield* PubSub.subscribe(signals.canceled)
   const cancelLoop = Effect.forever(

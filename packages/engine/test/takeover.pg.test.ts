@@ -3,5 +3,5 @@ import { suite } from "./takeover.js"
 import { pg, pgAvailable } from "./utils/database.js"
 
 describe.skipIf(!pgAvailable)("PostgreSQL", () => {
-  suite("lease takeover (PostgreSQL)", pg)
+  suite("lease takeover (PostgreSQL)", pg, "database")
 })

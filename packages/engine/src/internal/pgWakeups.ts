@@ -3,12 +3,15 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
+import { createRequire } from "node:module"
 
 /**
  * Wake-ups across processes through PostgreSQL `LISTEN/NOTIFY`.
@@ -51,16 +54,68 @@ export type Message =
 export const parse = (payload: string): Message =>
   payload.startsWith("cancel:") ? { _tag: "Cancel", runId: payload.slice("cancel:".length) } : { _tag: "Wake" }
 
+/** The subset of node-postgres' `Client` the listener uses. */
+interface ListenClient {
+  connect(): Promise<void>
+  query(text: string, params?: ReadonlyArray<unknown>): Promise<unknown>
+  end(): Promise<void>
+  on(event: "notification", listener: (message: { channel: string; payload?: string }) => void): void
+  on(event: "error" | "end", listener: (error?: Error) => void): void
+  readonly connection?: { readonly stream?: { destroy(): void } }
+}
+
+/**
+ * node-postgres, resolved from `@effect/sql-pg` (which depends on it): the listener opens a client of its
+ * own so that it can destroy its socket, which `PgClient.listen` does not allow.
+ */
+let pgModule: { readonly Client: new(options: object) => ListenClient } | undefined
+const loadPg = () => {
+  if (pgModule === undefined) {
+    const fromHere = createRequire(import.meta.url)
+    const loaded = createRequire(fromHere.resolve("@effect/sql-pg/PgClient"))("pg")
+    pgModule = loaded.default ?? loaded
+  }
+  return pgModule!
+}
+
+/** The connection options of the `PgClient`, for one more connection like its own. */
+const connectionOptions = (config: PgClient.PgClientConfig, timeout: Duration.Duration) => ({
+  connectionString: config.url ? Redacted.value(config.url) : undefined,
+  user: config.username,
+  host: config.host,
+  database: config.database,
+  password: config.password ? Redacted.value(config.password) : undefined,
+  ssl: config.ssl,
+  port: config.port,
+  ...(config.stream ? { stream: config.stream } : {}),
+  application_name: config.applicationName ?? "@effect/sql-pg",
+  types: config.types,
+  connectionTimeoutMillis: Math.max(1, Duration.toMillis(timeout)),
+  keepAlive: true
+})
+
+/** A promise of the client as an Effect, abandoned (not awaited) when interrupted. */
+const attempt = <A>(what: string, run: () => Promise<A>): Effect.Effect<A, ListenLost> =>
+  Effect.async<A, ListenLost>((resume) => {
+    run().then(
+      (value) => resume(Effect.succeed(value)),
+      (cause) => resume(Effect.fail(new ListenLost({ reason: `${what}: ${cause}` })))
+    )
+  })
+
 /**
  * Listens for wake-ups as long as the surrounding fiber lives, on PostgreSQL only (it returns at once on
  * any other client).
  *
- * The listening connection of `@effect/sql-pg` swallows its own errors: a connection that PostgreSQL
- * terminated (a restart, a failover, an administrator) goes silent rather than failing the stream. So the
- * listener checks it end to end: every `heartbeat` it notifies itself on the same channel and expects its
- * own ping back; when none arrives in time it drops the subscription (which closes that connection) and
- * subscribes again. After every (re)subscription `onSubscribed` runs, because notifications sent while
- * nobody listened are gone: the runner looks for work once.
+ * The listener holds a connection of its own (outside the pool) and checks it end to end: every
+ * `heartbeat` it notifies itself over that connection and expects its own ping back. A connection that
+ * died, whether PostgreSQL closed it (a restart, an administrator) or the network drops its traffic
+ * without closing it, stops echoing: the listener then destroys its socket without waiting for any
+ * answer and subscribes again on a fresh connection. After every (re)subscription `onSubscribed` runs,
+ * because notifications sent while nobody listened are gone: the runner looks for work once.
+ *
+ * Every teardown is bounded: closing the listener (a runner shutting down) waits at most a second for
+ * PostgreSQL to acknowledge, then destroys the socket, whatever the network does.
  *
  * Heartbeats are measured on the live clock even under `TestClock`: they watch a network connection, not
  * workflow time, and a test moving time by days must not count as days of silence.
@@ -75,48 +130,82 @@ export const listen = (options: {
   readonly onSubscribed: Effect.Effect<void>
 }): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const client = yield* Effect.serviceOption(PgClient.PgClient)
-    if (Option.isNone(client)) return
-    const pg = client.value
-    const sql = options.sql
+    const pgClient = yield* Effect.serviceOption(PgClient.PgClient)
+    if (Option.isNone(pgClient)) return
+    const config = pgClient.value.config
     let channel: string | undefined
     let sequence = 0
     const pingPrefix = `ping:${options.runnerId}:`
+    const bound = Duration.max(options.heartbeat, Duration.seconds(1))
+
+    const connect = Effect.acquireRelease(
+      Effect.suspend(() => {
+        const client = new (loadPg().Client)(connectionOptions(config, bound))
+        // Errors surface through the heartbeat (and `broken`); an unhandled "error" event would crash.
+        client.on("error", () => {})
+        return attempt("connect", () => client.connect()).pipe(
+          Effect.as(client),
+          Effect.onInterrupt(() => Effect.sync(() => client.connection?.stream?.destroy()))
+        )
+      }),
+      (client) =>
+        attempt("end", () => client.end()).pipe(
+          Effect.timeout("1 second"),
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => client.connection?.stream?.destroy()))
+        )
+    )
 
     const session = Effect.gen(function*() {
-      channel ??= (yield* sql<{ channel: string }>`SELECT ${sql.literal(channelExpression)} AS channel`)[0].channel
+      const client = yield* connect.pipe(
+        Effect.timeoutFail({ duration: bound, onTimeout: () => new ListenLost({ reason: "connect timed out" }) })
+      )
+      if (channel === undefined) {
+        const result = yield* attempt("channel", () => client.query(`SELECT ${channelExpression} AS channel`)).pipe(
+          Effect.timeoutFail({ duration: bound, onTimeout: () => new ListenLost({ reason: "channel timed out" }) })
+        )
+        channel = (result as { rows: ReadonlyArray<{ channel: string }> }).rows[0].channel
+      }
+      const listening = channel
+      const broken = yield* Deferred.make<never, ListenLost>()
+      const received = yield* Queue.unbounded<string>()
+      client.on("notification", (message) => {
+        if (message.channel === listening && message.payload) Queue.unsafeOffer(received, message.payload)
+      })
+      client.on("error", (error) => Deferred.unsafeDone(broken, Exit.fail(new ListenLost({ reason: `${error}` }))))
+      client.on("end", () => Deferred.unsafeDone(broken, Exit.fail(new ListenLost({ reason: "connection ended" }))))
       const pongs = yield* Queue.sliding<number>(16)
-      yield* pg.listen(channel).pipe(
-        Stream.runForEach((payload) => {
+      yield* Queue.take(received).pipe(
+        Effect.flatMap((payload) => {
           if (payload.startsWith(pingPrefix)) return Queue.offer(pongs, Number(payload.slice(pingPrefix.length)))
           if (payload.startsWith("ping:")) return Effect.void
           return options.onMessage(parse(payload))
         }),
+        Effect.forever,
         Effect.forkScoped
       )
-      const ping = (timeout: Duration.Duration) => Effect.gen(function*() {
-        const n = ++sequence
-        // Not `PgClient.notify`: it sends `NOTIFY channel, $1`, which PostgreSQL rejects (NOTIFY takes no parameters).
-        yield* sql`SELECT pg_notify(${channel!}, ${`${pingPrefix}${n}`})`
-        return yield* Queue.take(pongs).pipe(
-          Effect.repeat({ until: (received) => received >= n }),
-          Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () => new ListenLost()
-          })
-        )
-      })
-      // The LISTEN runs in the forked stream: until a first ping comes back it may not be in place yet, so
-      // ping quickly until one does.
-      const first = Duration.millis(100)
-      yield* ping(first).pipe(
-        Effect.retry(Schedule.recurs(Math.max(1, Math.ceil(Duration.toMillis(options.heartbeat) / 100))))
+      const escaped = `"${listening.replace(/"/g, '""')}"`
+      yield* attempt("listen", () => client.query(`LISTEN ${escaped}`)).pipe(
+        Effect.timeoutFail({ duration: bound, onTimeout: () => new ListenLost({ reason: "LISTEN timed out" }) })
       )
-      yield* options.onSubscribed
-      while (true) {
-        yield* Effect.sleep(options.heartbeat)
-        yield* ping(options.heartbeat)
-      }
+      // The ping goes over the listening connection itself: its echo proves both directions of it.
+      const ping = Effect.gen(function*() {
+        const n = ++sequence
+        // Not `NOTIFY channel, $1`: PostgreSQL rejects it (NOTIFY takes no parameters).
+        yield* attempt("ping", () => client.query("SELECT pg_notify($1, $2)", [listening, `${pingPrefix}${n}`]))
+        yield* Queue.take(pongs).pipe(Effect.repeat({ until: (received) => received >= n }))
+      }).pipe(
+        Effect.timeoutFail({ duration: options.heartbeat, onTimeout: () => new ListenLost({ reason: "no echo" }) })
+      )
+      const run = Effect.gen(function*() {
+        yield* ping
+        yield* options.onSubscribed
+        while (true) {
+          yield* Effect.sleep(options.heartbeat)
+          yield* ping
+        }
+      })
+      return yield* Effect.raceFirst(run, Deferred.await(broken))
     })
 
     yield* Effect.scoped(session).pipe(
@@ -128,5 +217,5 @@ export const listen = (options: {
     )
   }).pipe(Effect.asVoid)
 
-/** No echo of a ping within the heartbeat: the LISTEN connection is presumed dead. */
-class ListenLost extends Data.TaggedError("ListenLost")<{}> {}
+/** The listening connection is presumed dead: no echo of a ping within the heartbeat, or it failed. */
+class ListenLost extends Data.TaggedError("ListenLost")<{ readonly reason: string }> {}

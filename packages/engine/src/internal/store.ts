@@ -53,6 +53,21 @@ export interface NewNode {
 /** @internal */
 export type Store = ReturnType<typeof makeStore>
 
+/**
+ * The clock leases are measured on. On PostgreSQL it is the database's own clock, read when the statement
+ * runs: every runner, on whatever machine, compares lease times against one clock, so a runner whose
+ * clock is ahead can never see a live runner's lease as expired (and a statement that waited for a
+ * connection still grants a full lease). On SQLite (one file, one machine) it is the runner's `Clock`.
+ * Timers and approval deadlines stay on Effect's `Clock` on every dialect.
+ *
+ * @internal
+ */
+export const leaseNow = (sql: SqlClient.SqlClient, now: number) =>
+  sql.onDialectOrElse({
+    pg: () => sql.literal("(extract(epoch from clock_timestamp()) * 1000)::bigint"),
+    orElse: () => sql`${now}`
+  })
+
 // A run whose lease expired is taken over, but never one the claiming runner is executing right now (a
 // late renewal is not a death). A run of its own that it no longer executes (its release failed while
 // the database was unreachable) it may take back, or that run would stay stuck under its name.
@@ -65,7 +80,7 @@ const claimableWhere = (
   sql`workflow IN ${sql.in(names)} AND (
     status IN ('pending', 'runnable')
     OR (status IN ('suspended', 'waiting-approval') AND wake_at <= ${now})
-    OR (status = 'running' AND lease_expires_at < ${now}${
+    OR (status = 'running' AND lease_expires_at < ${leaseNow(sql, now)}${
     executing.length > 0 ? sql` AND id NOT IN ${sql.in(executing)}` : sql``
   })
   )`
@@ -219,7 +234,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           ORDER BY updated_at LIMIT ${options.limit}`
     })
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
-        lease_expires_at = ${options.now + options.leaseMillis}, claims = claims + 1, updated_at = ${options.now},
+        lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}, claims = claims + 1,
+        updated_at = ${options.now},
         taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END
       WHERE id IN (${candidates})
       RETURNING *`.pipe(
@@ -350,9 +366,17 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * Renews the leases of the runs a runner is executing, and only those: a run it stopped executing but
    * could not release must expire, so that it can be taken over.
    */
-  const renewLeases = (owner: string, runIds: ReadonlyArray<string>, expiresAt: number): Effect.Effect<void, SqlError> =>
-    runIds.length === 0 ? Effect.void : sql`UPDATE gatehouse_runs SET lease_expires_at = ${expiresAt}
+  const renewLeases = (options: {
+    readonly owner: string
+    readonly runIds: ReadonlyArray<string>
+    readonly now: number
+    readonly leaseMillis: number
+  }): Effect.Effect<void, SqlError> => {
+    const { owner, runIds } = options
+    return runIds.length === 0 ? Effect.void : sql`UPDATE gatehouse_runs
+      SET lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}
       WHERE lease_owner = ${owner} AND status = 'running' AND id IN ${sql.in(runIds)}`.pipe(Effect.asVoid)
+  }
 
   /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
   const wake = (runId: string, now: number): Effect.Effect<void, SqlError> =>
