@@ -12,9 +12,11 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
@@ -124,23 +126,32 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   let stopping = false
 
   /**
-   * Bounds a statement by a wall-clock time, whatever the network does: the statement is made
-   * interruptible and abandoned at the bound (its cancellation, itself a round trip that may never
-   * come back, finishes in the background). The statement keeps the caller's `Clock`, so its times stay
-   * those of the workflow.
+   * Bounds a statement by a wall-clock time, whatever the network does. The statement runs in a fiber of
+   * its own and is abandoned at the bound (its cancellation, itself a round trip that may never come
+   * back, finishes in the background). The caller waits for whichever comes first; in an uninterruptible
+   * region (settling a run, a finalizer) that wait still ends at the bound, and an interruption already
+   * pending on the caller (a process stopping on SIGTERM) does not cut the statement short. The statement
+   * keeps the caller's `Clock`, so its times stay those of the workflow.
    */
   const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
     Effect.clockWith((clock) =>
-      Effect.withClock(effect, clock).pipe(
-        Effect.disconnect,
-        Effect.timeoutFail({
-          duration: bound,
-          onTimeout: () => new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`)
-        }),
-        // Callers run in uninterruptible regions (settling a run, finalizers): the bound must still bite.
-        Effect.interruptible,
-        Effect.withClock(liveClock)
-      )
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<A, E | Cause.TimeoutException>()
+        const statement = yield* Effect.forkDaemon(
+          Effect.interruptible(Effect.intoDeferred(Effect.withClock(effect, clock), done))
+        )
+        const timer = yield* Effect.forkDaemon(
+          Effect.sleep(bound).pipe(
+            Effect.zipRight(
+              Deferred.fail(done, new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`))
+            ),
+            Effect.withClock(liveClock)
+          )
+        )
+        return yield* Deferred.await(done).pipe(
+          Effect.ensuring(Effect.zipRight(Fiber.interruptFork(timer), Fiber.interruptFork(statement)))
+        )
+      })
     )
 
   // Registered first, so it runs last: after every run fiber has stopped, give back what is still held.
