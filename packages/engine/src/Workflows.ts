@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
+import { stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
@@ -73,8 +74,8 @@ export class CancelResult extends Schema.Class<CancelResult>("@gatehouse/engine/
  * @category models
  */
 export const CancelOptions = Schema.Struct({
-  by: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200)),
-  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(2000)))
+  by: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200), Schema.compose(Text)),
+  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(2000), Schema.compose(Text)))
 })
 
 /**
@@ -194,8 +195,9 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
   function*() {
     const { runs: store, signals } = yield* Storage.Storage
 
+    // An id that is not storable text names no run: refused before it reaches the database.
     const getRun = (runId: string) =>
-      store.getRun(runId).pipe(
+      stringProblem(runId) !== undefined ? Effect.fail(new Run.RunNotFound({ runId: String(runId) })) : store.getRun(runId).pipe(
         Effect.flatMap(Option.match({
           onNone: () => Effect.fail(new Run.RunNotFound({ runId })),
           onSome: Effect.succeed
