@@ -9,11 +9,12 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Approvals } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
+import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
 import { BadRequest, Forbidden, StorageUnavailable } from "./Errors.js"
 
-const runId = HttpApiSchema.param("runId", Schema.String)
-const nodeId = HttpApiSchema.param("nodeId", Schema.String)
+const runId = HttpApiSchema.param("runId", PathSegment)
+const nodeId = HttpApiSchema.param("nodeId", PathSegment)
 
 /**
  * The query of the inbox. `reviewer` defaults to the caller; an operator may name another reviewer, or

@@ -9,10 +9,11 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Audit, Run } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
+import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
 import { Forbidden, StorageUnavailable } from "./Errors.js"
 
-const runId = HttpApiSchema.param("runId", Schema.String)
+const runId = HttpApiSchema.param("runId", PathSegment)
 
 /**
  * @since 0.1.0

@@ -10,11 +10,12 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Run, Workflows } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
+import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
 import { BadRequest, Forbidden, StorageUnavailable } from "./Errors.js"
 
-const runId = HttpApiSchema.param("runId", Schema.String)
-const name = HttpApiSchema.param("name", Schema.String)
+const runId = HttpApiSchema.param("runId", PathSegment)
+const name = HttpApiSchema.param("name", PathSegment)
 
 /**
  * No workflow of that name can be started through this server.

@@ -41,6 +41,21 @@ export const RefundLive = Refund.toLayer((payload) =>
   })
 )
 
+/** A step behind an approval gate: its approval's node id is `ship/approval`. */
+export const Deploy = Workflow.make({
+  name: "deploy",
+  payload: Schema.Struct({ version: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.version
+})
+
+export const DeployLive = Deploy.toLayer((payload) =>
+  Step.run("ship", Effect.succeed(`shipped ${payload.version}`), {
+    success: Schema.String,
+    needsApproval: { title: `Ship ${payload.version}?`, reviewers: { roles: ["finance"] } }
+  })
+)
+
 /** A workflow without its own idempotency key: `Idempotency-Key` decides. */
 export const Ping = Workflow.make({
   name: "ping",
@@ -75,7 +90,7 @@ export const sqliteEngine: Effect.Effect<Engine, never, Scope.Scope> = Effect.ge
   )
   return Gatehouse.layerSqlite({
     filename: path.join(dir, "gatehouse.db"),
-    workflows: Layer.mergeAll(RefundLive, PingLive),
+    workflows: Layer.mergeAll(RefundLive, PingLive, DeployLive),
     pollInterval: "200 millis"
   }) as Engine
 })
@@ -87,7 +102,7 @@ export const pgEngine: Effect.Effect<Engine, unknown, Scope.Scope> = Effect.gen(
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_server" })
   return Gatehouse.layerPg({
     url,
-    workflows: Layer.mergeAll(RefundLive, PingLive),
+    workflows: Layer.mergeAll(RefundLive, PingLive, DeployLive),
     pollInterval: "200 millis",
     maxConnections: 8
   }) as Engine
@@ -119,7 +134,7 @@ export const serve = (
 ): Effect.Effect<Running, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
-      Server.layer({ port: 0, workflows: [Refund, Ping], ...options }).pipe(
+      Server.layer({ port: 0, workflows: [Refund, Ping, Deploy], ...options }).pipe(
         Layer.provide(AuthenticationLive.layer(Schema.decodeUnknownSync(Authentication.AuthConfig)(authConfig))),
         Layer.provideMerge(engine)
       )
