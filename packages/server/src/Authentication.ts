@@ -29,6 +29,14 @@ export const operatorRole: "operator" = "operator"
 export const starterRole: "starter" = "starter"
 
 /**
+ * The role that may read `/metrics` (besides operators).
+ *
+ * @since 0.1.0
+ * @category roles
+ */
+export const metricsRole: "metrics" = "metrics"
+
+/**
  * An authenticated caller: an id and the roles its credentials vouch for. It is passed to the engine as
  * the reviewer of a decision and the actor of a cancel or a start.
  *

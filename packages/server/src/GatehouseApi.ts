@@ -23,6 +23,7 @@ import { BadRequest, PayloadTooLarge } from "./api/Errors.js"
 import { AuditApi } from "./api/AuditApi.js"
 import { EventsApi } from "./api/EventsApi.js"
 import { HealthApi } from "./api/HealthApi.js"
+import { MetricsApi } from "./api/MetricsApi.js"
 import { RunsApi } from "./api/RunsApi.js"
 
 /**
@@ -35,6 +36,7 @@ export class GatehouseApi extends HttpApi.make("gatehouse")
   .add(EventsApi)
   .add(AuditApi)
   .add(HealthApi)
+  .add(MetricsApi)
   .addError(BadRequest)
   .addError(PayloadTooLarge)
   .annotate(OpenApi.Title, "Gatehouse")

@@ -45,7 +45,9 @@ import { ApprovalsLive } from "./http/ApprovalsLive.js"
 import { AuditLive } from "./http/AuditLive.js"
 import { EventsLive } from "./http/EventsLive.js"
 import { HealthLive } from "./http/HealthLive.js"
+import { MetricsLive } from "./http/MetricsLive.js"
 import { RunsLive } from "./http/RunsLive.js"
+import * as Metrics from "./Metrics.js"
 import * as StartableWorkflows from "./StartableWorkflows.js"
 
 /**
@@ -122,7 +124,8 @@ export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
 ): Layer.Layer<import("@effect/platform/HttpApi").Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
-    Layer.provide([ApprovalsLive, RunsLive, EventsLive, AuditLive, HealthLive]),
+    Layer.provide([ApprovalsLive, RunsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
+    Layer.provide(Metrics.layerPrometheus),
     Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
   )
@@ -134,7 +137,7 @@ export const layerApi = (
  * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer, ServeError, Requirements> =>
-  HttpApiBuilder.serve().pipe(
+  HttpApiBuilder.serve(Metrics.middleware).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(layerApi(options)),

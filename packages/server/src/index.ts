@@ -26,6 +26,11 @@ export * as HealthApi from "./api/HealthApi.js"
 /**
  * @since 0.1.0
  */
+export * as MetricsApi from "./api/MetricsApi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RunsApi from "./api/RunsApi.js"
 
 /**
@@ -42,6 +47,11 @@ export * as AuthenticationLive from "./http/AuthenticationLive.js"
  * @since 0.1.0
  */
 export * as GatehouseApi from "./GatehouseApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
 
 /**
  * @since 0.1.0
