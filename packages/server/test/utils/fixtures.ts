@@ -130,12 +130,13 @@ export interface Running {
 /** The engine and the server on 127.0.0.1, port 0, for the scope. */
 export const serve = (
   engine: Engine,
-  options: Server.Options = {}
+  options: Server.Options = {},
+  auth: unknown = authConfig
 ): Effect.Effect<Running, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Server.layer({ port: 0, workflows: [Refund, Ping, Deploy], ...options }).pipe(
-        Layer.provide(AuthenticationLive.layer(Schema.decodeUnknownSync(Authentication.AuthConfig)(authConfig))),
+        Layer.provide(AuthenticationLive.layer(Schema.decodeUnknownSync(Authentication.AuthConfig)(auth))),
         Layer.provideMerge(engine)
       )
     )
