@@ -25,7 +25,7 @@ const gatehouseServe = (args: ReadonlyArray<string>, cwd: string) =>
     Effect.async<{ child: ChildProcess; url: string; output: () => string }, Error>((resume) => {
       const child = spawn(process.execPath, [bin, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
       let output = ""
-      const timer = setTimeout(() => resume(Effect.fail(new Error(`no listening line in 60 s:\n${output}`))), 60_000)
+      const timer = setTimeout(() => resume(Effect.fail(new Error(`no listening line in 120 s:\n${output}`))), 120_000)
       const onData = (chunk: Buffer) => {
         output += chunk.toString()
         const match = /gatehouse: listening on (http:\/\/\S+)/.exec(output)
@@ -61,7 +61,7 @@ const request = (url: string, init: RequestInit & { token?: string } = {}) =>
   })
 
 const eventually = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.retry(effect, Schedule.spaced("50 millis").pipe(Schedule.upTo("30 seconds")))
+  Effect.retry(effect, Schedule.spaced("50 millis").pipe(Schedule.upTo("60 seconds")))
 
 const decisionFlow = (database: (dir: string) => string) =>
   Effect.gen(function*() {
@@ -109,13 +109,13 @@ const decisionFlow = (database: (dir: string) => string) =>
 
 describe("gatehouse serve", () => {
   it.live("serves the API on a SQLite file, runs the module's workflows, stops on SIGTERM", () =>
-    decisionFlow((dir) => path.join(dir, "gh.db")), { timeout: 120_000 })
+    decisionFlow((dir) => path.join(dir, "gh.db")), { timeout: 240_000 })
 
   it.live.skipIf(!pgAvailable)("serves the API on a postgres URL", () =>
     Effect.gen(function*() {
       const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_cli" })
       yield* decisionFlow(() => url)
-    }).pipe(Effect.scoped), { timeout: 120_000 })
+    }).pipe(Effect.scoped), { timeout: 240_000 })
 
   it.live("without --auth it still serves health and answers 401 elsewhere; --help lists serve", () =>
     Effect.gen(function*() {
@@ -133,5 +133,5 @@ describe("gatehouse serve", () => {
         })
       )
       assert.include(help, "serve")
-    }).pipe(Effect.scoped), { timeout: 120_000 })
+    }).pipe(Effect.scoped), { timeout: 240_000 })
 })

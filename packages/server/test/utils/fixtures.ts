@@ -153,6 +153,6 @@ export const serve = (
     return { baseUrl, context: context as Context.Context<any>, client, fetch }
   })
 
-/** Retries `effect` until it succeeds, every 20 ms, for at most 20 seconds (waiting on a condition). */
+/** Retries `effect` until it succeeds, every 20 ms, for at most 60 seconds (waiting on a condition). */
 export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(effect, Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds")))
+  Effect.retry(effect, Schedule.spaced("20 millis").pipe(Schedule.upTo("60 seconds")))
