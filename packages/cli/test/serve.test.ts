@@ -103,7 +103,7 @@ const decisionFlow = (database: (dir: string) => string) =>
     assert.deepStrictEqual(run.body.result, { _tag: "Success", value: { refunded: 12 } })
 
     server.child.kill("SIGTERM")
-    const code = yield* exited(server.child).pipe(Effect.timeout("20 seconds"))
+    const code = yield* exited(server.child).pipe(Effect.timeout("60 seconds"))
     assert.strictEqual(code, 0, server.output())
   }).pipe(Effect.scoped)
 
