@@ -131,13 +131,15 @@ export interface Running {
 export const serve = (
   engine: Engine,
   options: Server.Options = {},
-  auth: unknown = authConfig
+  auth: unknown = authConfig,
+  tracing: Layer.Layer<any> = Layer.empty as Layer.Layer<any>
 ): Effect.Effect<Running, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Server.layer({ port: 0, workflows: [Refund, Ping, Deploy], ...options }).pipe(
-        Layer.provide(AuthenticationLive.layer(Schema.decodeUnknownSync(Authentication.AuthConfig)(auth))),
-        Layer.provideMerge(engine)
+        Layer.provide(AuthenticationLive.layer(Schema.decodeUnknownSync(Authentication.AuthConfig)(auth ?? authConfig))),
+        Layer.provideMerge(engine),
+        Layer.provide(tracing)
       )
     )
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
