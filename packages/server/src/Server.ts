@@ -23,6 +23,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as Headers from "@effect/platform/Headers"
+import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -122,7 +123,7 @@ const bodyLimits = (maxBodySize: number) =>
  */
 export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
-): Layer.Layer<import("@effect/platform/HttpApi").Api, never, Requirements> =>
+): Layer.Layer<HttpApi.Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
     Layer.provide([ApprovalsLive, RunsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
     Layer.provide(Metrics.layerPrometheus),
@@ -144,7 +145,7 @@ export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer,
     Layer.provideMerge(
       NodeHttpServer.layer(() => createServer(), { port: options.port ?? 8080, host: options.host ?? "127.0.0.1" })
     )
-  ) as any
+  )
 
 /**
  * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`.

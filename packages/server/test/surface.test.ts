@@ -51,6 +51,8 @@ describe("HTTP surface", () => {
       const html = yield* Effect.promise(() => docs.text())
       assert.include(html, "SwaggerUIBundle")
       assert.notInclude(html, "cdn.")
+      const challenged = yield* server.fetch("/v1/approvals")
+      assert.strictEqual(challenged.headers.get("www-authenticate"), "Bearer realm=\"gatehouse\"")
       for (const path of ["/v1/approvals", "/v1/runs", "/v1/events", "/v1/events/stream", "/v1/audit/verify", "/v1/runs/x/audit"]) {
         assert.strictEqual((yield* server.fetch(path)).status, 401, path)
       }

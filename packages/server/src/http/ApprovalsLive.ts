@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type { ApiGroup } from "@effect/platform/HttpApiGroup"
 import { Approvals } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -18,7 +19,7 @@ import { defined, parseIfMatch, setEtag, storage } from "../internal/http.js"
  * @category layers
  */
 export const ApprovalsLive: Layer.Layer<
-  import("@effect/platform/HttpApiGroup").ApiGroup<"gatehouse", "approvals">,
+  ApiGroup<"gatehouse", "approvals">,
   never,
   Approvals.Approvals | Authentication
 > = HttpApiBuilder.group(GatehouseApi, "approvals", (handlers) =>

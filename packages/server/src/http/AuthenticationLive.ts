@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -30,6 +32,11 @@ const claimAt = (payload: Record<string, unknown>, path: string): unknown =>
   )
 
 const decodePrincipal = Schema.decodeUnknownOption(Principal)
+
+// RFC 6750: a 401 says which scheme to use.
+const challenge = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", "Bearer realm=\"gatehouse\""))
+)
 
 const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
@@ -82,7 +89,7 @@ export const make = (config: AuthConfig): Authentication["Type"] => {
         const principal = principals.get(hashToken(token))
         if (principal !== undefined) return Effect.succeed(principal)
         return jwtShape.test(token) ? verifyJwt(token) : Effect.fail(unauthenticated("unknown token"))
-      })
+      }).pipe(Effect.tapError(() => challenge))
   }
 }
 

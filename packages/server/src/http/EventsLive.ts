@@ -32,7 +32,7 @@ export class StreamSettings extends Context.Reference<StreamSettings>()("@gateho
 }) {}
 
 const toSse = (event: Events.Event): string =>
-  `id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(Events.Event.make(event))}\n\n`
+  `id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 
 /**
  * @since 0.1.0
