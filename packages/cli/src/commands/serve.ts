@@ -1,0 +1,100 @@
+/**
+ * `gatehouse serve`: the HTTP API with an in-process runner, on a SQLite file or PostgreSQL.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { Gatehouse } from "@gatehouse/engine"
+import { Authentication, AuthenticationLive, Server, type StartableWorkflows } from "@gatehouse/server"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+const isStartable = (value: unknown): value is StartableWorkflows.Startable =>
+  Predicate.hasProperty(value, "name") && Predicate.hasProperty(value, "payloadSchema") &&
+  Predicate.hasProperty(value, "toLayer")
+
+/**
+ * Loads a workflows module: every exported Layer is a workflow implementation this process runs, every
+ * exported workflow definition (`Workflow.make`) can be started over HTTP.
+ *
+ * @since 0.1.0
+ * @category workflows
+ */
+export const loadWorkflows = (file: string) =>
+  Effect.tryPromise({
+    try: () => import(pathToFileURL(path.resolve(file)).href) as Promise<Record<string, unknown>>,
+    catch: (error) => new Error(`cannot load the workflows module ${file}: ${String(error)}`)
+  }).pipe(
+    Effect.map((module) => {
+      const values = Object.values(module)
+      const layers = values.filter((value): value is Layer.Layer<never, unknown, never> => Layer.isLayer(value))
+      return {
+        layer: layers.length === 0 ? Layer.empty : Layer.mergeAll(...(layers as [Layer.Layer<never, unknown>])),
+        workflows: values.filter(isStartable)
+      }
+    })
+  )
+
+const isPostgres = (database: string) => /^postgres(ql)?:\/\//.test(database)
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const serve = Command.make(
+  "serve",
+  {
+    database: Options.text("database").pipe(
+      Options.withDescription("a SQLite file, or a postgres:// URL"),
+      Options.withDefault("gatehouse.db")
+    ),
+    port: Options.integer("port").pipe(Options.withDescription("0 picks a free port"), Options.withDefault(8080)),
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
+    auth: Options.file("auth", { exists: "yes" }).pipe(
+      Options.withDescription("JSON file of API token hashes and OIDC/JWT settings"),
+      Options.optional
+    ),
+    workflows: Options.file("workflows", { exists: "yes" }).pipe(
+      Options.withDescription("a module exporting workflow layers (run here) and definitions (started over HTTP)"),
+      Options.optional
+    )
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const loaded = Option.isSome(options.workflows)
+        ? yield* loadWorkflows(options.workflows.value)
+        : { layer: Layer.empty, workflows: [] }
+      const engine = isPostgres(options.database)
+        ? Gatehouse.layerPg({ url: options.database, workflows: loaded.layer })
+        : Gatehouse.layerSqlite({ filename: options.database, workflows: loaded.layer })
+      const auth = Option.isSome(options.auth)
+        ? AuthenticationLive.layerFile(options.auth.value)
+        : AuthenticationLive.layer(Authentication.AuthConfig.make({ tokens: [] }))
+      if (Option.isNone(options.auth)) {
+        yield* Console.error("gatehouse: no --auth file: every endpoint but /healthz, /readyz, /openapi.json and /docs answers 401")
+      }
+      const announce = Layer.effectDiscard(
+        Effect.gen(function*() {
+          const address = (yield* HttpServer.HttpServer).address
+          const url = address._tag === "TcpAddress"
+            ? `http://${address.hostname === "::" || address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname}:${address.port}`
+            : `unix:${address.path}`
+          yield* Console.log(`gatehouse: listening on ${url}`)
+        })
+      )
+      return yield* Layer.launch(
+        announce.pipe(
+          Layer.provideMerge(Server.layer({ port: options.port, host: options.host, workflows: loaded.workflows })),
+          Layer.provide(auth),
+          Layer.provide(engine)
+        )
+      )
+    })
+).pipe(Command.withDescription("Serve the HTTP API and run the workflows of --workflows in this process"))

@@ -1,0 +1,167 @@
+/**
+ * The HTTP server: the API's handlers, authentication, `/openapi.json`, `/docs` (Swagger UI, bundled,
+ * no CDN), request body limits, on Node's HTTP server.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Gatehouse } from "@gatehouse/engine"
+ * import { AuthenticationLive, Server } from "@gatehouse/server"
+ * import { Layer } from "effect"
+ *
+ * Server.layer({ port: 8080 }).pipe(
+ *   Layer.provide(AuthenticationLive.layerFile("auth.json")),
+ *   Layer.provide(Gatehouse.layerSqlite({ filename: "gatehouse.db" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as Headers from "@effect/platform/Headers"
+import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Approvals, Events, Workflows } from "@gatehouse/engine"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type { ConfigError } from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import { createServer } from "node:http"
+import { BadRequest, PayloadTooLarge } from "./api/Errors.js"
+import type { Authentication } from "./Authentication.js"
+import { GatehouseApi } from "./GatehouseApi.js"
+import { ApprovalsLive } from "./http/ApprovalsLive.js"
+import { AuditLive } from "./http/AuditLive.js"
+import { EventsLive } from "./http/EventsLive.js"
+import { HealthLive } from "./http/HealthLive.js"
+import { MetricsLive } from "./http/MetricsLive.js"
+import { RunsLive } from "./http/RunsLive.js"
+import * as Metrics from "./Metrics.js"
+import * as StartableWorkflows from "./StartableWorkflows.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Default 8080; 0 picks a free port. */
+  readonly port?: number | undefined
+  /** Default 127.0.0.1. */
+  readonly host?: string | undefined
+  /** Workflows that `POST /v1/workflows/{name}/runs` may start (their definitions). */
+  readonly workflows?: ReadonlyArray<StartableWorkflows.Startable> | undefined
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  readonly maxBodySize?: number | undefined
+}
+
+/**
+ * What the server needs from the engine and the application.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements =
+  | Approvals.Approvals
+  | Workflows.Workflows
+  | Events.Events
+  | SqlClient.SqlClient
+  | Authentication
+
+const isDecodeFailure = (defect: unknown): defect is { readonly cause?: unknown } =>
+  Predicate.isTagged(defect, "RequestError") && (defect as { readonly reason?: unknown }).reason === "Decode"
+
+/**
+ * Every request body is JSON, whatever its content type says (`curl -d` sends form encoding). Request
+ * bodies over the limit are 413, unreadable ones (malformed JSON) 400: the platform turns both into
+ * defects, which would otherwise be 500s.
+ */
+const bodyLimits = (maxBodySize: number) =>
+  HttpApiBuilder.middleware(GatehouseApi, (app) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      // A declared length over the limit is refused before reading any of the body.
+      Number(request.headers["content-length"] ?? 0) > maxBodySize
+        ? Effect.fail(new PayloadTooLarge({ limit: maxBodySize }))
+        : app).pipe(
+      Effect.updateService(HttpServerRequest.HttpServerRequest, (request) =>
+        request.headers["content-type"]?.toLowerCase().includes("application/json") === true
+          ? request
+          : request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })),
+      Effect.catchAllCause((cause) => {
+        const defect = Cause.dieOption(cause)
+        if (Option.isSome(defect) && isDecodeFailure(defect.value)) {
+          const reason = defect.value.cause
+          return Effect.fail(
+            reason instanceof Error && reason.message === "maxBytes exceeded"
+              ? new PayloadTooLarge({ limit: maxBodySize })
+              : new BadRequest({
+                message: `The request body is not valid JSON${reason instanceof Error ? `: ${reason.message}` : ""}`
+              })
+          )
+        }
+        return Effect.failCause(cause)
+      }),
+      HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(maxBodySize)))
+    ))
+
+/**
+ * The API's handlers, without a server: for embedding in another `HttpApiBuilder.serve` or a web handler.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerApi = (
+  options: Pick<Options, "workflows" | "maxBodySize"> = {}
+): Layer.Layer<HttpApi.Api, never, Requirements> =>
+  HttpApiBuilder.api(GatehouseApi).pipe(
+    Layer.provide([ApprovalsLive, RunsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
+    Layer.provide(Metrics.layerPrometheus),
+    Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
+    Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
+  )
+
+/**
+ * The server on Node's HTTP server, listening on `host:port`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer, ServeError, Requirements> =>
+  HttpApiBuilder.serve(Metrics.middleware).pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(layerApi(options)),
+    Layer.provideMerge(
+      NodeHttpServer.layer(() => createServer(), { port: options.port ?? 8080, host: options.host ?? "127.0.0.1" })
+    )
+  )
+
+/**
+ * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Omit<Options, "port" | "host"> = {}
+): Layer.Layer<HttpServer.HttpServer, ServeError | ConfigError, Requirements> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Config.all({
+        port: Config.integer("GATEHOUSE_PORT").pipe(Config.withDefault(8080)),
+        host: Config.string("GATEHOUSE_HOST").pipe(Config.withDefault("127.0.0.1"))
+      }),
+      (listen) => layer({ ...options, ...listen })
+    )
+  )

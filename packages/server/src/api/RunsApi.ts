@@ -1,0 +1,159 @@
+/**
+ * The runs group: list and read runs, their timeline (the journal with decisions and events), cancel
+ * one, and start a workflow registered in this process.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
+import { Run, Workflows } from "@gatehouse/engine"
+import * as Schema from "effect/Schema"
+import { PathSegment } from "../internal/pathSegment.js"
+import { Authentication } from "../Authentication.js"
+import { BadRequest, Forbidden, StorageUnavailable } from "./Errors.js"
+
+const runId = HttpApiSchema.param("runId", PathSegment)
+const name = HttpApiSchema.param("name", PathSegment)
+
+/**
+ * No workflow of that name can be started through this server.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>("@gatehouse/server/WorkflowNotFound")(
+  "WorkflowNotFound",
+  { workflow: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  override get message(): string {
+    return `No workflow "${this.workflow}" is registered in this server`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const ListParams = Schema.Struct({
+  status: Schema.optional(Run.RunStatus),
+  workflow: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+})
+
+/**
+ * A page of runs, newest first. (Wire schema of the engine's `RunPage`.)
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RunPage: typeof Workflows.RunPage = Workflows.RunPage
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const CancelBody = Schema.Struct({
+  reason: Schema.optional(Schema.String)
+})
+
+/**
+ * The outcome of a cancel. The engine's own `Workflows.CancelResult`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const CancelResponse: typeof Workflows.CancelResult = Workflows.CancelResult
+
+/**
+ * The start of a run: the workflow's payload, validated with the workflow's schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StartBody = Schema.Struct({
+  payload: Schema.Unknown
+})
+
+/**
+ * `Idempotency-Key`: for a workflow without its own idempotency key, the same key starts the same run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StartHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200)))
+})
+
+/**
+ * A run this request created (201).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Started = Schema.Struct({
+  runId: Schema.String,
+  workflow: Schema.String,
+  created: Schema.Literal(true)
+}).annotations(HttpApiSchema.annotations({ status: 201 }))
+
+/**
+ * The run an earlier start with the same idempotency key created (200).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AlreadyStarted = Schema.Struct({
+  runId: Schema.String,
+  workflow: Schema.String,
+  created: Schema.Literal(false)
+})
+
+/**
+ * @since 0.1.0
+ * @category groups
+ */
+export class RunsApi extends HttpApiGroup.make("runs")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/runs")
+      .setUrlParams(ListParams)
+      .addSuccess(RunPage)
+      .addError(Workflows.InvalidRequest, { status: 400 })
+      .annotate(OpenApi.Summary, "Runs, newest first")
+  )
+  .add(
+    HttpApiEndpoint.get("get")`/v1/runs/${runId}`
+      .addSuccess(Run.Summary)
+      .annotate(OpenApi.Summary, "One run")
+  )
+  .add(
+    HttpApiEndpoint.get("timeline")`/v1/runs/${runId}/timeline`
+      .addSuccess(Run.Inspection)
+      .annotate(OpenApi.Summary, "The run with every node of its journal and every event, in order")
+  )
+  .add(
+    HttpApiEndpoint.post("cancel")`/v1/runs/${runId}/cancel`
+      .setPayload(CancelBody)
+      .addSuccess(CancelResponse)
+      .addError(Workflows.InvalidRequest, { status: 400 })
+      .annotate(OpenApi.Summary, "Cancel a run (operators only)")
+  )
+  .add(
+    HttpApiEndpoint.post("start")`/v1/workflows/${name}/runs`
+      .setPayload(StartBody)
+      .setHeaders(StartHeaders)
+      .addSuccess(Started)
+      .addSuccess(AlreadyStarted)
+      .addError(Run.InvalidPayload, { status: 400 })
+      .addError(WorkflowNotFound)
+      .annotate(OpenApi.Summary, "Start a run of a workflow registered in this server (idempotent)")
+  )
+  .addError(Run.RunNotFound, { status: 404 })
+  .addError(Forbidden)
+  .addError(BadRequest)
+  .addError(StorageUnavailable)
+  .middleware(Authentication)
+{}

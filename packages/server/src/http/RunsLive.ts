@@ -1,0 +1,87 @@
+/**
+ * Handlers of the runs group: each one calls `Workflows` with the authenticated principal.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type { ApiGroup } from "@effect/platform/HttpApiGroup"
+import { Run, Workflows } from "@gatehouse/engine"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { createHash, randomUUID } from "node:crypto"
+import { WorkflowNotFound } from "../api/RunsApi.js"
+import { type Authentication, CurrentPrincipal } from "../Authentication.js"
+import { GatehouseApi } from "../GatehouseApi.js"
+import { requireOperator, requireRunReader, requireStarter } from "../internal/access.js"
+import { defined, storage } from "../internal/http.js"
+import { StartableWorkflows } from "../StartableWorkflows.js"
+
+// The engine derives a run id from the workflow name and its idempotency key this way (Workflow.make);
+// an HTTP start must find the same run as `MyWorkflow.start` in code. Engine gap: no exported `runIdFor`.
+const runIdFor = (workflow: string, key: string | undefined): Run.RunId =>
+  Run.RunId.make(
+    key === undefined
+      ? `${workflow}-${randomUUID().replaceAll("-", "").slice(0, 24)}`
+      : `${workflow}-${createHash("sha256").update(`${workflow}\u0000${key}`).digest("hex").slice(0, 24)}`
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const RunsLive: Layer.Layer<ApiGroup<"gatehouse", "runs">, never, Workflows.Workflows | Authentication> = HttpApiBuilder
+  .group(GatehouseApi, "runs", (handlers) =>
+    Effect.gen(function*() {
+      const workflows = yield* Workflows.Workflows
+      return handlers
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function*() {
+            yield* requireOperator(yield* CurrentPrincipal)
+            return yield* workflows.list(defined(urlParams))
+          }).pipe(storage))
+        .handle("get", ({ path }) =>
+          Effect.gen(function*() {
+            const run = yield* workflows.poll(path.runId)
+            yield* requireRunReader(yield* CurrentPrincipal, run)
+            return run
+          }).pipe(storage))
+        .handle("timeline", ({ path }) =>
+          Effect.gen(function*() {
+            const inspection = yield* workflows.inspect(path.runId)
+            yield* requireRunReader(yield* CurrentPrincipal, inspection.run)
+            return inspection
+          }).pipe(storage))
+        .handle("cancel", ({ path, payload }) =>
+          Effect.gen(function*() {
+            const principal = yield* CurrentPrincipal
+            yield* requireOperator(principal)
+            return yield* workflows.cancel(path.runId, { by: principal.id, ...defined({ reason: payload.reason }) })
+          }).pipe(storage))
+        .handle("start", ({ headers, path, payload }) =>
+          Effect.gen(function*() {
+            const principal = yield* CurrentPrincipal
+            yield* requireStarter(principal)
+            const workflow = (yield* StartableWorkflows).get(path.name)
+            if (workflow === undefined) return yield* new WorkflowNotFound({ workflow: path.name })
+            const schema = workflow.payloadSchema as Schema.Schema<unknown, unknown>
+            const invalid = (error: unknown) =>
+              new Run.InvalidPayload({ workflow: workflow.name, reason: String((error as Error).message ?? error) })
+            const decoded = yield* Schema.decodeUnknown(schema)(payload.payload, { errors: "all" }).pipe(
+              Effect.mapError(invalid)
+            )
+            const encoded = yield* Schema.encode(schema)(decoded).pipe(Effect.mapError(invalid))
+            const key = workflow.idempotencyKey?.(decoded) ?? headers["idempotency-key"]
+            const runId = runIdFor(workflow.name, key)
+            const created = yield* workflows.start({
+              runId,
+              workflow: workflow.name,
+              idempotencyKey: key,
+              payload: encoded,
+              startedBy: principal.id
+            })
+            return created
+              ? { runId, workflow: workflow.name, created: true as const }
+              : { runId, workflow: workflow.name, created: false as const }
+          }).pipe(storage))
+    }))

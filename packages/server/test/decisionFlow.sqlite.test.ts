@@ -1,0 +1,4 @@
+import { suite } from "./decisionFlow.js"
+import { sqliteEngine } from "./utils/fixtures.js"
+
+suite("HTTP decision flow (SQLite)", sqliteEngine)
