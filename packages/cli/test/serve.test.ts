@@ -6,7 +6,17 @@ import * as Schedule from "effect/Schedule"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import { createRequire } from "node:module"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+// The workflows module of these tests is TypeScript: the command runs with the repository's loader.
+// (by file URL: the command runs in a temporary directory, where a bare "tsx" does not resolve).
+const tsxArgs = [
+  "--conditions=@gatehouse/source",
+  "--import",
+  pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve("tsx/package.json")), "dist/loader.mjs")).href
+]
 
 const bin = path.join(__dirname, "..", "bin", "gatehouse.mjs")
 const fixture = path.join(__dirname, "fixtures", "workflows.ts")
@@ -23,7 +33,7 @@ const tempDir = Effect.acquireRelease(
 const gatehouseServe = (args: ReadonlyArray<string>, cwd: string) =>
   Effect.acquireRelease(
     Effect.async<{ child: ChildProcess; url: string; output: () => string }, Error>((resume) => {
-      const child = spawn(process.execPath, [bin, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [...tsxArgs, bin, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
       let output = ""
       const timer = setTimeout(() => resume(Effect.fail(new Error(`no listening line in 120 s:\n${output}`))), 120_000)
       const onData = (chunk: Buffer) => {
@@ -126,7 +136,7 @@ describe("gatehouse serve", () => {
       assert.isTrue(fs.existsSync(path.join(dir, "gh.db")))
       const help = yield* Effect.promise(() =>
         new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, [bin, "--help"], { stdio: ["ignore", "pipe", "pipe"] })
+          const child = spawn(process.execPath, [...tsxArgs, bin, "--help"], { stdio: ["ignore", "pipe", "pipe"] })
           let out = ""
           child.stdout.on("data", (chunk) => (out += chunk))
           child.on("exit", () => resolve(out))

@@ -47,7 +47,7 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         const again2 = yield* grace.approvals.decide({
           path: { runId: started.runId, nodeId: "refund-decision" },
           headers: {},
-          payload: { verdict: "approve", payload: { approvedAmount: 35 } }
+          payload: { verdict: "approve", note: "fine", payload: { approvedAmount: 35 } }
         })
         assert.strictEqual(again2.status, "already-decided")
 
