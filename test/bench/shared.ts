@@ -3,7 +3,7 @@
  * processes (`test/bench/worker.ts`) that are killed when the benchmark's scope closes.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Gatehouse, GatehouseTest, Journal } from "@gatehouse/engine"
+import { Gatehouse, GatehouseTest, Migrations } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -26,7 +26,7 @@ export const makeDatabase = Effect.gen(function*() {
   const client = yield* Layer.build(
     Gatehouse.layerClient.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })))
   )
-  yield* Journal.migrate.pipe(Effect.provide(client))
+  yield* Migrations.migrate.pipe(Effect.provide(client))
   return { url, client }
 })
 

@@ -25,9 +25,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
-import * as Journal from "./Journal.js"
+import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
-import * as WorkflowEngine from "./WorkflowEngine.js"
+import * as WorkflowRegistry from "./WorkflowRegistry.js"
 import * as Workflows from "./Workflows.js"
 
 /**
@@ -41,7 +41,7 @@ export type Services =
   | Workflows.Workflows
   | Approvals.Approvals
   | Events.Events
-  | WorkflowEngine.WorkflowEngine
+  | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
 
 /**
@@ -68,8 +68,8 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer, WorkflowEngine.layer)),
-    Layer.provide(Journal.layer)
+    Layer.provideMerge(Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer, WorkflowRegistry.layer)),
+    Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
   return Layer.provideMerge(workflows, engine) as any
@@ -86,7 +86,7 @@ export const layerClient: Layer.Layer<
   Workflows.Workflows | Approvals.Approvals | Events.Events,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer).pipe(Layer.provide(Journal.layer))
+> = Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer).pipe(Layer.provide(Migrations.layer))
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.

@@ -28,10 +28,10 @@ import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
 import * as Storage from "./internal/storage.js"
-import * as Journal from "./Journal.js"
+import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
-import { WorkflowEngine } from "./WorkflowEngine.js"
-import * as WorkflowEngineModule from "./WorkflowEngine.js"
+import { WorkflowRegistry } from "./WorkflowRegistry.js"
+import * as WorkflowRegistryModule from "./WorkflowRegistry.js"
 import * as Workflows from "./Workflows.js"
 
 /**
@@ -106,10 +106,10 @@ const makeSeverableClient = (base: SqlClient.SqlClient, severed: () => boolean) 
  */
 const layerRestartableRunner = (
   options: Runner.RunnerOptions
-): Layer.Layer<Runner.Runner | TestRunner, never, SqlClient.SqlClient | WorkflowEngine | Storage.Storage> =>
+): Layer.Layer<Runner.Runner | TestRunner, never, SqlClient.SqlClient | WorkflowRegistry | Storage.Storage> =>
   Layer.scopedContext(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const services = Context.make(WorkflowEngine, yield* WorkflowEngine)
+    const services = Context.make(WorkflowRegistry, yield* WorkflowRegistry)
     const { signals } = yield* Storage.Storage
     const scope = yield* Effect.scope
     let generation = 0
@@ -185,12 +185,12 @@ export const layer = <E = never, R = never>(
     Workflows.layer,
     Approvals.layer,
     Events.layer,
-    WorkflowEngineModule.layer,
+    WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the
     // runner, whichever generation it is.
     Storage.layer
   ).pipe(
-    Layer.provide(Journal.layer),
+    Layer.provide(Migrations.layer),
     Layer.provideMerge(Gatehouse.layerSqliteClient(options.filename ?? ":memory:"))
   )
   const { filename: _, workflows: __, ...runnerOptions } = options
@@ -248,10 +248,10 @@ export const restartWith = (options: RestartOptions): Effect.Effect<void, SqlErr
  * @since 0.1.0
  * @category combinators
  */
-export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | WorkflowEngine | Runner.Runner> = Effect.gen(
+export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | WorkflowRegistry | Runner.Runner> = Effect.gen(
   function*() {
     const { runs: store } = yield* Storage.make
-    const engine = yield* WorkflowEngine
+    const engine = yield* WorkflowRegistry
     const runner = yield* Runner.Runner
     yield* runner.poke
     while (true) {

@@ -36,7 +36,7 @@ import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
 import { type ClaimedRun, makeStore, type Store } from "./internal/store.js"
 import type * as Run from "./Run.js"
-import { WorkflowEngine } from "./WorkflowEngine.js"
+import { WorkflowRegistry } from "./WorkflowRegistry.js"
 
 /**
  * @since 0.1.0
@@ -108,7 +108,7 @@ export const metrics: {
  */
 export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = {}) {
   const { runs: store, signals } = yield* Storage.Storage
-  const engine = yield* WorkflowEngine
+  const engine = yield* WorkflowRegistry
   const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? 16)
   const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
@@ -450,7 +450,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
 })
 
 /**
- * A runner for the workflows registered with the `WorkflowEngine` in context.
+ * A runner for the workflows registered with the `WorkflowRegistry` in context.
  *
  * @example
  * ```ts
@@ -462,5 +462,5 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: RunnerOptions = {}): Layer.Layer<Runner, never, SqlClient.SqlClient | WorkflowEngine> =>
+export const layer = (options: RunnerOptions = {}): Layer.Layer<Runner, never, SqlClient.SqlClient | WorkflowRegistry> =>
   Layer.scoped(Runner, make(options)).pipe(Layer.provide(Storage.layer))

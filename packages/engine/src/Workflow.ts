@@ -13,7 +13,7 @@ import { decodeExit, encodeExit, exitSchema, formatError } from "./internal/code
 import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
-import { WorkflowEngine } from "./WorkflowEngine.js"
+import { WorkflowRegistry } from "./WorkflowRegistry.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
 import { Workflows } from "./Workflows.js"
 
@@ -65,7 +65,7 @@ export interface Workflow<
   ) => Layer.Layer<
     never,
     never,
-    WorkflowEngine | Exclude<R, WorkflowInstance> | Payload["Context"] | Success["Context"] | Error["Context"]
+    WorkflowRegistry | Exclude<R, WorkflowInstance> | Payload["Context"] | Success["Context"] | Error["Context"]
   >
 }
 
@@ -181,7 +181,7 @@ export const make = <
     result,
     toLayer: (body) =>
       Layer.effectDiscard(Effect.gen(function*() {
-        const engine = yield* WorkflowEngine
+        const engine = yield* WorkflowRegistry
         const context = yield* Effect.context<any>()
         yield* engine.register({
           name: options.name,

@@ -41,7 +41,7 @@ export * as GatehouseTest from "./GatehouseTest.js"
 /**
  * @since 0.1.0
  */
-export * as Journal from "./Journal.js"
+export * as Migrations from "./Migrations.js"
 
 /**
  * @since 0.1.0
@@ -57,6 +57,10 @@ export * as Runner from "./Runner.js"
  * @since 0.1.0
  */
 export * as Step from "./Step.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as StorageError from "./StorageError.js"
 
 /**
@@ -67,7 +71,7 @@ export * as Workflow from "./Workflow.js"
 /**
  * @since 0.1.0
  */
-export * as WorkflowEngine from "./WorkflowEngine.js"
+export * as WorkflowRegistry from "./WorkflowRegistry.js"
 
 /**
  * @since 0.1.0

@@ -30,7 +30,7 @@ export interface Registration {
  * @since 0.1.0
  * @category tags
  */
-export class WorkflowEngine extends Context.Tag("@gatehouse/engine/WorkflowEngine")<WorkflowEngine, {
+export class WorkflowRegistry extends Context.Tag("@gatehouse/engine/WorkflowRegistry")<WorkflowRegistry, {
   readonly register: (registration: Registration) => Effect.Effect<void>
   readonly get: (name: string) => Option.Option<Registration>
   readonly names: () => ReadonlyArray<string>
@@ -40,11 +40,11 @@ export class WorkflowEngine extends Context.Tag("@gatehouse/engine/WorkflowEngin
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<WorkflowEngine["Type"], never, Storage.Storage> = Effect.gen(function*() {
+export const make: Effect.Effect<WorkflowRegistry["Type"], never, Storage.Storage> = Effect.gen(function*() {
   const { signals } = yield* Storage.Storage
   const registrations = new Map<string, Registration>()
   let names: ReadonlyArray<string> = []
-  return WorkflowEngine.of({
+  return WorkflowRegistry.of({
     register: (registration) =>
       Effect.suspend(() => {
         registrations.set(registration.name, registration)
@@ -60,6 +60,6 @@ export const make: Effect.Effect<WorkflowEngine["Type"], never, Storage.Storage>
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<WorkflowEngine, never, SqlClient.SqlClient> = Layer.effect(WorkflowEngine, make).pipe(
+export const layer: Layer.Layer<WorkflowRegistry, never, SqlClient.SqlClient> = Layer.effect(WorkflowRegistry, make).pipe(
   Layer.provide(Storage.layer)
 )
