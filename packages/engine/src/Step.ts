@@ -268,7 +268,7 @@ export const transaction: StepConstructor = <A, E, R>(
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
   step(id, effect, options, ({ attempt, checkpoint, instance, record, replay }) =>
     Effect.gen(function*() {
-      const sql = instance.state.store.sql
+      const sql = Instance.stateOf(instance).store.sql
       let attempts = 0
       const once = Effect.suspend(() => {
         const thisAttempt = ++attempts
@@ -290,7 +290,7 @@ export const transaction: StepConstructor = <A, E, R>(
             )
             if (Option.isSome(storageError)) {
               return Effect.suspend(() => {
-                instance.state.storageFailure ??= storageError.value as any
+                Instance.stateOf(instance).storageFailure ??= storageError.value as any
                 return Instance.stop
               })
             }

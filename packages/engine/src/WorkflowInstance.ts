@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type { InstanceState } from "./internal/instance.js"
 import type * as Run from "./Run.js"
 
 /**
@@ -19,8 +18,6 @@ export interface WorkflowInstanceShape {
   readonly startedBy: string | undefined
   /** How many times a runner has claimed this run, this execution included. */
   readonly claims: number
-  /** @internal */
-  readonly state: InstanceState
 }
 
 /**

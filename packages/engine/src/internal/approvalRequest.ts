@@ -102,7 +102,7 @@ const validateRequest = (input: Request<any>, now: number): string | {
 // Inside a transaction: the run's lock first (the lock order of `internal/store.ts`), then the lease check.
 const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
-    const state = instance.state
+    const state = Instance.stateOf(instance)
     yield* Instance.storage(instance, state.store.lockRun(instance.runId))
     const run = yield* Instance.storage(instance, state.store.getRun(instance.runId))
     if (Option.isNone(run) || run.value.leaseOwner !== state.owner || run.value.status !== "running") {
@@ -119,7 +119,7 @@ const create = (
   extra: RequestExtra
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
-    const state = instance.state
+    const state = Instance.stateOf(instance)
     const approvals = makeApprovalStore(state.store.sql)
     const now = yield* Clock.currentTimeMillis
     const valid = validateRequest(input, now)
@@ -204,7 +204,7 @@ const timeOut = (
   node: NodeRow
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
-    const state = instance.state
+    const state = Instance.stateOf(instance)
     const approvals = makeApprovalStore(state.store.sql)
     yield* Instance.guard(instance)
     const now = yield* Clock.currentTimeMillis
@@ -268,9 +268,9 @@ const timeOut = (
     return { ...node, status: "timed-out" as const, exit: decision, completedAt: now }
   }).pipe(
     (effect) => withLease(instance, effect),
-    instance.state.store.sql.withTransaction,
+    Instance.stateOf(instance).store.sql.withTransaction,
     (effect) => Instance.storage(instance, effect),
-    Effect.tap((row) => Effect.sync(() => instance.state.journal.set(row.nodeId, row)))
+    Effect.tap((row) => Effect.sync(() => Instance.stateOf(instance).journal.set(row.nodeId, row)))
   )
 
 /** @internal */

@@ -51,13 +51,31 @@ export const make = (options: {
   readonly startedBy: string | undefined
   readonly claims: number
   readonly state: InstanceState
-}): WorkflowInstanceShape => ({
-  runId: Run.RunId.make(options.runId),
-  workflow: options.workflow,
-  startedBy: options.startedBy,
-  claims: options.claims,
-  state: options.state
-})
+}): WorkflowInstanceShape => {
+  const instance: WorkflowInstanceShape = {
+    runId: Run.RunId.make(options.runId),
+    workflow: options.workflow,
+    startedBy: options.startedBy,
+    claims: options.claims
+  }
+  states.set(instance, options.state)
+  return instance
+}
+
+// The execution's state, reachable from the engine's own nodes only: a workflow body sees the public
+// fields of its instance, never the store, the lease owner or the control flags.
+const states = new WeakMap<WorkflowInstanceShape, InstanceState>()
+
+/**
+ * The state of the execution an instance belongs to.
+ *
+ * @internal
+ */
+export const stateOf = (instance: WorkflowInstanceShape): InstanceState => {
+  const state = states.get(instance)
+  if (state === undefined) throw new Error(`Run "${instance.runId}" is not an execution of this engine`)
+  return state
+}
 
 /** @internal */
 export const current: Effect.Effect<WorkflowInstanceShape, never, WorkflowInstance> = WorkflowInstance
@@ -92,7 +110,7 @@ export const suspendedHere: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(fal
  */
 export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
   Effect.flatMap(FiberRef.get(suspendedHere), (suspended) => {
-    const state = instance.state
+    const state = stateOf(instance)
     return suspended || state.fatal !== undefined || state.leaseLost || state.storageFailure !== undefined
       ? stop
       : Effect.void
@@ -101,7 +119,7 @@ export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
 /** @internal */
 export const failFatal = (instance: WorkflowInstanceShape, error: Run.RunFatal): Effect.Effect<never> =>
   Effect.suspend(() => {
-    instance.state.fatal ??= error
+    stateOf(instance).fatal ??= error
     return stop
   })
 
@@ -111,7 +129,7 @@ export const suspend = (
   options: { readonly wakeAt?: number | undefined; readonly approval?: boolean | undefined } = {}
 ): Effect.Effect<never> =>
   Effect.suspend(() => {
-    const state = instance.state
+    const state = stateOf(instance)
     state.suspended = true
     if (options.approval) state.waitingApproval = true
     if (options.wakeAt !== undefined) {
@@ -132,7 +150,7 @@ export const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effec
     const error = Option.orElse(Cause.failureOption(cause), () => Cause.find(cause, sqlErrorDefect))
     if (Option.isNone(error)) return Effect.failCause(cause as Cause.Cause<never>)
     return Effect.suspend(() => {
-      instance.state.storageFailure ??= error.value
+      stateOf(instance).storageFailure ??= error.value
       return stop
     })
   })
@@ -158,7 +176,7 @@ export const lookup = (
   Effect.zipRight(
     guard(instance),
     Effect.suspend(() => {
-      const state = instance.state
+      const state = stateOf(instance)
       const invalid = typeof nodeId !== "string" || nodeId === ""
         ? "a node id must be a non-empty string"
         : textProblem(nodeId)
@@ -179,7 +197,7 @@ const lookupRecorded = (
   kind: Run.NodeKind
 ): Effect.Effect<Option.Option<NodeRow>> =>
   Effect.suspend(() => {
-    const node = instance.state.journal.get(nodeId)
+    const node = stateOf(instance).journal.get(nodeId)
     if (node === undefined) return Effect.succeed(Option.none())
     if (node.kind !== kind) {
       return failFatal(
@@ -202,7 +220,7 @@ const newNode = (
   },
   now: number
 ): NewNode => {
-  const existing = instance.state.journal.get(node.nodeId)
+  const existing = stateOf(instance).journal.get(node.nodeId)
   return {
     runId: instance.runId,
     nodeId: node.nodeId,
@@ -210,7 +228,7 @@ const newNode = (
     status: node.status,
     exit: node.exit,
     attempt: node.attempt ?? existing?.attempt ?? 0,
-    seq: existing?.seq ?? instance.state.nextSeq++,
+    seq: existing?.seq ?? stateOf(instance).nextSeq++,
     fireAt: node.fireAt ?? existing?.fireAt,
     now
   }
@@ -225,10 +243,10 @@ const remember = (instance: WorkflowInstanceShape, node: NewNode): NodeRow => {
     attempt: node.attempt,
     seq: node.seq,
     fireAt: node.fireAt,
-    startedAt: instance.state.journal.get(node.nodeId)?.startedAt ?? node.now,
+    startedAt: stateOf(instance).journal.get(node.nodeId)?.startedAt ?? node.now,
     completedAt: node.status === "completed" ? node.now : undefined
   }
-  instance.state.journal.set(node.nodeId, row)
+  stateOf(instance).journal.set(node.nodeId, row)
   return row
 }
 
@@ -251,10 +269,10 @@ export const checkpoint = (
 ): Effect.Effect<NodeRow> =>
   Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {
     const row = newNode(instance, node, now)
-    return storage(instance, instance.state.store.checkpoint(instance.state.owner, row)).pipe(
+    return storage(instance, stateOf(instance).store.checkpoint(stateOf(instance).owner, row)).pipe(
       Effect.flatMap((written) => {
         if (written) return Effect.succeed(remember(instance, row))
-        instance.state.leaseLost = true
+        stateOf(instance).leaseLost = true
         return stop
       })
     )
@@ -277,10 +295,10 @@ export const ensure = (
 ): Effect.Effect<NodeRow> =>
   Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {
     const row = newNode(instance, node, now)
-    return storage(instance, instance.state.store.ensureNode(instance.state.owner, row)).pipe(
+    return storage(instance, stateOf(instance).store.ensureNode(stateOf(instance).owner, row)).pipe(
       Effect.flatMap(Option.match({
         onNone: () => {
-          instance.state.leaseLost = true
+          stateOf(instance).leaseLost = true
           return stop
         },
         onSome: (stored) => {
@@ -290,7 +308,7 @@ export const ensure = (
               new Run.NonDeterminism({ runId: instance.runId, nodeId: node.nodeId, expected: node.kind, actual: stored.kind })
             )
           }
-          instance.state.journal.set(stored.nodeId, stored)
+          stateOf(instance).journal.set(stored.nodeId, stored)
           return Effect.succeed(stored)
         }
       }))
