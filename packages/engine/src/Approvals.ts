@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type ApprovalRow, toApprovalRow } from "./internal/approvals.js"
+import type { ApprovalRow } from "./internal/approvals.js"
 import { formatError } from "./internal/codec.js"
 import * as Decision from "./internal/decision.js"
 import { JsonValue, Text } from "./internal/json.js"
@@ -515,17 +515,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
     const votesOf = (runId: string, nodeId: string) =>
       approvals.votes(runId, nodeId).pipe(
         Effect.map((rows) =>
-          rows.map((row) =>
-            new Vote({
-              voter: row.voter,
-              verdict: row.verdict as Verdict,
-              ...(row.note !== null ? { note: row.note } : {}),
-              ...(row.payload !== null ? { payload: JSON.parse(row.payload) } : {}),
-              requestHash: row.request_hash,
-              round: Number(row.round),
-              createdAt: Number(row.created_at)
-            })
-          )
+          rows.map((row) => new Vote(row))
         )
       )
 
@@ -574,21 +564,14 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           : typeof decoded.reviewer === "string"
           ? { id: decoded.reviewer }
           : decoded.reviewer
-        const filters = [
-          sql`a.status = ${status}`,
-          decoded.workflow !== undefined ? sql`a.workflow = ${decoded.workflow}` : undefined,
-          reviewer !== undefined
-            ? sql`EXISTS (SELECT 1 FROM gatehouse_approval_assignees s WHERE s.run_id = a.run_id
-                AND s.node_id = a.node_id AND s.principal IN ${sql.in(principalsOf(reviewer))})`
-            : undefined,
-          after !== undefined
-            ? sql`(a.requested_at > ${after[0]} OR (a.requested_at = ${after[0]} AND (a.run_id > ${after[1]}
-                OR (a.run_id = ${after[1]} AND a.node_id > ${after[2]}))))`
-            : undefined
-        ].filter((filter) => filter !== undefined)
-        const rows = yield* sql`SELECT a.* FROM gatehouse_approvals a WHERE ${sql.and(filters)}
-          ORDER BY a.requested_at, a.run_id, a.node_id LIMIT ${limit}`
-        const records = rows.map((row) => toRecord(toApprovalRow(row)))
+        const rows = yield* approvals.list({
+          status,
+          workflow: decoded.workflow,
+          principals: reviewer === undefined ? undefined : principalsOf(reviewer),
+          after,
+          limit
+        })
+        const records = rows.map((row) => toRecord(row))
         return new ApprovalPage({
           approvals: records,
           ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1]) } : {})

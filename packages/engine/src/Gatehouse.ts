@@ -12,7 +12,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type { ConfigError } from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -24,6 +24,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Approvals from "./Approvals.js"
+import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
 import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
@@ -114,7 +115,7 @@ export const layerSqlite = <E = never, R = never>(
  */
 export const layerPg = <E = never, R = never>(
   options: Options<E, R> & PgOptions
-): Layer.Layer<Services, E | MigrationError | SqlError | ConfigError, Exclude<R, Services>> =>
+): Layer.Layer<Services, E | MigrationError | SqlError | ConfigError.ConfigError, Exclude<R, Services>> =>
   Layer.provideMerge(layer(options), layerPgClient(options)) as any
 
 /**
@@ -196,7 +197,6 @@ export const layerSqliteClient = (
     })
   )
 
-const plainIdentifier = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
  * A PostgreSQL client; with `schema`, every connection uses that schema (`search_path`), created if
@@ -207,12 +207,15 @@ const plainIdentifier = /^[A-Za-z_][A-Za-z0-9_]*$/
  */
 export const layerPgClient = (
   options: PgOptions
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | ConfigError> => {
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | ConfigError.ConfigError> => {
   const schema = options.schema
   let url = options.url
   if (schema !== undefined) {
-    if (!plainIdentifier.test(schema)) {
-      return Layer.die(new Error(`Gatehouse: the PostgreSQL schema must be a plain identifier, got ${JSON.stringify(schema)}`))
+    if (!PgSchemas.isIdentifier(schema)) {
+      return Layer.fail(ConfigError.InvalidData(
+        ["schema"],
+        `the PostgreSQL schema must be a plain identifier (letters, digits, _), got ${JSON.stringify(schema)}`
+      ))
     }
     const parsed = new URL(url)
     parsed.searchParams.set("options", `-c search_path=${schema}`)
@@ -224,10 +227,9 @@ export const layerPgClient = (
   })
   if (schema === undefined) return client
   return Layer.tap(client, (context) =>
-    Context.get(context, SqlClient.SqlClient).unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).pipe(
+    PgSchemas.create(Context.get(context, SqlClient.SqlClient), schema, { ifNotExists: true }).pipe(
       // Two processes creating it at once: one of them gets a unique violation; the schema exists then.
-      Effect.retry({ times: 2 }),
-      Effect.asVoid
+      Effect.retry({ times: 2 })
     ))
 }
 
@@ -278,7 +280,7 @@ export const config: Config.Config<{
 }> = Config.all({
   database: Config.map(Config.nonEmptyString("DATABASE_URL"), parseDatabaseUrl),
   schema: Config.option(Config.string("PG_SCHEMA").pipe(
-    Config.validate({ message: "a plain identifier (letters, digits, _)", validation: (s) => plainIdentifier.test(s) })
+    Config.validate({ message: "a plain identifier (letters, digits, _)", validation: (s) => PgSchemas.isIdentifier(s) })
   )),
   maxConnections: Config.option(Config.integer("PG_MAX_CONNECTIONS")),
   concurrency: Config.option(Config.integer("CONCURRENCY")),
@@ -323,7 +325,7 @@ export const layerConfig = <E = never, R = never>(
   options: Options<E, R> & { readonly schema?: string | undefined; readonly maxConnections?: number | undefined } = {}
 ): Layer.Layer<
   Services,
-  E | MigrationError | SqlError | ConfigError | DatabaseOpenError,
+  E | MigrationError | SqlError | ConfigError.ConfigError | DatabaseOpenError,
   Exclude<R, Services>
 > =>
   Layer.unwrapEffect(Effect.map(config, (loaded) => {
@@ -362,7 +364,7 @@ export const layerClientSqlite = (options: {
  */
 export const layerClientPg = (
   options: PgOptions
-): Layer.Layer<ClientServices, MigrationError | SqlError | ConfigError> =>
+): Layer.Layer<ClientServices, MigrationError | SqlError | ConfigError.ConfigError> =>
   Layer.provideMerge(layerClient, layerPgClient(options))
 
 /**
@@ -373,7 +375,7 @@ export const layerClientPg = (
  */
 export const layerClientConfig: Layer.Layer<
   ClientServices,
-  MigrationError | SqlError | ConfigError | DatabaseOpenError
+  MigrationError | SqlError | ConfigError.ConfigError | DatabaseOpenError
 > = Layer.unwrapEffect(Effect.map(config, (loaded) => {
   const merged = fromConfig(loaded)
   return loaded.database._tag === "Pg"

@@ -27,6 +27,7 @@ import { randomUUID } from "node:crypto"
 import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
+import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Storage from "./internal/storage.js"
 import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
@@ -138,8 +139,7 @@ const layerRestartableRunner = (
         yield* Scope.close(crashed.child, Exit.void)
         if (restartOptions.expireLeases !== false) {
           const now = yield* Clock.currentTimeMillis
-          yield* sql`UPDATE gatehouse_runs SET lease_expires_at = ${now - 1}
-            WHERE lease_owner = ${crashed.runner.runnerId} AND status = 'running'`
+          yield* Storage.makeWith(sql, signals).runs.expireLeases(crashed.runner.runnerId, now)
         }
         current = yield* start
       })
@@ -292,10 +292,7 @@ export const pgSchema = (options: {
       yield* Layer.build(PgClient.layer({ url: Redacted.make(options.url), maxConnections: 1 })),
       PgClient.PgClient
     )
-    yield* Effect.acquireRelease(
-      admin.unsafe(`CREATE SCHEMA ${schema}`),
-      () => admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.ignore)
-    )
+    yield* Effect.acquireRelease(PgSchemas.create(admin, schema), () => Effect.ignore(PgSchemas.drop(admin, schema)))
     const url = new URL(options.url)
     url.searchParams.set("options", `-c search_path=${schema}`)
     return { schema, url: url.toString() }

@@ -2,7 +2,9 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { canonicalJson, sha256 } from "./canonical.js"
+import * as Rows from "./rows.js"
 
 /** @internal */
 export type ApprovalStatus = "waiting-approval" | "approved" | "denied" | "changes-requested" | "timed-out" | "canceled"
@@ -11,75 +13,19 @@ export type ApprovalStatus = "waiting-approval" | "approved" | "denied" | "chang
 export const decidedStatuses: ReadonlyArray<string> = ["approved", "denied", "changes-requested", "timed-out"]
 
 /** Who may decide, as stored (after escalation, the reviewers it was escalated to). @internal */
-export interface StoredReviewers {
-  readonly users: ReadonlyArray<string>
-  readonly roles: ReadonlyArray<string>
-  readonly quorum: number
-  readonly denyQuorum: number
-  readonly allowSelfApproval: boolean
-}
+export type StoredReviewers = typeof Rows.StoredReviewers.Type
 
 /** What the engine needs, outside the workflow's code, to judge a decision. @internal */
-export interface Policy {
-  readonly onDeny: "fail" | "continue"
-  readonly onTimeout: "deny" | "fail" | { readonly escalateTo: StoredReviewers; readonly timeoutMillis: number }
-  readonly timeoutMillis: number | undefined
-  readonly allowRequestChanges: boolean
-  readonly maxRevisions: number | undefined
-  /** JSON Schema of the approve payload, when the node declares one. */
-  readonly decisionJsonSchema: unknown
-}
+export type Policy = typeof Rows.ApprovalPolicy.Type
 
 /** @internal */
-export interface ApprovalRow {
-  readonly runId: string
-  readonly nodeId: string
-  readonly baseId: string
-  readonly workflow: string
-  readonly status: ApprovalStatus
-  readonly title: string
-  readonly summary: string | undefined
-  readonly metadata: unknown
-  readonly reviewed: unknown
-  readonly requestHash: string
-  readonly revision: number
-  readonly policy: Policy
-  readonly reviewers: StoredReviewers
-  readonly startedBy: string | undefined
-  readonly deadline: number | undefined
-  readonly escalations: number
-  readonly decision: unknown
-  readonly requestedAt: number
-  readonly decidedAt: number | undefined
-  readonly updatedAt: number
-}
+export type ApprovalRow = Rows.ApprovalRow
 
-const num = (value: unknown): number | undefined => value === null || value === undefined ? undefined : Number(value)
-const json = (value: unknown): unknown => value === null || value === undefined ? undefined : JSON.parse(String(value))
-
-/** @internal */
-export const toApprovalRow = (row: any): ApprovalRow => ({
-  runId: row.run_id,
-  nodeId: row.node_id,
-  baseId: row.base_id,
-  workflow: row.workflow,
-  status: row.status,
-  title: row.title,
-  summary: row.summary ?? undefined,
-  metadata: json(row.metadata),
-  reviewed: json(row.reviewed),
-  requestHash: row.request_hash,
-  revision: Number(row.revision),
-  policy: JSON.parse(row.policy),
-  reviewers: JSON.parse(row.reviewers),
-  startedBy: row.started_by ?? undefined,
-  deadline: num(row.deadline),
-  escalations: Number(row.escalations),
-  decision: json(row.decision),
-  requestedAt: Number(row.requested_at),
-  decidedAt: num(row.decided_at),
-  updatedAt: Number(row.updated_at)
-})
+const decodeApprovals = Rows.decodeAll(Rows.ApprovalRow, "gatehouse_approvals")
+const decodeApproval = Rows.decodeFirst(Rows.ApprovalRow, "gatehouse_approvals")
+const decodeVotes = Rows.decodeAll(Rows.VoteRow, "gatehouse_votes")
+const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
+const decodeRequestedAt = Rows.decodeFirst(Rows.ApprovalRow.pipe(Schema.pick("requestedAt")), "gatehouse_approvals")
 
 /**
  * The hash of what a reviewer is shown. A decision made on another version of the request (an older
@@ -112,7 +58,7 @@ export const principals = (reviewers: StoredReviewers): ReadonlyArray<string> =>
 export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
   const get = (runId: string, nodeId: string): Effect.Effect<Option.Option<ApprovalRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
-      Effect.map((rows) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none())
+      Effect.flatMap(decodeApproval)
     )
 
   /**
@@ -126,13 +72,12 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     options: { readonly lock?: boolean } = {}
   ): Effect.Effect<Option.Option<ApprovalRow>, SqlError> => {
     const lock = options.lock ? sql.onDialectOrElse({ pg: () => sql`FOR UPDATE`, orElse: () => sql`` }) : sql``
-    const one = (rows: ReadonlyArray<unknown>) => rows.length > 0 ? Option.some(toApprovalRow(rows[0])) : Option.none()
     return sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId} ${lock}`.pipe(
       Effect.flatMap((rows) =>
-        rows.length > 0 ? Effect.succeed(one(rows)) : sql`SELECT * FROM gatehouse_approvals
+        rows.length > 0 ? decodeApproval(rows) : sql`SELECT * FROM gatehouse_approvals
             WHERE run_id = ${runId} AND node_id = (SELECT node_id FROM gatehouse_approvals
               WHERE run_id = ${runId} AND base_id = ${nodeId} ORDER BY revision DESC LIMIT 1) ${lock}`.pipe(
-          Effect.map(one)
+          Effect.flatMap(decodeApproval)
         )
       )
     )
@@ -200,24 +145,19 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
         RETURNING requested_at`
       if (updated.length === 0) return false
-      yield* assign(options.runId, options.nodeId, options.reviewers, Number((updated[0] as any).requested_at))
+      const requestedAt = yield* decodeRequestedAt(updated)
+      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
       yield* sql`UPDATE gatehouse_nodes SET fire_at = ${options.deadline}
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
       return true
     })
 
   /** Every vote of the approval, of every round, oldest first. */
-  const votes = (runId: string, nodeId: string) =>
-    sql<{
-      voter: string
-      verdict: string
-      note: string | null
-      payload: string | null
-      request_hash: string
-      round: unknown
-      created_at: unknown
-    }>`SELECT voter, verdict, note, payload, request_hash, round, created_at FROM gatehouse_votes
-      WHERE run_id = ${runId} AND node_id = ${nodeId} ORDER BY created_at, round, voter`
+  const votes = (runId: string, nodeId: string): Effect.Effect<ReadonlyArray<Rows.VoteRow>, SqlError> =>
+    sql`SELECT voter, verdict, note, payload, request_hash, round, created_at FROM gatehouse_votes
+      WHERE run_id = ${runId} AND node_id = ${nodeId} ORDER BY created_at, round, voter`.pipe(
+      Effect.flatMap(decodeVotes)
+    )
 
   /** Records a vote in the approval's current round. */
   const insertVote = (vote: {
@@ -235,8 +175,39 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       VALUES (${vote.runId}, ${vote.nodeId}, ${vote.round}, ${vote.voter}, ${vote.verdict}, ${vote.note ?? null},
         ${vote.payloadJson ?? null}, ${vote.requestHash}, ${vote.now})`.pipe(Effect.asVoid)
 
-  const pendingCount = sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM gatehouse_approvals
-    WHERE status = 'waiting-approval'`.pipe(Effect.map((rows) => Number(rows[0]?.n ?? 0)))
+  const pendingCount = sql`SELECT COUNT(*) AS n FROM gatehouse_approvals
+    WHERE status = 'waiting-approval'`.pipe(
+    Effect.flatMap(decodeAggregate),
+    Effect.map(Option.match({ onNone: () => 0, onSome: (row) => row.n ?? 0 }))
+  )
 
-  return { sql, get, resolve, insert, settle, escalate, votes, insertVote, pendingCount } as const
+  /**
+   * The inbox: approvals in a status, oldest request first, optionally of one workflow and assigned to
+   * one of `principals` (an index range on the assignees), after a `(requestedAt, runId, nodeId)` cursor.
+   */
+  const list = (options: {
+    readonly status: ApprovalStatus
+    readonly workflow: string | undefined
+    readonly principals: ReadonlyArray<string> | undefined
+    readonly after: readonly [requestedAt: number, runId: string, nodeId: string] | undefined
+    readonly limit: number
+  }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
+    const { after, principals } = options
+    const filters = [
+      sql`a.status = ${options.status}`,
+      options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
+      principals !== undefined
+        ? sql`EXISTS (SELECT 1 FROM gatehouse_approval_assignees s WHERE s.run_id = a.run_id
+            AND s.node_id = a.node_id AND s.principal IN ${sql.in(principals)})`
+        : undefined,
+      after !== undefined
+        ? sql`(a.requested_at > ${after[0]} OR (a.requested_at = ${after[0]} AND (a.run_id > ${after[1]}
+            OR (a.run_id = ${after[1]} AND a.node_id > ${after[2]}))))`
+        : undefined
+    ].filter((filter) => filter !== undefined)
+    return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${sql.and(filters)}
+      ORDER BY a.requested_at, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+  }
+
+  return { sql, get, resolve, insert, settle, escalate, votes, insertVote, pendingCount, list } as const
 }

@@ -106,6 +106,70 @@ export const AuditRow = Schema.Struct({
 /** @internal */
 export type AuditRow = typeof AuditRow.Type
 
+/** Who may decide, as stored (after an escalation, the reviewers it was escalated to). */
+export const StoredReviewers = Schema.Struct({
+  users: Schema.Array(Schema.String),
+  roles: Schema.Array(Schema.String),
+  quorum: Schema.Number,
+  denyQuorum: Schema.Number,
+  allowSelfApproval: Schema.Boolean
+})
+
+/** What the engine needs, outside the workflow's code, to judge a decision. */
+export const ApprovalPolicy = Schema.Struct({
+  onDeny: Schema.Literal("fail", "continue"),
+  onTimeout: Schema.Union(
+    Schema.Literal("deny", "fail"),
+    Schema.Struct({ escalateTo: StoredReviewers, timeoutMillis: Schema.Number })
+  ),
+  timeoutMillis: Schema.optional(Schema.Number),
+  allowRequestChanges: Schema.Boolean,
+  maxRevisions: Schema.optional(Schema.Number),
+  /** JSON Schema of the approve payload, when the node declares one. */
+  decisionJsonSchema: Schema.optional(Schema.Unknown)
+})
+
+/** `gatehouse_approvals` */
+export const ApprovalRow = Schema.Struct({
+  runId: required("run_id", Schema.String),
+  nodeId: required("node_id", Schema.String),
+  baseId: required("base_id", Schema.String),
+  workflow: Schema.String,
+  status: Schema.Literal("waiting-approval", "approved", "denied", "changes-requested", "timed-out", "canceled"),
+  title: Schema.String,
+  summary: column("summary", Schema.String),
+  metadata: column("metadata", JsonText),
+  reviewed: column("reviewed", JsonText),
+  requestHash: required("request_hash", Schema.String),
+  revision: Int,
+  policy: Schema.parseJson(ApprovalPolicy),
+  reviewers: Schema.parseJson(StoredReviewers),
+  startedBy: column("started_by", Schema.String),
+  deadline: column("deadline", Int),
+  escalations: Int,
+  decision: column("decision", JsonText),
+  requestedAt: required("requested_at", Int),
+  decidedAt: column("decided_at", Int),
+  updatedAt: required("updated_at", Int)
+})
+
+/** @internal */
+export type ApprovalRow = typeof ApprovalRow.Type
+
+/** `gatehouse_votes` */
+export const VoteRow = Schema.Struct({
+  voter: Schema.String,
+  verdict: Schema.Literal("approve", "deny", "request-changes"),
+  note: column("note", Schema.String),
+  payload: column("payload", JsonText),
+  requestHash: required("request_hash", Schema.String),
+  round: Int,
+  createdAt: required("created_at", Int)
+})
+
+/** @internal */
+export type VoteRow = typeof VoteRow.Type
+
 /** One single-value aggregate (`COUNT(*) AS n`, `MIN(x) AS n`). */
 export const Aggregate = Schema.Struct({ n: column("n", Int) })
 

@@ -378,6 +378,11 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       WHERE lease_owner = ${owner} AND status = 'running' AND id IN ${sql.in(runIds)}`.pipe(Effect.asVoid)
   }
 
+  /** Marks the leases of a runner that died as expired, so any runner takes its runs over now (the test kit's crash). */
+  const expireLeases = (owner: string, now: number): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET lease_expires_at = ${now - 1}
+      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+
   /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
   const wake = (runId: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now},
@@ -474,6 +479,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     releaseRun,
     releaseAll,
     renewLeases,
+    expireLeases,
     wake,
     completeNodeFromOutside,
     getNode,
