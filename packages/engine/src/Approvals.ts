@@ -650,17 +650,19 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             })
           }
           const tally = { verdict: decoded.verdict, votes: judgement.votes, needed: judgement.needed, round }
+          // Every vote is audited, the one that reaches the quorum too (before its decision).
+          const auditVote = appendAudit(sql, {
+            ...address,
+            action: "approval.voted",
+            actor: by.id,
+            requestHash: decoded.requestHash ?? approval.requestHash,
+            note: decoded.note,
+            data: tally,
+            now
+          })
           if (judgement._tag === "Vote") {
             yield* appendEvent(sql, { ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
-            yield* appendAudit(sql, {
-              ...address,
-              action: "approval.voted",
-              actor: by.id,
-              requestHash: decoded.requestHash ?? approval.requestHash,
-              note: decoded.note,
-              data: tally,
-              now
-            })
+            yield* auditVote
             return { status: "vote-recorded" as const, approval }
           }
 
@@ -683,17 +685,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             data: { verdict: decoded.verdict, revision: approval.revision },
             now
           })
-          if (judgement.needed > 1) {
-            yield* appendAudit(sql, {
-              ...address,
-              action: "approval.voted",
-              actor: by.id,
-              requestHash: decoded.requestHash ?? approval.requestHash,
-              note: decoded.note,
-              data: tally,
-              now
-            })
-          }
+          if (judgement.needed > 1) yield* auditVote
           yield* appendAudit(sql, {
             ...address,
             action: "approval.decided",
