@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { canonicalJson, sha256 } from "./canonical.js"
 import * as Rows from "./rows.js"
+import { forUpdate } from "./store.js"
 
 /** @internal */
 export type ApprovalStatus = "waiting-approval" | "approved" | "denied" | "changes-requested" | "timed-out" | "canceled"
@@ -71,7 +72,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     nodeId: string,
     options: { readonly lock?: boolean } = {}
   ): Effect.Effect<Option.Option<ApprovalRow>, SqlError> => {
-    const lock = options.lock ? sql.onDialectOrElse({ pg: () => sql`FOR UPDATE`, orElse: () => sql`` }) : sql``
+    const lock = options.lock ? forUpdate(sql) : sql``
     return sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId} ${lock}`.pipe(
       Effect.flatMap((rows) =>
         rows.length > 0 ? decodeApproval(rows) : sql`SELECT * FROM gatehouse_approvals

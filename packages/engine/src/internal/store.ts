@@ -68,6 +68,13 @@ export const leaseNow = (sql: SqlClient.SqlClient, now: number) =>
     orElse: () => sql`${now}`
   })
 
+/** A row lock on PostgreSQL; nothing on SQLite, whose writers are serialized anyway. @internal */
+export const forUpdate = (sql: SqlClient.SqlClient, modifier?: "SKIP LOCKED") =>
+  sql.onDialectOrElse({
+    pg: () => sql.literal(modifier === undefined ? "FOR UPDATE" : `FOR UPDATE ${modifier}`),
+    orElse: () => sql.literal("")
+  })
+
 // A run whose lease expired is taken over, but never one the claiming runner is executing right now (a
 // late renewal is not a death). A run of its own that it no longer executes (its release failed while
 // the database was unreachable) it may take back, or that run would stay stuck under its name.
@@ -209,12 +216,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
       Effect.flatMap(decodeRun))
 
-  const getRunForUpdate = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
-    sql.onDialectOrElse({
-      pg: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id} FOR UPDATE`,
-      orElse: () => sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`
-    }).pipe(Effect.flatMap(decodeRun))
-
   const claim = (options: {
     readonly owner: string
     readonly names: ReadonlyArray<string>
@@ -225,14 +226,9 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly executing: ReadonlyArray<string>
   }): Effect.Effect<ReadonlyArray<ClaimedRun>, SqlError> => {
     if (options.names.length === 0 || options.limit <= 0) return Effect.succeed([])
-    const candidates = sql.onDialectOrElse({
-      pg: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
-          ORDER BY updated_at LIMIT ${options.limit} FOR UPDATE SKIP LOCKED`,
-      orElse: () =>
-        sql`SELECT id FROM gatehouse_runs WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
-          ORDER BY updated_at LIMIT ${options.limit}`
-    })
+    const candidates = sql`SELECT id FROM gatehouse_runs
+      WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
+      ORDER BY updated_at LIMIT ${options.limit} ${forUpdate(sql, "SKIP LOCKED")}`
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
         lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}, claims = claims + 1,
         updated_at = ${options.now},
@@ -469,7 +465,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     sql,
     insertRun,
     getRun,
-    getRunForUpdate,
     claim,
     loadJournal,
     ensureNode,
