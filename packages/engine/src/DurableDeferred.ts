@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { decodeExit, exitSchema, type ExitSchema, formatError } from "./internal/codec.js"
+import { declared, jsonSchemaOf } from "./internal/deferreds.js"
 import * as Instance from "./internal/instance.js"
 import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
@@ -47,17 +48,19 @@ export const make = <A = void, E = never>(
   return deferred
 }
 
-// Deferreds declared in this process, by name, so a completion addressed by name alone is still
-// validated against the deferred's schemas before anything is stored.
-const declared = new Map<string, DurableDeferred<any, any>>()
-
 const awaitDeferred = <A, E>(self: DurableDeferred<A, E>): Effect.Effect<A, E, WorkflowInstance> =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
     const recorded = yield* Instance.lookup(instance, self.name, "deferred")
     const node = recorded._tag === "Some" && recorded.value.status === "completed"
       ? recorded.value
-      : yield* Instance.ensure(instance, { nodeId: self.name, kind: "deferred", status: "waiting" })
+      : yield* Instance.ensure(instance, {
+        nodeId: self.name,
+        kind: "deferred",
+        status: "waiting",
+        // Stored with the node: a process without this code validates an outside completion with it.
+        jsonSchema: jsonSchemaOf(self)
+      })
     if (node.status === "completed") return yield* Effect.flatten(decodeExit(self.exitSchema, node.exit))
     return yield* Instance.suspend(instance)
   })
@@ -120,7 +123,7 @@ export const complete: {
   exit: Exit.Exit<unknown, unknown>
 ) =>
   Effect.gen(function*() {
-    const deferred = "deferred" in target ? target.deferred : declared.get(target.name)
+    const deferred: DurableDeferred<any, any> | undefined = "deferred" in target ? target.deferred : declared.get(target.name)
     if (deferred === undefined) {
       return yield* new Run.InvalidPayload({
         workflow: `deferred ${(target as { readonly name: string }).name}`,

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -16,8 +17,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
+import { Ajv, type ValidateFunction } from "ajv"
 import { exitSchema, formatError } from "./internal/codec.js"
-import { stringProblem, Text } from "./internal/json.js"
+import { declared } from "./internal/deferreds.js"
+import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
@@ -115,6 +118,41 @@ export class NodeKindMismatch extends Schema.TaggedError<NodeKindMismatch>("@gat
 }
 
 /**
+ * An outside completion of a deferred that no JSON Schema can validate yet: the run has not reached the
+ * deferred's `await` (which stores its schema), and this process has no declaration of it. Nothing was
+ * stored; retry once the run waits for it, or complete it from code that declares it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DeferredNotReady extends Schema.TaggedError<DeferredNotReady>("@gatehouse/engine/DeferredNotReady")(
+  "DeferredNotReady",
+  { runId: Schema.String, nodeId: Schema.String }
+) {
+  override get message(): string {
+    return `Run "${this.runId}" does not await the deferred "${this.nodeId}" yet, and no schema to validate it is known`
+  }
+}
+
+/**
+ * A deferred's completion as JSON (the encoded side of the deferred's schemas): a value, or an error the
+ * await fails with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DeferredExit = Schema.Union(
+  Schema.Struct({ _tag: Schema.Literal("Success"), value: Schema.Unknown }),
+  Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Unknown })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DeferredExit = typeof DeferredExit.Type
+
+/**
  * The client API. Every call fails with `StorageError` (never a defect) when the database fails it.
  *
  * @since 0.1.0
@@ -162,6 +200,22 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
   }) => Effect.Effect<
     "completed" | "already-completed",
     Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | StorageError
+  >
+  /**
+   * Completes a durable deferred with JSON from outside any workflow code (a webhook): validated against
+   * the JSON Schema the run stored when it reached the deferred's `await`, or, before that, against the
+   * deferred declared in this process. `InvalidPayload` names the field that does not match;
+   * `DeferredNotReady` when neither exists. First completion wins: a completed deferred answers
+   * `already-completed` even once the run has ended (a webhook's retry), a deferred still open in an ended
+   * run `RunNotActive`.
+   */
+  readonly completeDeferredJson: (options: {
+    readonly runId: string
+    readonly name: string
+    readonly exit: DeferredExit
+  }) => Effect.Effect<
+    "completed" | "already-completed",
+    Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | DeferredNotReady | StorageError
   >
 }>() {}
 
@@ -286,7 +340,43 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         return new RunPage({ runs, ...(runs.length === limit ? { cursor: encodeCursor(runs[runs.length - 1]) } : {}) })
       })
 
-    const completeDeferred = (options: { readonly runId: string; readonly name: string; readonly exit: unknown }) =>
+    const ajv = new Ajv({ allErrors: true, strict: false, addUsedSchema: false })
+    const validators = new Map<string, ValidateFunction>()
+    const validatorFor = (schema: unknown): ValidateFunction => {
+      const key = JSON.stringify(schema)
+      let validate = validators.get(key)
+      if (validate === undefined) {
+        validate = ajv.compile(schema as object)
+        validators.set(key, validate)
+      }
+      return validate
+    }
+
+    /** Why a JSON completion does not match the deferred's schema, `DeferredNotReady` when none is known. */
+    const checkJson = (runId: string, name: string, exit: DeferredExit, encoded: unknown) =>
+      Effect.gen(function*() {
+        const invalid = (reason: string) => new Run.InvalidPayload({ workflow: `deferred ${name}`, reason })
+        const stored = yield* store.getNodeJsonSchema(runId, name)
+        if (Option.isSome(stored)) {
+          const schemas = stored.value as { readonly success: unknown; readonly failure: unknown }
+          const [schema, value, dataVar] = exit._tag === "Success"
+            ? [schemas.success, exit.value, "success"]
+            : [schemas.failure, exit.error, "failure"]
+          const validate = validatorFor(schema)
+          if (!validate(value)) return yield* invalid(ajv.errorsText(validate.errors, { dataVar }))
+          return
+        }
+        const deferred = declared.get(name)
+        if (deferred === undefined) return yield* new DeferredNotReady({ runId, nodeId: name })
+        yield* Schema.decodeUnknown(deferred.exitSchema)(encoded).pipe(
+          Effect.mapError((error) => invalid(formatError(error)))
+        )
+      })
+
+    const completeDeferred = <E = never>(
+      options: { readonly runId: string; readonly name: string; readonly exit: unknown },
+      check?: Effect.Effect<void, E | SqlError>
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         // The run's lock (see `internal/store.ts`), not its row's: first completion wins through the node's
@@ -295,9 +385,23 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         const outcome = yield* Effect.gen(function*() {
           yield* store.lockRun(options.runId)
           const run = yield* getRun(options.runId)
+          if (check !== undefined) {
+            const node = yield* store.getNode(options.runId, options.name)
+            if (Option.isSome(node) && node.value.kind !== "deferred") {
+              return yield* new NodeKindMismatch({
+                runId: options.runId,
+                nodeId: options.name,
+                expected: "deferred",
+                actual: node.value.kind
+              })
+            }
+            // A webhook's retry stays idempotent after the run went on and ended.
+            if (Option.isSome(node) && node.value.status === "completed") return "already-completed" as const
+          }
           if (Run.isTerminal(run.status)) {
             return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
           }
+          if (check !== undefined) yield* check
           const completed = yield* store.completeNodeFromOutside({
             runId: options.runId,
             nodeId: options.name,
@@ -329,6 +433,31 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         return outcome
       })
 
+    const completeDeferredJson = (options: {
+      readonly runId: string
+      readonly name: string
+      readonly exit: DeferredExit
+    }) =>
+      Effect.gen(function*() {
+        const invalid = (reason: string) => new Run.InvalidPayload({ workflow: `deferred ${String(options.name)}`, reason })
+        const exit = yield* Schema.decodeUnknown(DeferredExit)(options.exit).pipe(
+          Effect.mapError((error) => invalid(formatError(error)))
+        )
+        const nameProblem = stringProblem(options.name)
+        if (nameProblem !== undefined || options.name === "") return yield* invalid(`name ${nameProblem ?? "is empty"}`)
+        const value = exit._tag === "Success" ? exit.value : exit.error
+        // Stored as JSON and decoded on replay: it must come back exactly as sent.
+        const problem = jsonProblem(value, { undefinedProperties: "absent" })
+        if (problem !== undefined) return yield* invalid(`the completion is not JSON: ${problem}`)
+        const encoded = exit._tag === "Success"
+          ? { _tag: "Success", value: exit.value }
+          : { _tag: "Failure", cause: { _tag: "Fail", error: exit.error } }
+        return yield* completeDeferred(
+          { runId: options.runId, name: options.name, exit: encoded },
+          checkJson(options.runId, options.name, exit, encoded)
+        )
+      })
+
     return Workflows.of({
       start: (run) =>
         Effect.gen(function*() {
@@ -349,7 +478,8 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       cancel: (runId, options) => mapStorage("Workflows.cancel")(cancel(runId, options)),
       inspect: (runId) => mapStorage("Workflows.inspect")(inspect(runId)),
       list: (options) => mapStorage("Workflows.list")(list(options)),
-      completeDeferred: (options) => mapStorage("Workflows.completeDeferred")(completeDeferred(options))
+      completeDeferred: (options) => mapStorage("Workflows.completeDeferred")(completeDeferred(options)),
+      completeDeferredJson: (options) => mapStorage("Workflows.completeDeferredJson")(completeDeferredJson(options))
     })
   }
 )

@@ -37,6 +37,14 @@ export const starterRole: "starter" = "starter"
 export const metricsRole: "metrics" = "metrics"
 
 /**
+ * The role that may complete durable deferreds from outside (a webhook's credentials), besides operators.
+ *
+ * @since 0.1.0
+ * @category roles
+ */
+export const deferredsRole: "deferreds" = "deferreds"
+
+/**
  * An authenticated caller: an id and the roles its credentials vouch for. It is passed to the engine as
  * the reviewer of a decision and the actor of a cancel or a start.
  *

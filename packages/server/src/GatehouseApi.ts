@@ -21,6 +21,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { ApprovalsApi } from "./api/ApprovalsApi.js"
 import { BadRequest, PayloadTooLarge } from "./api/Errors.js"
 import { AuditApi } from "./api/AuditApi.js"
+import { DeferredsApi } from "./api/DeferredsApi.js"
 import { EventsApi } from "./api/EventsApi.js"
 import { HealthApi } from "./api/HealthApi.js"
 import { MetricsApi } from "./api/MetricsApi.js"
@@ -33,6 +34,7 @@ import { RunsApi } from "./api/RunsApi.js"
 export class GatehouseApi extends HttpApi.make("gatehouse")
   .add(ApprovalsApi)
   .add(RunsApi)
+  .add(DeferredsApi)
   .add(EventsApi)
   .add(AuditApi)
   .add(HealthApi)

@@ -48,6 +48,7 @@ import { EventsLive } from "./http/EventsLive.js"
 import { HealthLive } from "./http/HealthLive.js"
 import { MetricsLive } from "./http/MetricsLive.js"
 import { RunsLive } from "./http/RunsLive.js"
+import { DeferredsLive } from "./http/DeferredsLive.js"
 import * as Metrics from "./Metrics.js"
 import * as StartableWorkflows from "./StartableWorkflows.js"
 
@@ -125,7 +126,7 @@ export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
 ): Layer.Layer<HttpApi.Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
-    Layer.provide([ApprovalsLive, RunsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
+    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
     Layer.provide(Metrics.layerPrometheus),
     Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))

@@ -36,6 +36,11 @@ export * as RunsApi from "./api/RunsApi.js"
 /**
  * @since 0.1.0
  */
+export * as DeferredsApi from "./api/DeferredsApi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Authentication from "./Authentication.js"
 
 /**

@@ -45,6 +45,7 @@ describe("HTTP surface", () => {
       assert.strictEqual(openapi.status, 200)
       const spec = (yield* Effect.promise(() => openapi.json())) as any
       assert.isDefined(spec.paths["/v1/runs/{runId}/approvals/{nodeId}/decision"].post)
+      assert.isDefined(spec.paths["/v1/runs/{runId}/deferreds/{name}"].post)
       assert.isDefined(spec.components.securitySchemes.bearer)
       const docs = yield* server.fetch("/docs")
       assert.strictEqual(docs.status, 200)

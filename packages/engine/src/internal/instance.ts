@@ -217,6 +217,7 @@ const newNode = (
     readonly exit?: unknown
     readonly attempt?: number
     readonly fireAt?: number | undefined
+    readonly jsonSchema?: unknown
   },
   now: number
 ): NewNode => {
@@ -230,7 +231,8 @@ const newNode = (
     attempt: node.attempt ?? existing?.attempt ?? 0,
     seq: existing?.seq ?? stateOf(instance).nextSeq++,
     fireAt: node.fireAt ?? existing?.fireAt,
-    now
+    now,
+    ...(node.jsonSchema === undefined ? {} : { jsonSchema: node.jsonSchema })
   }
 }
 
@@ -291,6 +293,8 @@ export const ensure = (
     readonly kind: Run.NodeKind
     readonly status: Run.NodeStatus
     readonly fireAt?: number | undefined
+    /** The JSON Schema an outside completion must match (a deferred's). */
+    readonly jsonSchema?: unknown
   }
 ): Effect.Effect<NodeRow> =>
   Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {

@@ -191,6 +191,12 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       SELECT run_id, node_id, 0, voter, verdict, note, payload, request_hash, created_at FROM gatehouse_votes`
     yield* sql`DROP TABLE gatehouse_votes`
     yield* sql`ALTER TABLE gatehouse_votes_rounds RENAME TO gatehouse_votes`
+  }),
+  "0006_deferred_schemas": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // The JSON Schema of a deferred's completion (`{ success, failure }`), stored when the run awaits it, so
+    // a process without the workflow's code (the HTTP server) validates a completion before storing it.
+    yield* sql`ALTER TABLE gatehouse_nodes ADD COLUMN json_schema TEXT`
   })
 }
 

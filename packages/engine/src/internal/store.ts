@@ -16,6 +16,10 @@ const decodeRun = Rows.decodeFirst(Rows.RunRow, "gatehouse_runs")
 const decodeNodes = Rows.decodeAll(Rows.NodeRow, "gatehouse_nodes")
 const decodeNode = Rows.decodeFirst(Rows.NodeRow, "gatehouse_nodes")
 const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
+const decodeJsonSchema = Rows.decodeFirst(
+  Schema.Struct({ n: Schema.optionalWith(Rows.JsonText, { nullable: true }) }),
+  "gatehouse_nodes"
+)
 const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
@@ -48,6 +52,8 @@ export interface NewNode {
   readonly seq: number
   readonly fireAt: number | undefined
   readonly now: number
+  /** JSON Schema of an outside completion (a deferred's), stored by `ensureNode`. */
+  readonly jsonSchema?: unknown
 }
 
 /** @internal */
@@ -266,9 +272,11 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * now stands, so a completion that raced ahead of the write is seen. `None` when the lease is lost.
    */
   const ensureNode = (owner: string, node: NewNode): Effect.Effect<Option.Option<NodeRow>, SqlError> =>
-    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
-      ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
-      ON CONFLICT (run_id, node_id) DO UPDATE SET kind = gatehouse_nodes.kind
+    sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at,
+        json_schema)
+      ${nodeValues(node)}, ${node.jsonSchema === undefined ? null : JSON.stringify(node.jsonSchema)}
+      WHERE ${fence(node.runId, owner)}
+      ON CONFLICT (run_id, node_id) DO UPDATE SET json_schema = COALESCE(gatehouse_nodes.json_schema, excluded.json_schema)
       RETURNING *`.pipe(Effect.flatMap(decodeNode))
 
   /**
@@ -410,6 +418,13 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       Effect.flatMap(decodeNode)
     )
 
+  /** The JSON Schema stored with a node (a deferred the run awaits), if any. */
+  const getNodeJsonSchema = (runId: string, nodeId: string): Effect.Effect<Option.Option<unknown>, SqlError> =>
+    sql`SELECT json_schema AS n FROM gatehouse_nodes WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
+      Effect.flatMap(decodeJsonSchema),
+      Effect.map(Option.flatMap((row) => Option.fromNullable(row.n)))
+    )
+
   const cancelRun = (options: {
     readonly runId: string
     readonly result: unknown
@@ -478,6 +493,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     wake,
     completeNodeFromOutside,
     getNode,
+    getNodeJsonSchema,
     cancelRun,
     lockRun,
     closeOpenWork,

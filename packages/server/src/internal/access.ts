@@ -5,7 +5,7 @@
 import type { Approvals, Run } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import { Forbidden } from "../api/Errors.js"
-import { isOperator, type Principal, starterRole } from "../Authentication.js"
+import { deferredsRole, isOperator, type Principal, starterRole } from "../Authentication.js"
 
 export const requireOperator = (principal: Principal): Effect.Effect<void, Forbidden> =>
   isOperator(principal)
@@ -16,6 +16,13 @@ export const requireStarter = (principal: Principal): Effect.Effect<void, Forbid
   isOperator(principal) || principal.roles.includes(starterRole)
     ? Effect.void
     : Effect.fail(new Forbidden({ principal: principal.id, reason: "starting a workflow needs the operator or starter role" }))
+
+export const requireDeferredCompleter = (principal: Principal): Effect.Effect<void, Forbidden> =>
+  isOperator(principal) || principal.roles.includes(deferredsRole)
+    ? Effect.void
+    : Effect.fail(
+      new Forbidden({ principal: principal.id, reason: "completing a deferred needs the operator or deferreds role" })
+    )
 
 /**
  * Whether the principal is among the approval's reviewers (an approval that names none is anyone's).

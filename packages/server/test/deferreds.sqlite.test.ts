@@ -1,0 +1,3 @@
+import { sqliteEngine, suite } from "./deferreds.js"
+
+suite("HTTP deferred completion (SQLite)", sqliteEngine)
