@@ -13,9 +13,11 @@
  */
 import * as Context from "effect/Context"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -24,6 +26,7 @@ import type * as Approval from "./Approval.js"
 import * as ApprovalRequest from "./internal/approvalRequest.js"
 import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
+import * as InternalMetrics from "./internal/metrics.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 
 /**
@@ -156,10 +159,12 @@ export const run: StepConstructor = <A, E, R>(
     Effect.gen(function*() {
       let attempts = 0
       const once = Effect.suspend(() => attempt(++attempts))
+      const started = yield* Clock.currentTimeMillis
       const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry)).pipe(Effect.exit)
       // Interrupted by the workflow itself (a sibling suspended, the runner is shutting down): no outcome
       // to record; the step runs again on the next replay.
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      yield* recordDuration(started)
       return yield* record(exit, attempts)
     }))
 
@@ -218,6 +223,10 @@ const step = <A, E, R>(
       Effect.flatMap(checkpoint(exit, attempt), replay)
     return yield* body({ instance, attempt, checkpoint, record, replay })
   })
+
+/** Records the seconds since `started` in `gatehouse_step_duration_seconds`. */
+const recordDuration = (started: number): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => Metric.update(InternalMetrics.stepDuration, Math.max(0, now - started) / 1000))
 
 /**
  * The effect's own outcome, carried out of the transaction so that the transaction rolls back.
@@ -304,11 +313,13 @@ export const transaction: StepConstructor = <A, E, R>(
       })
       // Failures are the effect's own (a rolled-back attempt); storage trouble stops the execution instead.
       const attempted = once as Effect.Effect<unknown, E | StepTimeout, Exclude<R, StepContext>>
+      const started = yield* Clock.currentTimeMillis
       const exit = yield* (options?.retry === undefined ? attempted : Effect.retry(attempted, options.retry)).pipe(
         Effect.exit
       )
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      yield* recordDuration(started)
       if (Exit.isSuccess(exit)) return yield* replay(exit.value)
-      if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
       // The effect failed and its writes were rolled back: record the failure, on its own.
       return yield* record(exit as Exit.Failure<A, E | StepTimeout>, attempts)
     }))

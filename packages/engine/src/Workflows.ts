@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
@@ -22,6 +23,7 @@ import { exitSchema, formatError } from "./internal/codec.js"
 import { declared } from "./internal/deferreds.js"
 import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
+import * as InternalMetrics from "./internal/metrics.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import { toNode, toSummary } from "./internal/store.js"
@@ -217,7 +219,28 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     "completed" | "already-completed",
     Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | DeferredNotReady | StorageError
   >
+  /**
+   * Counts the runs in each status and sets the `gatehouse_runs{status}` gauge (`metrics.runs`): one
+   * `GROUP BY` query, meant to be run when the metrics are read (the HTTP server does it on every scrape).
+   */
+  readonly refreshMetrics: Effect.Effect<void, StorageError>
 }>() {}
+
+/**
+ * The run metrics, as Effect `Metric`s: `runs` (a gauge tagged `status`, set by `refreshMetrics`) and
+ * `stepDuration` (a histogram of the seconds a step's effect took, its retries included, recorded when
+ * it runs and not on replay).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics: {
+  readonly runs: Metric.Metric.Gauge<number>
+  readonly stepDuration: Metric.Metric.Histogram<number>
+} = {
+  runs: InternalMetrics.runs,
+  stepDuration: InternalMetrics.stepDuration
+}
 
 /**
  * How often `result` looks at the database when no in-process signal arrives (a run executing in
@@ -458,6 +481,13 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         )
       })
 
+    const refreshMetrics = Effect.gen(function*() {
+      const counts = new Map((yield* store.countRunsByStatus()).map(({ n, status }) => [status, n]))
+      for (const status of Run.RunStatus.literals) {
+        yield* Metric.set(Metric.tagged(InternalMetrics.runs, "status", status), counts.get(status) ?? 0)
+      }
+    })
+
     return Workflows.of({
       start: (run) =>
         Effect.gen(function*() {
@@ -479,7 +509,8 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       inspect: (runId) => mapStorage("Workflows.inspect")(inspect(runId)),
       list: (options) => mapStorage("Workflows.list")(list(options)),
       completeDeferred: (options) => mapStorage("Workflows.completeDeferred")(completeDeferred(options)),
-      completeDeferredJson: (options) => mapStorage("Workflows.completeDeferredJson")(completeDeferredJson(options))
+      completeDeferredJson: (options) => mapStorage("Workflows.completeDeferredJson")(completeDeferredJson(options)),
+      refreshMetrics: mapStorage("Workflows.refreshMetrics")(refreshMetrics)
     })
   }
 )

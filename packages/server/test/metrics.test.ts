@@ -47,6 +47,23 @@ describe("/metrics", () => {
       for (const name of ["gatehouse_approvals_requested_total", "gatehouse_approvals_pending", "gatehouse_approval_decision_wait_seconds_count"]) {
         assert.isTrue([...after.keys()].some((key) => key.startsWith(`${name}{`)), name)
       }
+
+      // Runs by status are counted on scrape; the step after the approval is timed when it runs.
+      const waiting = "gatehouse_runs{status=\"waiting-approval\"}"
+      const completed = "gatehouse_runs{status=\"completed\"}"
+      const steps = "gatehouse_step_duration_seconds_count{}"
+      assert.strictEqual(before.get(waiting), 1, [...before.keys()].join("\n"))
+      assert.strictEqual(before.get(completed), 0)
+      yield* operator.runs.get({ path: { runId } }).pipe(
+        Effect.filterOrFail((run) => run.status === "completed", () => "not yet completed"),
+        eventually
+      )
+      const done = yield* scrape
+      assert.strictEqual(done.get(waiting), 0)
+      assert.strictEqual(done.get(completed), 1)
+      assert.strictEqual((done.get(steps) ?? 0) - (before.get(steps) ?? 0), 1, [...done.keys()].join("\n"))
+      assert.isTrue([...done.keys()].some((key) => key.startsWith("gatehouse_step_duration_seconds_bucket{")))
+
       assert.strictEqual((yield* server.fetch("/metrics")).status, 401)
       assert.strictEqual((yield* server.fetch("/metrics", { token: tokens.grace })).status, 403)
     }).pipe(Effect.scoped))

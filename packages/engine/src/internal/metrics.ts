@@ -54,3 +54,15 @@ export const runnerTakeovers = Metric.counter("gatehouse_runner_takeovers_total"
   description: "Runs claimed from a runner whose lease had expired (a runner that died or stalled)",
   incremental: true
 })
+
+/** Tagged with `status`: runs in each status, as last counted (`Workflows.refreshMetrics`). @internal */
+export const runs = Metric.gauge("gatehouse_runs", {
+  description: "Runs by status, as last counted"
+})
+
+/** Seconds a step's effect took, its retries included (not counted on replay). @internal */
+export const stepDuration = Metric.histogram(
+  "gatehouse_step_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
+  "Time a step's effect took to produce its outcome, retries included"
+)

@@ -16,6 +16,7 @@ const decodeRun = Rows.decodeFirst(Rows.RunRow, "gatehouse_runs")
 const decodeNodes = Rows.decodeAll(Rows.NodeRow, "gatehouse_nodes")
 const decodeNode = Rows.decodeFirst(Rows.NodeRow, "gatehouse_nodes")
 const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
+const decodeStatusCounts = Rows.decodeAll(Schema.Struct({ status: Schema.String, n: Rows.Int }), "gatehouse_runs")
 const decodeJsonSchema = Rows.decodeFirst(
   Schema.Struct({ n: Schema.optionalWith(Rows.JsonText, { nullable: true }) }),
   "gatehouse_nodes"
@@ -418,6 +419,12 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       Effect.flatMap(decodeNode)
     )
 
+  /** How many runs are in each status. */
+  const countRunsByStatus = (): Effect.Effect<ReadonlyArray<{ readonly status: string; readonly n: number }>, SqlError> =>
+    sql`SELECT status, COUNT(*) AS n FROM gatehouse_runs GROUP BY status`.pipe(
+      Effect.flatMap(decodeStatusCounts)
+    )
+
   /** The JSON Schema stored with a node (a deferred the run awaits), if any. */
   const getNodeJsonSchema = (runId: string, nodeId: string): Effect.Effect<Option.Option<unknown>, SqlError> =>
     sql`SELECT json_schema AS n FROM gatehouse_nodes WHERE run_id = ${runId} AND node_id = ${nodeId}`.pipe(
@@ -494,6 +501,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     completeNodeFromOutside,
     getNode,
     getNodeJsonSchema,
+    countRunsByStatus,
     cancelRun,
     lockRun,
     closeOpenWork,
