@@ -20,6 +20,7 @@ import * as Decision from "./internal/decision.js"
 import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import * as Run from "./Run.js"
@@ -596,6 +597,8 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           }
         }
         const now = yield* Clock.currentTimeMillis
+        // The decision's span, stored with the wake: the execution it resumes links to it.
+        const link = yield* Tracing.currentLink
 
         const outcome = yield* Effect.gen(function*() {
           // The lock order of `internal/store.ts`: the run's lock first, then the approval's row.
@@ -677,7 +680,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           const settled = yield* approvals.settle({ ...address, status: judgement.outcome, decision, now })
           if (!settled) return yield* Effect.dieMessage(`Approval "${approval.nodeId}" changed under its run's lock`)
           // The run's row last: a runner's claim skips a locked run only between this wake and the commit.
-          yield* store.wake(approval.runId, now)
+          yield* store.wake(approval.runId, now, link)
           yield* appendEvent(sql, {
             ...address,
             type: "approval.decided",
@@ -736,7 +739,15 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
     return Approvals.of({
       list: (options) => mapStorage("Approvals.list")(list(options)),
       get: (address) => mapStorage("Approvals.get")(get(address)),
-      decide: (input) => mapStorage("Approvals.decide")(decide(input)),
+      decide: (input) =>
+        mapStorage("Approvals.decide")(decide(input)).pipe(
+          Tracing.span("gatehouse.decide", {
+            runId: String(input?.runId),
+            nodeId: String(input?.nodeId),
+            verdict: String(input?.verdict),
+            reviewer: typeof input?.by === "string" ? input.by : String(input?.by?.id)
+          })
+        ),
       canDecide: (address, reviewer) => mapStorage("Approvals.canDecide")(canDecide(address, reviewer))
     })
   }

@@ -35,6 +35,7 @@ import * as Instance from "./internal/instance.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
 import { type ClaimedRun, makeStore, type Store } from "./internal/store.js"
+import * as Tracing from "./internal/tracing.js"
 import type * as Run from "./Run.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
 
@@ -268,6 +269,11 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           bounded(settleRun(claim, state, exit, suspendedHere), stopping ? shutdownTimeout : lease, "settle")
         )
       }).pipe(
+        // One trace per execution, linked to the decision or completion that woke it.
+        Tracing.span("gatehouse.run", { runId: claim.id, workflow: claim.workflow, claims: claim.claims }, {
+          root: true,
+          links: Tracing.linksOf(claim.link)
+        }),
         Effect.catchAllCause((cause) =>
           Effect.logWarning(`Gatehouse runner failed to settle run ${claim.id}`, cause).pipe(
             Effect.zipRight(Clock.currentTimeMillis),

@@ -27,6 +27,7 @@ import * as ApprovalRequest from "./internal/approvalRequest.js"
 import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as Tracing from "./internal/tracing.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 
 /**
@@ -165,6 +166,7 @@ export const run: StepConstructor = <A, E, R>(
       // to record; the step runs again on the next replay.
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
       yield* recordDuration(started)
+      yield* Effect.annotateCurrentSpan({ replayed: false, attempt: attempts })
       return yield* record(exit, attempts)
     }))
 
@@ -189,13 +191,17 @@ const step = <A, E, R>(
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
+    yield* Effect.annotateCurrentSpan("runId", instance.runId)
     const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
     const failure = options?.error ?? Schema.Unknown
     const schema = exitSchema(options?.success ?? Schema.Unknown, timeout === undefined ? failure : withTimeout(failure))
     const replay = (encoded: unknown) => Effect.flatten(decodeExit(schema, encoded))
 
     const recorded = yield* Instance.lookup(instance, id, "step")
-    if (Option.isSome(recorded) && recorded.value.status === "completed") return yield* replay(recorded.value.exit)
+    if (Option.isSome(recorded) && recorded.value.status === "completed") {
+      yield* Effect.annotateCurrentSpan({ replayed: true, attempt: recorded.value.attempt })
+      return yield* replay(recorded.value.exit)
+    }
 
     if (options?.needsApproval !== undefined) {
       yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
@@ -222,7 +228,7 @@ const step = <A, E, R>(
     const record = (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) =>
       Effect.flatMap(checkpoint(exit, attempt), replay)
     return yield* body({ instance, attempt, checkpoint, record, replay })
-  })
+  }).pipe(Tracing.span("gatehouse.step", { nodeId: id }))
 
 /** Records the seconds since `started` in `gatehouse_step_duration_seconds`. */
 const recordDuration = (started: number): Effect.Effect<void> =>
@@ -319,6 +325,7 @@ export const transaction: StepConstructor = <A, E, R>(
       )
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
       yield* recordDuration(started)
+      yield* Effect.annotateCurrentSpan({ replayed: false, attempt: attempts })
       if (Exit.isSuccess(exit)) return yield* replay(exit.value)
       // The effect failed and its writes were rolled back: record the failure, on its own.
       return yield* record(exit as Exit.Failure<A, E | StepTimeout>, attempts)

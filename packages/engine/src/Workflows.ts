@@ -24,6 +24,7 @@ import { declared } from "./internal/deferreds.js"
 import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import { toNode, toSummary } from "./internal/store.js"
@@ -402,6 +403,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const link = yield* Tracing.currentLink
         // The run's lock (see `internal/store.ts`), not its row's: first completion wins through the node's
         // own upsert, and a runner claiming the woken run must not skip it because another completion is in
         // flight. The row is written last, by the wake.
@@ -448,7 +450,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
             }
             return "already-completed" as const
           }
-          yield* store.wake(options.runId, now)
+          yield* store.wake(options.runId, now, link)
           yield* appendEvent(store.sql, { runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
           return "completed" as const
         }).pipe(store.sql.withTransaction)

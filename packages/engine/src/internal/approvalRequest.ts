@@ -20,6 +20,7 @@ import * as Instance from "./instance.js"
 import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import { appendAudit, appendEvent } from "./log.js"
 import * as Metrics from "./metrics.js"
+import * as Tracing from "./tracing.js"
 import type { NodeRow } from "./store.js"
 
 /** @internal */
@@ -294,6 +295,7 @@ export const request = <P>(
 ) =>
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
+    yield* Effect.annotateCurrentSpan("runId", instance.runId)
     const schema = decisionSchema((input.decision ?? Schema.Never) as Schema.Schema<P, any>)
     const recorded = yield* Instance.lookup(instance, id, "approval")
     let node = Option.isSome(recorded) ? recorded.value : yield* create(instance, id, input, extra)
@@ -330,4 +332,4 @@ export const request = <P>(
       }
       return yield* Instance.suspend(instance, { approval: true, wakeAt: node.fireAt })
     }
-  })
+  }).pipe(Tracing.span("gatehouse.approval.request", { nodeId: id }))

@@ -197,6 +197,13 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     // The JSON Schema of a deferred's completion (`{ success, failure }`), stored when the run awaits it, so
     // a process without the workflow's code (the HTTP server) validates a completion before storing it.
     yield* sql`ALTER TABLE gatehouse_nodes ADD COLUMN json_schema TEXT`
+  }),
+  "0007_wake_links": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // The span (`traceId:spanId`) of what woke a run (a decision, a deferred's completion), set by the wake.
+    // The claim moves it to `claim_link`, so only the execution it resumed links to it.
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN wake_link TEXT`
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN claim_link TEXT`
   })
 }
 

@@ -45,6 +45,7 @@ export const RunRow = Schema.Struct({
   leaseOwner: column("lease_owner", Schema.String),
   leaseExpiresAt: column("lease_expires_at", Int),
   takenOverFrom: column("taken_over_from", Schema.String),
+  claimLink: column("claim_link", Schema.String),
   claims: Int,
   createdAt: required("created_at", Int),
   updatedAt: required("updated_at", Int),

@@ -24,7 +24,7 @@ const decodeJsonSchema = Rows.decodeFirst(
 const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
-export const toSummary = ({ id, wakeSeq: _, ...row }: RunRow): Run.Summary =>
+export const toSummary = ({ claimLink: _link, id, wakeSeq: _, ...row }: RunRow): Run.Summary =>
   new Run.Summary({ ...row, runId: Run.RunId.make(id) })
 
 /** @internal */
@@ -40,6 +40,8 @@ export interface ClaimedRun {
   readonly claims: number
   /** The runner whose lease had expired when this claim took the run over; undefined for an ordinary claim. */
   readonly takenOverFrom: string | undefined
+  /** The span (`traceId:spanId`) of what woke the run for this claim (a decision), if any. */
+  readonly link: string | undefined
 }
 
 /** @internal */
@@ -239,7 +241,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     return sql`UPDATE gatehouse_runs SET status = 'running', lease_owner = ${options.owner},
         lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}, claims = claims + 1,
         updated_at = ${options.now},
-        taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END
+        taken_over_from = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END,
+        claim_link = wake_link, wake_link = NULL
       WHERE id IN (${candidates})
       RETURNING *`.pipe(
       Effect.flatMap(decodeRuns),
@@ -251,7 +254,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           startedBy: run.startedBy,
           wakeSeq: run.wakeSeq,
           claims: run.claims,
-          takenOverFrom: run.takenOverFrom
+          takenOverFrom: run.takenOverFrom,
+          link: run.claimLink
         }))
       )
     )
@@ -389,8 +393,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
 
   /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
-  const wake = (runId: string, now: number): Effect.Effect<void, SqlError> =>
-    sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now},
+  const wake = (runId: string, now: number, link?: string | undefined): Effect.Effect<void, SqlError> =>
+    sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now}, wake_link = ${link ?? null},
         status = CASE WHEN status IN ('suspended', 'waiting-approval') THEN 'runnable' ELSE status END
       WHERE id = ${runId}`.pipe(
       // Inside the caller's transaction: PostgreSQL delivers it on commit, when the run is claimable.
