@@ -1,7 +1,8 @@
 /**
  * OpenTelemetry tracing: every request is a server span (from the platform's HTTP tracer, with method,
- * route, status and W3C trace-context propagation), and the engine's own spans (decisions, starts)
- * nest under it. Spans go to the span processors given (an OTLP exporter in production, an in-memory one
+ * route, status and W3C trace-context propagation), and the engine's own spans nest under it
+ * (`gatehouse.decide`); the runner's executions are traces of their own (`gatehouse.run`, with
+ * `gatehouse.step` and `gatehouse.approval.request` under it), linked to the decision that resumed them. Spans go to the span processors given (an OTLP exporter in production, an in-memory one
  * in tests).
  *
  * @example
