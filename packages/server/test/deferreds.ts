@@ -4,6 +4,7 @@ import { DurableDeferred, Gatehouse, GatehouseTest, Step, Workflow } from "@gate
 import { AuthenticationLive } from "@gatehouse/server"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -32,6 +33,30 @@ export const PayoutLive = Payout.toLayer((payload) =>
   })
 )
 
+export const Go = DurableDeferred.make("go")
+
+export const EarlyConfirmation = DurableDeferred.make("early-confirmation", {
+  success: Schema.Struct({ reference: Schema.String, amount: Schema.Number })
+})
+
+/** Awaits `go` first: its `early-confirmation` can be completed before the run awaits it. */
+export const Early = Workflow.make({
+  name: "early",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+export const EarlyLive = Early.toLayer(() =>
+  Effect.gen(function*() {
+    yield* DurableDeferred.await(Go)
+    const confirmed = yield* DurableDeferred.await(EarlyConfirmation)
+    return `early ${confirmed.reference}`
+  })
+)
+
+const workflows = Layer.mergeAll(PayoutLive, EarlyLive)
+
 const bankToken = "bank-token-0123456789abcdef"
 
 const auth = {
@@ -48,14 +73,14 @@ export const sqliteEngine = Effect.gen(function*() {
   )
   return Gatehouse.layerSqlite({
     filename: path.join(dir, "gatehouse.db"),
-    workflows: PayoutLive,
+    workflows,
     pollInterval: "200 millis"
   }) as Engine
 })
 
 export const pgEngine = Effect.gen(function*() {
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_deferreds" })
-  return Gatehouse.layerPg({ url, workflows: PayoutLive, pollInterval: "200 millis", maxConnections: 8 }) as Engine
+  return Gatehouse.layerPg({ url, workflows, pollInterval: "200 millis", maxConnections: 8 }) as Engine
 })
 
 /** Completing a durable deferred over HTTP, on one dialect. */
@@ -64,7 +89,7 @@ export const suite = (name: string, makeEngine: typeof sqliteEngine | typeof pgE
     it.live("POST /v1/runs/{runId}/deferreds/{name}: validated against the stored schema, errors mapped", () =>
       Effect.gen(function*() {
         const engine = yield* makeEngine
-        const server = yield* serve(engine, { workflows: [Payout] }, auth)
+        const server = yield* serve(engine, { workflows: [Payout, Early] }, auth)
         const operator = yield* server.client(tokens.operator)
         const bank = yield* server.client(bankToken)
         const post = (runId: string, deferred: string, body: unknown, token: string | null = bankToken) =>
@@ -161,5 +186,38 @@ export const suite = (name: string, makeEngine: typeof sqliteEngine | typeof pgE
           )
         )
         assert.deepStrictEqual(declinedRun.result, { _tag: "Success", value: "declined: insufficient-funds" })
+      }).pipe(Effect.scoped))
+
+    it.live("a completion before the run awaits is validated against the deferred declared in this process", () =>
+      Effect.gen(function*() {
+        const engine = yield* makeEngine
+        const server = yield* serve(engine, { workflows: [Payout, Early] }, auth)
+        const operator = yield* server.client(tokens.operator)
+        const bank = yield* server.client(bankToken)
+        const { runId } = yield* operator.runs.start({ path: { name: "early" }, payload: { payload: { id: "E-1" } }, headers: {} })
+        yield* eventually(
+          operator.runs.timeline({ path: { runId } }).pipe(
+            Effect.filterOrFail((timeline) => timeline.nodes.some((node) => node.nodeId === "go"), () => "not yet awaited")
+          )
+        )
+        const refused = yield* bank.deferreds.complete({
+          path: { runId, name: "early-confirmation" },
+          payload: { success: { reference: "R-9" } }
+        }).pipe(Effect.flip)
+        assert.strictEqual(refused._tag, "InvalidPayload")
+        assert.include((refused as { readonly reason: string }).reason, "amount")
+        const early = yield* bank.deferreds.complete({
+          path: { runId, name: "early-confirmation" },
+          payload: { success: { reference: "R-9", amount: 1 } }
+        })
+        assert.strictEqual(early.status, "completed")
+        // A void deferred accepts any JSON value (null here): its schema says nothing of the value.
+        assert.strictEqual((yield* bank.deferreds.complete({ path: { runId, name: "go" }, payload: { success: null } })).status, "completed")
+        const run = yield* eventually(
+          operator.runs.get({ path: { runId } }).pipe(
+            Effect.filterOrFail((run) => run.status === "completed", () => "not yet completed")
+          )
+        )
+        assert.deepStrictEqual(run.result, { _tag: "Success", value: "early R-9" })
       }).pipe(Effect.scoped))
   })
