@@ -585,6 +585,12 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           Effect.mapError((error) => new InvalidDecision({ reason: formatError(error) }))
         )
         const by: Reviewer = typeof decoded.by === "string" ? { id: decoded.by } : decoded.by
+        yield* Effect.annotateCurrentSpan({
+          runId: decoded.runId,
+          nodeId: decoded.nodeId,
+          verdict: decoded.verdict,
+          reviewer: by.id
+        })
         let payloadJson: string | undefined = undefined
         if (decoded.payload !== undefined) {
           try {
@@ -741,12 +747,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
       get: (address) => mapStorage("Approvals.get")(get(address)),
       decide: (input) =>
         mapStorage("Approvals.decide")(decide(input)).pipe(
-          Tracing.span("gatehouse.decide", {
-            runId: String(input?.runId),
-            nodeId: String(input?.nodeId),
-            verdict: String(input?.verdict),
-            reviewer: typeof input?.by === "string" ? input.by : String(input?.by?.id)
-          })
+          Tracing.span("gatehouse.decide", {})
         ),
       canDecide: (address, reviewer) => mapStorage("Approvals.canDecide")(canDecide(address, reviewer))
     })

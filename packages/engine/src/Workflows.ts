@@ -464,7 +464,10 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       readonly exit: DeferredExit
     }) =>
       Effect.gen(function*() {
-        const invalid = (reason: string) => new Run.InvalidPayload({ workflow: `deferred ${String(options.name)}`, reason })
+        const invalid = (reason: string) => new Run.InvalidPayload({
+          workflow: `deferred ${typeof options.name === "string" ? options.name : "(not a string)"}`,
+          reason
+        })
         const exit = yield* Schema.decodeUnknown(DeferredExit)(options.exit).pipe(
           Effect.mapError((error) => invalid(formatError(error)))
         )
