@@ -26,6 +26,7 @@ import { EventsApi } from "./api/EventsApi.js"
 import { HealthApi } from "./api/HealthApi.js"
 import { MetricsApi } from "./api/MetricsApi.js"
 import { RunsApi } from "./api/RunsApi.js"
+import { portableComponentNames } from "./internal/openApiNames.js"
 
 /**
  * @since 0.1.0
@@ -44,4 +45,5 @@ export class GatehouseApi extends HttpApi.make("gatehouse")
   .annotate(OpenApi.Title, "Gatehouse")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Description, "Durable workflows with human approvals: inbox, decisions, runs, events and audit")
+  .annotate(OpenApi.Transform, portableComponentNames)
 {}

@@ -65,6 +65,13 @@ export interface Options {
   readonly workflows?: ReadonlyArray<StartableWorkflows.Startable> | undefined
   /** Largest accepted request body in bytes (default 1 MiB). */
   readonly maxBodySize?: number | undefined
+  /** Largest accepted request head (request line and headers) in bytes (default 16 KiB; larger is 431). */
+  readonly maxHeaderSize?: number | undefined
+  /**
+   * How long a client may take to send a whole request, in milliseconds (default 30 s; slower is 408).
+   * Responses are not bounded by it: an event stream stays open.
+   */
+  readonly requestTimeout?: number | undefined
 }
 
 /**
@@ -144,7 +151,15 @@ export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer,
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(layerApi(options)),
     Layer.provideMerge(
-      NodeHttpServer.layer(() => createServer(), { port: options.port ?? 8080, host: options.host ?? "127.0.0.1" })
+      NodeHttpServer.layer(
+        () =>
+          createServer({
+            maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+            requestTimeout: options.requestTimeout ?? 30_000,
+            headersTimeout: Math.min(options.requestTimeout ?? 30_000, 15_000)
+          }),
+        { port: options.port ?? 8080, host: options.host ?? "127.0.0.1" }
+      )
     )
   )
 

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { Validator } from "@seriousme/openapi-schema-validator"
 import { eventually, serve, sqliteEngine, tokens } from "./utils/fixtures.js"
 
 const setup = Effect.flatMap(sqliteEngine, (engine) => serve(engine))
@@ -44,6 +45,10 @@ describe("HTTP surface", () => {
       const openapi = yield* server.fetch("/openapi.json")
       assert.strictEqual(openapi.status, 200)
       const spec = (yield* Effect.promise(() => openapi.json())) as any
+      // A valid OpenAPI 3.x document, checked against the specification's own JSON Schema.
+      const validation = yield* Effect.promise(() => new Validator().validate(spec))
+      assert.isTrue(validation.valid, JSON.stringify(validation.errors))
+      assert.match(spec.openapi, /^3\./)
       assert.isDefined(spec.paths["/v1/runs/{runId}/approvals/{nodeId}/decision"].post)
       assert.isDefined(spec.paths["/v1/runs/{runId}/deferreds/{name}"].post)
       assert.isDefined(spec.components.securitySchemes.bearer)
@@ -52,6 +57,9 @@ describe("HTTP surface", () => {
       const html = yield* Effect.promise(() => docs.text())
       assert.include(html, "SwaggerUIBundle")
       assert.notInclude(html, "cdn.")
+      // Request limits: a request head over 16 KiB is refused by the HTTP server itself.
+      const oversized = yield* server.fetch("/healthz", { headers: { "x-padding": "a".repeat(32 * 1024) } })
+      assert.strictEqual(oversized.status, 431)
       const challenged = yield* server.fetch("/v1/approvals")
       assert.strictEqual(challenged.headers.get("www-authenticate"), "Bearer realm=\"gatehouse\"")
       for (const path of ["/v1/approvals", "/v1/runs", "/v1/events", "/v1/events/stream", "/v1/audit/verify", "/v1/runs/x/audit"]) {
