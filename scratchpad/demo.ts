@@ -6,6 +6,10 @@
  * working from another connection (another process would do the same), reads the inbox and approves
  * a lower amount; the run resumes, pays, and waits again for the bank's confirmation, a durable
  * deferred completed from outside. Then the timeline, the events and the audit trail are printed.
+ *
+ * `npm run demo -- --serve` then leaves the HTTP API running on the demo's database (port
+ * `GATEHOUSE_PORT`, default 8080): open `/docs`, and call the API with the tokens written (not printed)
+ * to a file beside the database, one for an operator and one for the finance reviewer grace.
  */
 import { Approvals, Audit, DurableDeferred, Events, Gatehouse, GatehouseTest, Runner, Workflows } from "@gatehouse/engine"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -14,6 +18,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { Authentication, AuthenticationLive, Server } from "@gatehouse/server"
+import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -107,11 +115,42 @@ const program = Effect.gen(function*() {
   yield* Console.log(`  verify: ${verification.valid ? `valid (${verification.entries} entries)` : "BROKEN"}`)
 })
 
-program.pipe(
-  Effect.provide(Gatehouse.layerSqlite({ filename, workflows: RefundReviewLive, pollInterval: "200 millis" })),
-  Logger.withMinimumLogLevel(LogLevel.Warning),
-  Effect.runPromise
-).catch((error) => {
-  console.error(error)
-  process.exit(1)
+const EngineLive = Gatehouse.layerSqlite({ filename, workflows: RefundReviewLive, pollInterval: "200 millis" })
+
+/**
+ * The API on the demo's database until the process is stopped. The tokens are random, kept only as
+ * SHA-256 hashes by the server, and handed to the person through a file only they can read.
+ */
+const serve = Effect.gen(function*() {
+  const token = () => randomBytes(24).toString("base64url")
+  const tokens = { operator: token(), grace: token() }
+  const tokensFile = path.join(os.tmpdir(), "gatehouse-demo-tokens.json")
+  fs.writeFileSync(tokensFile, JSON.stringify(tokens, null, 2), { mode: 0o600 })
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+  const auth = Authentication.AuthConfig.make({
+    tokens: [
+      { id: "operator", roles: ["operator"], sha256: sha256(tokens.operator) },
+      { id: "grace", roles: ["finance"], sha256: sha256(tokens.grace) }
+    ]
+  })
+  const announce = Layer.effectDiscard(Effect.gen(function*() {
+    const address = (yield* HttpServer.HttpServer).address
+    const port = address._tag === "TcpAddress" ? address.port : 0
+    yield* Console.log(`\ndemo API: listening on http://127.0.0.1:${port} (docs at /docs; Ctrl-C stops it)`)
+    yield* Console.log(`demo API: bearer tokens for "operator" and the reviewer "grace" are in ${tokensFile}`)
+  }))
+  return yield* Layer.launch(
+    announce.pipe(
+      Layer.provideMerge(Server.layer({ port: Number(process.env.GATEHOUSE_PORT ?? 8080), workflows: [RefundReview] })),
+      Layer.provide(AuthenticationLive.layer(auth))
+    )
+  )
 })
+
+const main = process.argv.includes("--serve") ? Effect.zipRight(program, serve) : program
+
+main.pipe(
+  Effect.provide(EngineLive),
+  Logger.withMinimumLogLevel(LogLevel.Warning),
+  NodeRuntime.runMain
+)
