@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Ajv, type ValidateFunction } from "ajv"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -15,6 +14,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { ApprovalRow } from "./internal/approvals.js"
+import * as JsonSchemaValidator from "./internal/jsonSchemaValidator.js"
 import { formatError } from "./internal/codec.js"
 import * as Decision from "./internal/decision.js"
 import { JsonValue, Text } from "./internal/json.js"
@@ -501,17 +501,7 @@ const principalsOf = (reviewer: Reviewer): ReadonlyArray<string> => [
 export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
     const { approvals, runs: store, signals, sql } = yield* Storage.Storage
-    const ajv = new Ajv({ allErrors: true, strict: false })
-    const validators = new Map<string, ValidateFunction>()
-    const validatorFor = (schema: unknown): ValidateFunction => {
-      const key = JSON.stringify(schema)
-      let validate = validators.get(key)
-      if (validate === undefined) {
-        validate = ajv.compile(schema as object)
-        validators.set(key, validate)
-      }
-      return validate
-    }
+    const { errorsText, validatorFor } = JsonSchemaValidator.make()
 
     const votesOf = (runId: string, nodeId: string) =>
       approvals.votes(runId, nodeId).pipe(
@@ -524,7 +514,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
       const schema = row.policy.decisionJsonSchema
       if (schema === undefined) return undefined
       const validate = validatorFor(schema)
-      return (payload) => validate(payload) ? undefined : ajv.errorsText(validate.errors)
+      return (payload) => validate(payload) ? undefined : errorsText(validate.errors)
     }
 
     const subjectOf = (row: ApprovalRow, votes: ReadonlyArray<Vote>, runEnded: boolean): Decision.Subject => ({

@@ -18,8 +18,8 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
-import { Ajv, type ValidateFunction } from "ajv"
 import { exitSchema, formatError } from "./internal/codec.js"
+import * as JsonSchemaValidator from "./internal/jsonSchemaValidator.js"
 import { declared } from "./internal/deferreds.js"
 import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
@@ -364,17 +364,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         return new RunPage({ runs, ...(runs.length === limit ? { cursor: encodeCursor(runs[runs.length - 1]) } : {}) })
       })
 
-    const ajv = new Ajv({ allErrors: true, strict: false, addUsedSchema: false })
-    const validators = new Map<string, ValidateFunction>()
-    const validatorFor = (schema: unknown): ValidateFunction => {
-      const key = JSON.stringify(schema)
-      let validate = validators.get(key)
-      if (validate === undefined) {
-        validate = ajv.compile(schema as object)
-        validators.set(key, validate)
-      }
-      return validate
-    }
+    const { errorsText, validatorFor } = JsonSchemaValidator.make()
 
     /** Why a JSON completion does not match the deferred's schema, `DeferredNotReady` when none is known. */
     const checkJson = (runId: string, name: string, exit: DeferredExit, encoded: unknown) =>
@@ -387,7 +377,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
             ? [schemas.success, exit.value, "success"]
             : [schemas.failure, exit.error, "failure"]
           const validate = validatorFor(schema)
-          if (!validate(value)) return yield* invalid(ajv.errorsText(validate.errors, { dataVar }))
+          if (!validate(value)) return yield* invalid(errorsText(validate.errors, { dataVar }))
           return
         }
         const deferred = declared.get(name)
