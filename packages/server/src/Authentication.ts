@@ -144,7 +144,9 @@ export const JwtConfig = Schema.Struct({
  */
 export const AuthConfig = Schema.Struct({
   tokens: Schema.optionalWith(Schema.Array(TokenConfig), { default: () => [] }),
-  jwt: Schema.optional(JwtConfig)
+  jwt: Schema.optional(JwtConfig),
+  /** `GET /metrics` without credentials (a scraper on a private network); default false. */
+  publicMetrics: Schema.optional(Schema.Boolean)
 })
 
 /**

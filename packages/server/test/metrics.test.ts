@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { eventually, serve, sqliteEngine, tokens } from "./utils/fixtures.js"
+import { authConfig, eventually, serve, sqliteEngine, tokens } from "./utils/fixtures.js"
 
 /** Parses the Prometheus text format into `name{labels}` → value, checking every line's syntax. */
 const parsePrometheus = (text: string): Map<string, number> => {
@@ -66,5 +66,15 @@ describe("/metrics", () => {
 
       assert.strictEqual((yield* server.fetch("/metrics")).status, 401)
       assert.strictEqual((yield* server.fetch("/metrics", { token: tokens.grace })).status, 403)
+    }).pipe(Effect.scoped))
+
+  it.live("publicMetrics opens /metrics, and only /metrics, to a scraper without credentials", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.flatMap(sqliteEngine, (engine) => serve(engine, {}, { ...authConfig, publicMetrics: true }))
+      const open = yield* server.fetch("/metrics")
+      assert.strictEqual(open.status, 200)
+      assert.include(yield* Effect.promise(() => open.text()), "gatehouse_")
+      assert.strictEqual((yield* server.fetch("/v1/approvals")).status, 401)
+      assert.strictEqual((yield* server.fetch("/v1/runs")).status, 401)
     }).pipe(Effect.scoped))
 })

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -15,7 +16,7 @@ import * as Schema from "effect/Schema"
 import * as Jose from "jose"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import { AuthConfig, Authentication, Principal, Unauthenticated } from "../Authentication.js"
+import { AuthConfig, Authentication, metricsRole, Principal, Unauthenticated } from "../Authentication.js"
 
 /**
  * The SHA-256 (hex) of a token, as the configuration stores it.
@@ -81,11 +82,21 @@ export const make = (config: AuthConfig): Authentication["Type"] => {
       return principal.value
     })
 
+  const anonymousScraper = new Principal({ id: "anonymous", roles: [metricsRole] })
+
   return {
     bearer: (credential) =>
       Effect.suspend(() => {
         const token = Redacted.value(credential).trim()
-        if (token === "") return Effect.fail(unauthenticated("missing bearer token"))
+        if (token === "") {
+          // Only `/metrics`, and only when the configuration says so, answers without credentials.
+          return config.publicMetrics === true
+            ? Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+              new URL(request.url, "http://localhost").pathname === "/metrics"
+                ? Effect.succeed(anonymousScraper)
+                : Effect.fail(unauthenticated("missing bearer token")))
+            : Effect.fail(unauthenticated("missing bearer token"))
+        }
         const principal = principals.get(hashToken(token))
         if (principal !== undefined) return Effect.succeed(principal)
         return jwtShape.test(token) ? verifyJwt(token) : Effect.fail(unauthenticated("unknown token"))
