@@ -349,7 +349,8 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         })
       )
       if (more) continue
-      const wakeAt = failed ? Option.none() : yield* store.nextWakeAt(engine.names()).pipe(
+      const wakeAt = failed ? Option.none() : yield* Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => store.nextWakeAt(engine.names(), { now, executing: Array.from(inFlight) })),
         Effect.catchAllCause(() => {
           failed = true
           return Effect.succeed(Option.none<number>())

@@ -470,13 +470,35 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       ORDER BY created_at DESC, id DESC LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeRuns))
   }
 
-  /** The earliest moment a suspended run of these workflows wants to be woken by a timer. */
-  const nextWakeAt = (names: ReadonlyArray<string>): Effect.Effect<Option.Option<number>, SqlError> =>
-    names.length === 0 ? Effect.succeed(Option.none()) : sql`SELECT MIN(wake_at) AS n FROM gatehouse_runs
+  /**
+   * The earliest moment, on Effect's `Clock`, at which a run of these workflows becomes claimable without
+   * anyone announcing it: a suspended run's timer, or the lease expiry of a run no runner renews any more
+   * (a runner that died, or one of this runner's own whose release failed). Lease times are converted
+   * from the lease clock (the database's, on PostgreSQL) to a delay, so the wait is right whatever the
+   * clocks say. Runs in `executing` are this runner's own, renewed: not counted.
+   */
+  const nextWakeAt = (
+    names: ReadonlyArray<string>,
+    options: { readonly now: number; readonly executing: ReadonlyArray<string> }
+  ): Effect.Effect<Option.Option<number>, SqlError> => {
+    if (names.length === 0) return Effect.succeed(Option.none())
+    const timer = sql`SELECT MIN(wake_at) AS n FROM gatehouse_runs
       WHERE workflow IN ${sql.in(names)} AND status IN ('suspended', 'waiting-approval') AND wake_at IS NOT NULL`.pipe(
       Effect.flatMap(decodeAggregate),
       Effect.map(Option.flatMap((row) => Option.fromNullable(row.n)))
     )
+    const leaseExpiry = sql`SELECT MIN(lease_expires_at) - ${leaseNow(sql, options.now)} AS n FROM gatehouse_runs
+      WHERE workflow IN ${sql.in(names)} AND status = 'running'${
+      options.executing.length > 0 ? sql` AND id NOT IN ${sql.in(options.executing)}` : sql``
+    }`.pipe(
+      Effect.flatMap(decodeAggregate),
+      // Claimable once the lease clock has passed the expiry (a strict comparison): a millisecond later.
+      Effect.map(Option.flatMap((row) => Option.fromNullable(row.n))),
+      Effect.map(Option.map((delay) => options.now + Math.max(0, delay) + 1))
+    )
+    return Effect.map(Effect.all([timer, leaseExpiry]), ([timerAt, leaseAt]) =>
+      Option.isNone(timerAt) ? leaseAt : Option.isNone(leaseAt) ? timerAt : Option.some(Math.min(timerAt.value, leaseAt.value)))
+  }
 
   /** How many runs of these workflows a runner could still pick up or is executing now. */
   const countUnsettled = (names: ReadonlyArray<string>, now: number): Effect.Effect<number, SqlError> =>
