@@ -21,18 +21,19 @@ describe("npm run demo -- --serve", () => {
       let output = ""
       child.stdout!.on("data", (chunk) => output += chunk)
       child.stderr!.on("data", (chunk) => output += chunk)
-      // Bounded wait for the listening line (generous: the demo runs a whole refund first).
-      const listening = yield* Effect.async<string, Error>((resume) => {
+      // Bounded wait for both announcement lines, which may arrive in separate chunks (generous: the demo
+      // runs a whole refund first).
+      const [listening, tokensFile] = yield* Effect.async<readonly [string, string], Error>((resume) => {
         const check = () => {
-          const match = /demo API: listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-          if (match !== null) resume(Effect.succeed(match[1]))
+          const url = /demo API: listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+          const file = /tokens .* are in (\S+)/.exec(output)
+          if (url !== null && file !== null) resume(Effect.succeed([url[1], file[1]] as const))
         }
         child.stdout!.on("data", check)
         child.on("exit", (code) => resume(Effect.fail(new Error(`the demo exited with ${code}:\n${output}`))))
         check()
       }).pipe(Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error(`no listening line:\n${output}`) }))
 
-      const tokensFile = /tokens .* are in (\S+)/.exec(output)![1]
       const tokens = JSON.parse(fs.readFileSync(tokensFile, "utf8")) as { operator: string; grace: string }
       assert.notInclude(output, tokens.grace)
       assert.notInclude(output, tokens.operator)
