@@ -154,6 +154,14 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
   maxRevisions: Schema.optional(Schema.Number),
   /** What the deadline does when it passes undecided: time the approval out, or escalate it. */
   atDeadline: Schema.Literal("time-out", "escalate"),
+  /** What a time-out counts as: a denial (the node's `onDeny` applies) or the run's failure. */
+  onTimeout: Schema.Literal("deny", "fail"),
+  /** Who a deadline escalates the approval to, while an escalation is still ahead. */
+  escalateTo: Schema.optional(Schema.Struct({
+    users: Schema.Array(Schema.String),
+    roles: Schema.Array(Schema.String),
+    quorum: Schema.Number
+  })),
   /** JSON Schema of the payload an approval must carry, when the node declares one. */
   decisionSchema: Schema.optional(Schema.Unknown),
   deadline: Schema.optional(Schema.Number),
@@ -425,6 +433,16 @@ const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord
     acceptsRequestChanges: row.policy.allowRequestChanges,
     ...(row.policy.maxRevisions !== undefined ? { maxRevisions: row.policy.maxRevisions } : {}),
     atDeadline: atDeadlineOf(row),
+    onTimeout: row.policy.onTimeout === "fail" ? "fail" : "deny",
+    ...(atDeadlineOf(row) === "escalate" && typeof row.policy.onTimeout === "object"
+      ? {
+        escalateTo: {
+          users: row.policy.onTimeout.escalateTo.users,
+          roles: row.policy.onTimeout.escalateTo.roles,
+          quorum: row.policy.onTimeout.escalateTo.quorum
+        }
+      }
+      : {}),
     ...(row.policy.decisionJsonSchema !== undefined ? { decisionSchema: row.policy.decisionJsonSchema } : {}),
     ...(row.deadline !== undefined ? { deadline: row.deadline } : {}),
     reviewers: row.reviewers,

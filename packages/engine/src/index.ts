@@ -66,6 +66,11 @@ export * as StorageError from "./StorageError.js"
 /**
  * @since 0.1.0
  */
+export * as Waiting from "./Waiting.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Workflow from "./Workflow.js"
 
 /**

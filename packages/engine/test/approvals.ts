@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Approval, Approvals, Audit, Events, Gatehouse, GatehouseTest, Run, Step, Workflow, Workflows } from "@gatehouse/engine"
+import { Approval, Approvals, Audit, Events, Gatehouse, GatehouseTest, Run, Step, Waiting, Workflow, Workflows } from "@gatehouse/engine"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -876,6 +876,44 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual((yield* approvals.decide({ ...address, verdict: "approve", by: "x" })).status, "already-decided")
           const otherwise = yield* approvals.decide({ ...address, verdict: "deny", by: "x" }).pipe(Effect.flip)
           assert.strictEqual(otherwise._tag, "DecisionConflict")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("Waiting.explain: who may still sign, the tally, the deadline and the escalation ahead", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Board.start({ id: "b-why" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const address = { runId, nodeId: "budget" }
+          yield* approvals.decide({ ...address, verdict: "approve", by: "a" })
+          const first = yield* Waiting.explain(runId)
+          assert.strictEqual(first.run.status, "waiting-approval")
+          assert.strictEqual(first.blockers.length, 1)
+          const wait = first.blockers[0]
+          assert(wait._tag === "ApprovalWait")
+          assert.deepStrictEqual(wait.mayStillSign, { users: ["b", "c"], roles: [] })
+          assert.deepStrictEqual(wait.approvals, { have: 1, need: 2 })
+          assert.strictEqual(wait.atDeadline, "escalate")
+          assert.deepStrictEqual(wait.escalateTo, { users: ["x", "y"], roles: [] })
+          assert.strictEqual(wait.deadline, first.now + 24 * 60 * 60 * 1000)
+
+          yield* TestClock.adjust("1 day")
+          yield* GatehouseTest.settle
+          const escalated = (yield* Waiting.explain(runId)).blockers[0]
+          assert(escalated._tag === "ApprovalWait")
+          assert.deepStrictEqual(escalated.mayStillSign.users, ["x", "y"])
+          assert.deepStrictEqual(escalated.approvals, { have: 0, need: 2 })
+          assert.strictEqual(escalated.atDeadline, "deny")
+          assert.strictEqual(escalated.escalateTo, undefined)
+
+          yield* approvals.decide({ ...address, verdict: "deny", by: "x" })
+          yield* Board.result(runId)
+          const ended = yield* Waiting.explain(runId)
+          assert.deepStrictEqual(ended.blockers.map((blocker) => blocker._tag), ["Ended"])
+          const missing = yield* Waiting.explain("no-such-run").pipe(Effect.flip)
+          assert.strictEqual(missing._tag, "RunNotFound")
         }).pipe(provideContext(context))
       }))
 

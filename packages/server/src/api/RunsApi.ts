@@ -8,7 +8,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { Run, Workflows } from "@gatehouse/engine"
+import { Run, Waiting, Workflows } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
 import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
@@ -133,6 +133,11 @@ export class RunsApi extends HttpApiGroup.make("runs")
     HttpApiEndpoint.get("timeline")`/v1/runs/${runId}/timeline`
       .addSuccess(Run.Inspection)
       .annotate(OpenApi.Summary, "The run with every node of its journal and every event, in order")
+  )
+  .add(
+    HttpApiEndpoint.get("waiting")`/v1/runs/${runId}/waiting`
+      .addSuccess(Waiting.Explanation)
+      .annotate(OpenApi.Summary, "What the run waits on and what would unblock it: approvals, timers, deferreds, a runner")
   )
   .add(
     HttpApiEndpoint.post("cancel")`/v1/runs/${runId}/cancel`

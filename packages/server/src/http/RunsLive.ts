@@ -5,7 +5,7 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
-import { Run, Workflows } from "@gatehouse/engine"
+import { Approvals, Run, Waiting, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -30,10 +30,15 @@ const runIdFor = (workflow: string, key: string | undefined): Run.RunId =>
  * @since 0.1.0
  * @category layers
  */
-export const RunsLive: Layer.Layer<ApiGroup<"gatehouse", "runs">, never, Workflows.Workflows | Authentication> = HttpApiBuilder
+export const RunsLive: Layer.Layer<
+  ApiGroup<"gatehouse", "runs">,
+  never,
+  Workflows.Workflows | Approvals.Approvals | Authentication
+> = HttpApiBuilder
   .group(GatehouseApi, "runs", (handlers) =>
     Effect.gen(function*() {
       const workflows = yield* Workflows.Workflows
+      const approvals = yield* Approvals.Approvals
       return handlers
         .handle("list", ({ urlParams }) =>
           Effect.gen(function*() {
@@ -52,6 +57,16 @@ export const RunsLive: Layer.Layer<ApiGroup<"gatehouse", "runs">, never, Workflo
             yield* requireRunReader(yield* CurrentPrincipal, inspection.run)
             return inspection
           }).pipe(storage))
+        .handle("waiting", ({ path }) =>
+          Effect.gen(function*() {
+            const explanation = yield* Waiting.explain(path.runId)
+            yield* requireRunReader(yield* CurrentPrincipal, explanation.run)
+            return explanation
+          }).pipe(
+            Effect.provideService(Approvals.Approvals, approvals),
+            Effect.provideService(Workflows.Workflows, workflows),
+            storage
+          ))
         .handle("cancel", ({ path, payload }) =>
           Effect.gen(function*() {
             const principal = yield* CurrentPrincipal
