@@ -69,6 +69,16 @@ export interface Request<P = never> {
     | { readonly escalateTo: Reviewers; readonly timeout: Duration.DurationInput }
     | undefined
   readonly reviewers?: Reviewers | undefined
+  /**
+   * Reminders while the approval is pending: an `approval.reminder` event `after` the request, then every
+   * `every`, none from `until` after the request on, none at or after the deadline, none once decided.
+   * Stored with the request (durable timers); emitted by a process running the `WebhookDispatcher`.
+   */
+  readonly remind?: {
+    readonly after: Duration.DurationInput
+    readonly every?: Duration.DurationInput | undefined
+    readonly until?: Duration.DurationInput | undefined
+  } | undefined
 }
 
 /**

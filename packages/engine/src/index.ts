@@ -71,6 +71,16 @@ export * as Waiting from "./Waiting.js"
 /**
  * @since 0.1.0
  */
+export * as WebhookDispatcher from "./WebhookDispatcher.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Webhooks from "./Webhooks.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Workflow from "./Workflow.js"
 
 /**

@@ -19,6 +19,7 @@ import {
 import * as Instance from "./instance.js"
 import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import { appendAudit, appendEvent } from "./log.js"
+import { insertReminder, type ReminderPlan } from "./reminders.js"
 import * as Metrics from "./metrics.js"
 import * as Tracing from "./tracing.js"
 import type { NodeRow } from "./store.js"
@@ -57,6 +58,7 @@ const validateRequest = (input: Request<any>, now: number): string | {
   readonly timeoutMillis: number | undefined
   readonly deadline: number | undefined
   readonly escalationMillis: number | undefined
+  readonly reminders: ReminderPlan | undefined
 } => {
   const title = stringProblem(input.title)
   if (title !== undefined) return `title ${title}`
@@ -91,12 +93,33 @@ const validateRequest = (input: Request<any>, now: number): string | {
     if (typeof at === "string") return `escalation timeout: ${at}`
     escalationMillis = Math.ceil(escalationMillis)
   }
+  let reminders: ReminderPlan | undefined = undefined
+  if (input.remind !== undefined) {
+    const millis = (what: string, value: Duration.DurationInput | undefined) => {
+      if (value === undefined) return undefined
+      const decoded = Duration.decodeUnknown(value)
+      if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) return `remind.${what}: not a finite duration`
+      const ms = Math.ceil(Duration.toMillis(decoded.value))
+      return what === "every" && ms <= 0 ? `remind.every: must be positive` : ms
+    }
+    const after = millis("after", input.remind.after)
+    const every = millis("every", input.remind.every)
+    const until = millis("until", input.remind.until)
+    for (const value of [after, every, until]) if (typeof value === "string") return value
+    if (after === undefined) return "remind.after: required"
+    reminders = {
+      firstAt: now + (after as number),
+      everyMillis: every as number | undefined,
+      untilAt: until === undefined ? undefined : now + (until as number)
+    }
+  }
   return {
     metadata: roundTrip(input.metadata),
     reviewed: roundTrip(input.reviewed),
     timeoutMillis,
     deadline,
-    escalationMillis
+    escalationMillis,
+    reminders
   }
 }
 
@@ -174,6 +197,9 @@ const create = (
         instance,
         Effect.all([
           approvals.insert(row),
+          valid.reminders === undefined
+            ? Effect.void
+            : insertReminder(state.store.sql, instance.runId, id, valid.reminders),
           appendEvent(state.store.sql, {
             runId: instance.runId,
             nodeId: id,

@@ -204,6 +204,87 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     // The claim moves it to `claim_link`, so only the execution it resumed links to it.
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN wake_link TEXT`
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN claim_link TEXT`
+  }),
+  "0009_webhooks": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const serial = sql.onDialectOrElse({
+      pg: () => sql.literal("BIGSERIAL PRIMARY KEY"),
+      orElse: () => sql.literal("INTEGER PRIMARY KEY AUTOINCREMENT")
+    })
+    // Subscriptions. `secrets` is a JSON array of `{ secret, expiresAt? }` (the current secret first, then
+    // the previous ones a rotation keeps until they expire): signing needs the raw key, so it is stored as
+    // given and never returned after creation or rotation.
+    yield* sql`CREATE TABLE gatehouse_webhooks (
+      id TEXT PRIMARY KEY,
+      url TEXT NOT NULL,
+      description TEXT,
+      event_types TEXT,
+      workflows TEXT,
+      secrets TEXT NOT NULL,
+      enabled INTEGER NOT NULL,
+      max_concurrency INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    )`
+    // How far the outbox has been fanned out into deliveries: one row, moved in the same transaction as
+    // the deliveries it created. The outbox read only returns events of transactions older than every one
+    // still running (PostgreSQL), so the cursor never passes an event that commits late.
+    yield* sql`CREATE TABLE gatehouse_webhook_cursor (
+      id INTEGER PRIMARY KEY,
+      tx BIGINT NOT NULL,
+      seq BIGINT NOT NULL
+    )`
+    yield* sql`INSERT INTO gatehouse_webhook_cursor (id, tx, seq) VALUES (1, 0, 0)`
+    // One row per (subscription, event): the message, its body fixed when fanned out, and its delivery
+    // state. `seq` is the fan-out order, which is the outbox order: per-run order is by `seq`.
+    yield* sql`CREATE TABLE gatehouse_webhook_deliveries (
+      seq ${serial},
+      id TEXT NOT NULL UNIQUE,
+      webhook_id TEXT NOT NULL,
+      event_tx BIGINT,
+      event_seq BIGINT,
+      run_id TEXT,
+      type TEXT NOT NULL,
+      body TEXT NOT NULL,
+      status TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at BIGINT NOT NULL,
+      retry_from BIGINT NOT NULL,
+      lease_owner TEXT,
+      lease_expires_at BIGINT,
+      last_status INTEGER,
+      last_error TEXT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      delivered_at BIGINT,
+      UNIQUE (webhook_id, event_tx, event_seq)
+    )`
+    yield* sql`CREATE INDEX gatehouse_webhook_deliveries_due_idx
+      ON gatehouse_webhook_deliveries (status, next_attempt_at)`
+    yield* sql`CREATE INDEX gatehouse_webhook_deliveries_order_idx
+      ON gatehouse_webhook_deliveries (webhook_id, run_id, seq)`
+    yield* sql`CREATE TABLE gatehouse_webhook_attempts (
+      delivery_seq BIGINT NOT NULL,
+      attempt INTEGER NOT NULL,
+      started_at BIGINT NOT NULL,
+      status_code INTEGER,
+      latency_ms INTEGER NOT NULL,
+      error TEXT,
+      response TEXT,
+      PRIMARY KEY (delivery_seq, attempt)
+    )`
+    // Reminders of pending approvals (`remind` on `Approval.request`): a durable timer per approval, written
+    // with the request, swept by the dispatcher, stopped once the approval is no longer pending.
+    yield* sql`CREATE TABLE gatehouse_reminders (
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      next_at BIGINT,
+      every_ms BIGINT,
+      until_at BIGINT,
+      sent INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (run_id, node_id)
+    )`
+    yield* sql`CREATE INDEX gatehouse_reminders_due_idx ON gatehouse_reminders (next_at)`
   })
 }
 

@@ -1,0 +1,385 @@
+/**
+ * Delivers the events outbox to webhook subscriptions. Runs in any process that has the database (a runner,
+ * the HTTP server); with several processes on PostgreSQL each delivery is claimed by one of them at a time
+ * (`FOR UPDATE SKIP LOCKED`) under a lease, and a delivery whose claimer dies is claimed again once its
+ * lease expires: at least once, never lost.
+ *
+ * How nothing accepted is lost: a fan-out round reads the outbox after a cursor stored in the database and,
+ * in the same transaction, inserts one delivery row per (subscription, event) and moves the cursor. On
+ * PostgreSQL the outbox read only returns events of transactions older than every one still running, so an
+ * event whose transaction commits late is read in a later round instead of being passed over. A delivery
+ * row then lives until it is delivered or dead-lettered; the cursor never needs to move back.
+ *
+ * The same process also emits the reminders of pending approvals (`Approval.request(..., { remind })`):
+ * they are stored with the approval, so they survive restarts, and a sweep appends an `approval.reminder`
+ * event when one is due.
+ *
+ * @since 0.1.0
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
+import * as Storage from "./internal/storage.js"
+import { mapStorage } from "./internal/storageError.js"
+import { afterFailure, destinationProblem, responsePrefixLength, signatureHeader, wants } from "./internal/webhookPolicy.js"
+import { type DeliveryRow, makeWebhookStore } from "./internal/webhookStore.js"
+import { emitDueReminders } from "./internal/reminders.js"
+import type { StorageError } from "./StorageError.js"
+import { AllowedHosts, messageBody, newMessageId, type WebhookEvent } from "./Webhooks.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DispatcherOptions {
+  /** How often to look for new events and due deliveries when nothing woke the dispatcher. Default 1 second. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** Time limit of one attempt, response included. Default 10 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How long a claim holds a delivery; must exceed `timeout`. Default 1 minute. */
+  readonly leaseDuration?: Duration.DurationInput | undefined
+  /** Deliveries claimed per round. Default 50. */
+  readonly batchSize?: number | undefined
+  /** Delay before the second attempt, doubled at each failure (with jitter). Default 5 seconds. */
+  readonly initialDelay?: Duration.DurationInput | undefined
+  /** The longest delay between attempts. Default 1 hour. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /** How long a delivery is retried before it is dead-lettered. Default 1 day. */
+  readonly horizon?: Duration.DurationInput | undefined
+  /** The claimer's name in the deliveries table. Default a random id. */
+  readonly owner?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DrainResult {
+  /** Events of the outbox read by fan-out rounds. */
+  readonly events: number
+  /** Attempts made (whatever their outcome). */
+  readonly attempts: number
+  /** Reminders emitted. */
+  readonly reminders: number
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class WebhookDispatcher extends Context.Tag("@gatehouse/engine/WebhookDispatcher")<WebhookDispatcher, {
+  /**
+   * One full pass at the current time: emits due reminders, fans every visible event out, and attempts every
+   * delivery due now until none is left (a failed one waits for its next attempt time). Tests drive it
+   * after `TestClock.adjust`.
+   */
+  readonly drain: Effect.Effect<DrainResult, StorageError>
+}>() {}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: DispatcherOptions = {}
+): Effect.Effect<WebhookDispatcher["Type"], never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const store = makeWebhookStore(sql)
+    const client = yield* HttpClient.HttpClient
+    const owner = options.owner ?? `dispatcher-${randomUUID()}`
+    const timeout = Duration.decode(options.timeout ?? "10 seconds")
+    const leaseMillis = Duration.toMillis(Duration.decode(options.leaseDuration ?? "1 minute"))
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 50))
+    const retry = {
+      initialDelayMillis: Duration.toMillis(Duration.decode(options.initialDelay ?? "5 seconds")),
+      maxDelayMillis: Duration.toMillis(Duration.decode(options.maxDelay ?? "1 hour")),
+      horizonMillis: Duration.toMillis(Duration.decode(options.horizon ?? "1 day"))
+    }
+    // Per-endpoint concurrency within this process.
+    const semaphores = new Map<string, { readonly limit: number; readonly semaphore: Effect.Semaphore }>()
+    const semaphoreOf = (webhookId: string, limit: number): Effect.Semaphore => {
+      const existing = semaphores.get(webhookId)
+      if (existing !== undefined && existing.limit === limit) return existing.semaphore
+      const semaphore = Effect.unsafeMakeSemaphore(limit)
+      semaphores.set(webhookId, { limit, semaphore })
+      return semaphore
+    }
+
+    const fanOutRound = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const subscriptions = yield* store.listWebhooks
+      return yield* store.fanOut(500, (events, approvalContext) =>
+        Effect.gen(function*() {
+          const planned: Array<{
+            id: string
+            webhookId: string
+            event: (typeof events)[number]
+            body: string
+            now: number
+          }> = []
+          for (const event of events) {
+            const targets = subscriptions.filter((subscription) => wants(subscription, event))
+            if (targets.length === 0) continue
+            const approval = event.runId !== undefined && event.nodeId !== undefined && event.type.startsWith("approval.")
+              ? yield* approvalContext(event.runId, event.nodeId)
+              : undefined
+            const body: WebhookEvent = {
+              type: event.type,
+              timestamp: new Date(event.createdAt).toISOString(),
+              data: {
+                event: `${event.tx}-${event.seq}`,
+                ...(event.runId !== undefined ? { runId: event.runId } : {}),
+                ...(event.nodeId !== undefined ? { nodeId: event.nodeId } : {}),
+                ...(event.workflow !== undefined ? { workflow: event.workflow } : {}),
+                ...(event.actor !== undefined ? { actor: event.actor } : {}),
+                createdAt: event.createdAt,
+                ...(event.data !== undefined ? { details: event.data } : {}),
+                ...(approval !== undefined
+                  ? {
+                    approval: {
+                      title: approval.title,
+                      ...(approval.summary !== undefined ? { summary: approval.summary } : {}),
+                      ...(approval.metadata !== undefined ? { metadata: approval.metadata } : {}),
+                      requestHash: approval.requestHash,
+                      revision: approval.revision,
+                      status: approval.status,
+                      ...(approval.deadline !== undefined ? { deadline: approval.deadline } : {}),
+                      reviewers: approval.reviewers
+                    }
+                  }
+                  : {})
+              }
+            }
+            const text = messageBody(body)
+            for (const target of targets) {
+              planned.push({ id: newMessageId(), webhookId: target.id, event, body: text, now })
+            }
+          }
+          return planned
+        })
+      )
+    })
+
+    const fanOutAll = Effect.gen(function*() {
+      let total = 0
+      while (true) {
+        const n = yield* fanOutRound
+        total += n
+        if (n === 0) return total
+      }
+    })
+
+    const readPrefix = (stream: Stream.Stream<Uint8Array, unknown>) =>
+      stream.pipe(
+        Stream.runFoldWhile(
+          new Uint8Array(0),
+          (acc) => acc.length < responsePrefixLength,
+          (acc, chunk) => {
+            const next = new Uint8Array(acc.length + chunk.length)
+            next.set(acc)
+            next.set(chunk, acc.length)
+            return next
+          }
+        ),
+        Effect.map((bytes) => new TextDecoder().decode(bytes.subarray(0, responsePrefixLength))),
+        Effect.orElseSucceed(() => "")
+      )
+
+    const attempt = (delivery: DeliveryRow) =>
+      Effect.gen(function*() {
+        const startedAt = yield* Clock.currentTimeMillis
+        const subscription = yield* store.getWebhook(delivery.webhookId)
+        const finish = (
+          outcome: {
+            readonly statusCode?: number | undefined
+            readonly error?: string | undefined
+            readonly response?: string | undefined
+            readonly delivered: boolean
+            readonly final?: boolean | undefined
+          }
+        ) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const random = yield* Random.next
+            const next = outcome.delivered
+              ? { _tag: "Delivered" as const }
+              : outcome.final === true
+              ? { _tag: "Dead" as const }
+              : afterFailure(retry, { attempts: delivery.attempts, retryFrom: delivery.retryFrom, now, random })
+            if (next._tag === "Dead") {
+              yield* Effect.logWarning("webhook delivery dead-lettered").pipe(
+                Effect.annotateLogs({ delivery: delivery.id, webhook: delivery.webhookId, error: outcome.error })
+              )
+            }
+            yield* store.finishAttempt({
+              seq: delivery.seq,
+              owner,
+              attempt: delivery.attempts,
+              startedAt,
+              statusCode: outcome.statusCode,
+              latencyMs: Math.max(0, now - startedAt),
+              error: outcome.error,
+              response: outcome.response,
+              next,
+              now
+            })
+          })
+        if (subscription === undefined) return yield* finish({ delivered: false, final: true, error: "subscription removed" })
+        if (!subscription.enabled) {
+          return yield* finish({ delivered: false, final: true, error: "subscription disabled" })
+        }
+        const problem = destinationProblem(subscription.url, yield* AllowedHosts)
+        if (problem !== undefined) return yield* finish({ delivered: false, final: true, error: problem.reason })
+        const timestampSeconds = Math.floor(startedAt / 1000)
+        const request = HttpClientRequest.post(subscription.url).pipe(
+          HttpClientRequest.setHeaders({
+            "webhook-id": delivery.id,
+            "webhook-timestamp": String(timestampSeconds),
+            "webhook-signature": signatureHeader(
+              subscription.secrets,
+              { id: delivery.id, timestampSeconds, body: delivery.body },
+              startedAt
+            ),
+            "user-agent": "gatehouse-webhooks"
+          }),
+          HttpClientRequest.bodyText(delivery.body, "application/json")
+        )
+        const outcome = yield* client.execute(request).pipe(
+          Effect.flatMap((response) =>
+            Effect.map(readPrefix(response.stream), (text) => ({ status: response.status, text }))
+          ),
+          Effect.scoped,
+          Effect.timeoutFail({ duration: timeout, onTimeout: () => `timed out after ${Duration.format(timeout)}` }),
+          Effect.either
+        )
+        if (outcome._tag === "Left") {
+          const error = typeof outcome.left === "string" ? outcome.left : describe(outcome.left)
+          return yield* finish({ delivered: false, error })
+        }
+        const { status, text } = outcome.right
+        const delivered = status >= 200 && status < 300
+        return yield* finish({
+          delivered,
+          statusCode: status,
+          response: text === "" ? undefined : text,
+          ...(delivered ? {} : { error: `HTTP ${status}` })
+        })
+      })
+
+    const deliverRound = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const claimed = yield* store.claim({ owner, now, leaseMillis, limit: batchSize })
+      if (claimed.length === 0) return 0
+      const limits = new Map((yield* store.listWebhooks).map((row) => [row.id, row.maxConcurrency] as const))
+      yield* Effect.forEach(
+        claimed,
+        (delivery) => semaphoreOf(delivery.webhookId, limits.get(delivery.webhookId) ?? 1).withPermits(1)(attempt(delivery)),
+        { concurrency: "unbounded", discard: true }
+      )
+      return claimed.length
+    })
+
+    const drain = Effect.gen(function*() {
+      const reminders = yield* emitDueReminders(sql, yield* Clock.currentTimeMillis)
+      const events = yield* fanOutAll
+      let attempts = 0
+      while (true) {
+        const n = yield* deliverRound
+        attempts += n
+        if (n === 0) break
+        // Events appended meanwhile; the next claim also takes deliveries an attempt of this round unblocked.
+        yield* fanOutAll
+      }
+      return { events, attempts, reminders }
+    }).pipe(mapStorage("WebhookDispatcher.drain"))
+
+    return WebhookDispatcher.of({ drain })
+  })
+
+const describe = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error) {
+    const message = String((error as { message: unknown }).message)
+    const cause = (error as { cause?: unknown }).cause
+    const inner = typeof cause === "object" && cause !== null && "message" in cause
+      ? String((cause as { message: unknown }).message)
+      : undefined
+    return (inner !== undefined && inner !== message ? `${message}: ${inner}` : message).slice(0, 500)
+  }
+  return String(error).slice(0, 500)
+}
+
+/**
+ * The dispatcher, without a background loop: call `drain` yourself (tests under `TestClock`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerManual = (
+  options: DispatcherOptions = {}
+): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+  Layer.effect(WebhookDispatcher, make(options))
+
+/**
+ * The dispatcher with its background loop: drains at once when this process changes a run, and every
+ * `pollInterval` for events of other processes and retries that fall due. A failing pass is logged and
+ * retried at the next interval; the loop stops with the layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: DispatcherOptions = {}
+): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+  Layer.scoped(
+    WebhookDispatcher,
+    Effect.gen(function*() {
+      const dispatcher = yield* make(options)
+      const storage = yield* Storage.make
+      const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
+      const loop = Effect.gen(function*() {
+        while (true) {
+          const changed = yield* storage.signals.changes.capture
+          yield* dispatcher.drain.pipe(
+            Effect.catchAll((error) => Effect.logWarning("webhook dispatch failed", error))
+          )
+          yield* Effect.raceFirst(changed, Effect.sleep(pollInterval))
+        }
+      })
+      yield* Effect.forkScoped(loop)
+      return dispatcher
+    })
+  )
+
+/**
+ * `layer` with `fetch` as the HTTP client. Redirects are not followed: a 3xx answer is a failed attempt, so
+ * a receiver cannot bounce a delivery to a host outside the allow-list.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFetch = (options: DispatcherOptions = {}): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient> =>
+  layer(options).pipe(Layer.provide(fetchClient))
+
+/**
+ * `layerManual` with `fetch` as the HTTP client, redirects not followed.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerManualFetch = (
+  options: DispatcherOptions = {}
+): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient> => layerManual(options).pipe(Layer.provide(fetchClient))
+
+const fetchClient: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer.pipe(
+  Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { redirect: "manual" }))
+)

@@ -1,0 +1,513 @@
+/**
+ * Webhook subscriptions and their deliveries. A subscription names a URL, the event types and workflows it
+ * wants, and a signing secret returned only when created (or rotated). The `WebhookDispatcher` fans the
+ * events outbox out into one delivery per (subscription, event) and delivers them signed per the Standard
+ * Webhooks specification, at least once, in order per run, retried with backoff and dead-lettered after a
+ * horizon; a delivery can be sent again by hand.
+ *
+ * @example
+ * ```ts
+ * import { Webhooks } from "@gatehouse/engine"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const webhooks = yield* Webhooks.Webhooks
+ *   const { subscription, secret } = yield* webhooks.create({
+ *     url: "https://hooks.example.com/gatehouse",
+ *     eventTypes: ["approval.requested", "approval.reminder"],
+ *     workflows: ["refund-review"]
+ *   })
+ *   // give `secret` to the receiver now: it is never returned again
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { randomUUID } from "node:crypto"
+import { mapStorage } from "./internal/storageError.js"
+import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
+import { destinationProblem, newSecret } from "./internal/webhookPolicy.js"
+import type { StorageError } from "./StorageError.js"
+
+/**
+ * The destination hosts webhooks may be sent to (`"hooks.example.com"`, `"*.example.com"`, `"127.0.0.1"`).
+ * Unset, any host is allowed except the local machine's and private networks' addresses (`localhost`,
+ * `127.0.0.1`, `10.x`, `192.168.x`, …). Checked when a subscription is created and again before each
+ * delivery.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export class AllowedHosts extends Context.Reference<AllowedHosts>()("@gatehouse/engine/Webhooks/AllowedHosts", {
+  defaultValue: (): ReadonlyArray<string> | undefined => undefined
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAllowedHosts = (hosts: ReadonlyArray<string>): Layer.Layer<never> =>
+  Layer.succeed(AllowedHosts, hosts)
+
+/**
+ * A subscription as stored, without its secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Subscription extends Schema.Class<Subscription>("@gatehouse/engine/Webhooks/Subscription")({
+  id: Schema.String,
+  url: Schema.String,
+  description: Schema.optional(Schema.String),
+  /** The event types it wants (`"approval.requested"`, `"approval.*"`); absent: every type. */
+  eventTypes: Schema.optional(Schema.Array(Schema.String)),
+  /** The workflows whose events it wants; absent: every workflow's (and events of no run). */
+  workflows: Schema.optional(Schema.Array(Schema.String)),
+  enabled: Schema.Boolean,
+  maxConcurrency: Schema.Number,
+  /** How many signing secrets are in use (more than one during a rotation). */
+  secrets: Schema.Number,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const DeliveryStatus = Schema.Literal("pending", "delivering", "delivered", "dead")
+
+/**
+ * One attempt to deliver a message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Attempt extends Schema.Class<Attempt>("@gatehouse/engine/Webhooks/Attempt")({
+  attempt: Schema.Number,
+  startedAt: Schema.Number,
+  statusCode: Schema.optional(Schema.Number),
+  latencyMs: Schema.Number,
+  error: Schema.optional(Schema.String),
+  /** The first bytes of the response body. */
+  response: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * A message to one subscription: its `webhook-id`, the event, and where its delivery stands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Delivery extends Schema.Class<Delivery>("@gatehouse/engine/Webhooks/Delivery")({
+  /** The `webhook-id` header: the same on every attempt, so receivers drop duplicates. */
+  id: Schema.String,
+  webhookId: Schema.String,
+  runId: Schema.optional(Schema.String),
+  type: Schema.String,
+  status: DeliveryStatus,
+  attempts: Schema.Number,
+  nextAttemptAt: Schema.Number,
+  lastStatus: Schema.optional(Schema.Number),
+  lastError: Schema.optional(Schema.String),
+  createdAt: Schema.Number,
+  deliveredAt: Schema.optional(Schema.Number),
+  /** The JSON body sent (a `WebhookEvent`). */
+  body: Schema.String,
+  /** Each recorded attempt, oldest first (only from `getDelivery`). */
+  history: Schema.optional(Schema.Array(Attempt))
+}) {}
+
+/**
+ * The approval an event is about, as it stood when the event was fanned out.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ApprovalContext = Schema.Struct({
+  title: Schema.String,
+  summary: Schema.optional(Schema.String),
+  metadata: Schema.optional(Schema.Unknown),
+  requestHash: Schema.String,
+  revision: Schema.Number,
+  status: Schema.String,
+  deadline: Schema.optional(Schema.Number),
+  reviewers: Schema.Unknown
+}).annotations({ identifier: "WebhookApprovalContext" })
+
+/**
+ * The JSON body of every webhook (Standard Webhooks' `type`, `timestamp`, `data` envelope). `data.event`
+ * is the outbox position, the same for every subscription; `data.details` the event's own data (a
+ * decision for `approval.decided`, the reminder's number for `approval.reminder`, …).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const WebhookEvent = Schema.Struct({
+  type: Schema.String,
+  timestamp: Schema.String,
+  data: Schema.Struct({
+    event: Schema.optional(Schema.String),
+    runId: Schema.optional(Schema.String),
+    nodeId: Schema.optional(Schema.String),
+    workflow: Schema.optional(Schema.String),
+    actor: Schema.optional(Schema.String),
+    createdAt: Schema.Number,
+    details: Schema.optional(Schema.Unknown),
+    approval: Schema.optional(ApprovalContext)
+  })
+}).annotations({ identifier: "WebhookEvent" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type WebhookEvent = typeof WebhookEvent.Type
+
+const EventType = Schema.String.pipe(
+  Schema.pattern(/^(\*|[a-z][a-z0-9-]*(\.[a-z0-9-]+)*(\.\*)?)$/),
+  Schema.maxLength(100)
+).annotations({ description: "an event type such as approval.requested, or approval.* for a family" })
+
+/**
+ * What `create` accepts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const CreateInput = Schema.Struct({
+  url: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2048)),
+  description: Schema.optional(Schema.String.pipe(Schema.maxLength(500))),
+  eventTypes: Schema.optional(Schema.Array(EventType).pipe(Schema.minItems(1), Schema.maxItems(50))),
+  workflows: Schema.optional(
+    Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))).pipe(
+      Schema.minItems(1),
+      Schema.maxItems(50)
+    )
+  ),
+  enabled: Schema.optional(Schema.Boolean),
+  maxConcurrency: Schema.optional(Schema.Int.pipe(Schema.between(1, 64)))
+}).annotations({ identifier: "CreateWebhook" })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CreateInput = typeof CreateInput.Encoded
+
+/**
+ * The input of a webhook call is malformed; `field` names the part that is wrong.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidWebhook extends Schema.TaggedError<InvalidWebhook>("@gatehouse/engine/InvalidWebhook")(
+  "InvalidWebhook",
+  { field: Schema.String, reason: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid webhook input at ${this.field}: ${this.reason}`
+  }
+}
+
+/**
+ * The destination is not an http(s) URL to an allowed host.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DestinationNotAllowed extends Schema.TaggedError<DestinationNotAllowed>(
+  "@gatehouse/engine/DestinationNotAllowed"
+)("DestinationNotAllowed", { url: Schema.String, host: Schema.String, reason: Schema.String }) {
+  override get message(): string {
+    return `Webhook destination refused (${this.url}): ${this.reason}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class WebhookNotFound extends Schema.TaggedError<WebhookNotFound>("@gatehouse/engine/WebhookNotFound")(
+  "WebhookNotFound",
+  { webhookId: Schema.String }
+) {
+  override get message(): string {
+    return `No webhook subscription ${this.webhookId}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class DeliveryNotFound extends Schema.TaggedError<DeliveryNotFound>("@gatehouse/engine/DeliveryNotFound")(
+  "DeliveryNotFound",
+  { deliveryId: Schema.String }
+) {
+  override get message(): string {
+    return `No webhook delivery ${this.deliveryId}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks, {
+  /** Stores a subscription; the secret is returned here and never again. */
+  readonly create: (
+    input: CreateInput
+  ) => Effect.Effect<
+    { readonly subscription: Subscription; readonly secret: string },
+    InvalidWebhook | DestinationNotAllowed | StorageError
+  >
+  readonly list: Effect.Effect<ReadonlyArray<Subscription>, StorageError>
+  readonly get: (webhookId: string) => Effect.Effect<Subscription, WebhookNotFound | StorageError>
+  readonly setEnabled: (webhookId: string, enabled: boolean) => Effect.Effect<Subscription, WebhookNotFound | StorageError>
+  /** Removes a subscription with its deliveries. */
+  readonly remove: (webhookId: string) => Effect.Effect<void, WebhookNotFound | StorageError>
+  /**
+   * A new secret signs from now on; the previous ones keep signing too (several signatures per message)
+   * until `overlap` has passed (default 1 day), so receivers switch over without losing a message.
+   */
+  readonly rotateSecret: (
+    webhookId: string,
+    options?: { readonly overlap?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<{ readonly secret: string }, WebhookNotFound | StorageError>
+  /** Queues a `webhook.test` message to one subscription, delivered like any other. */
+  readonly sendTest: (webhookId: string) => Effect.Effect<Delivery, WebhookNotFound | StorageError>
+  readonly deliveries: (options?: {
+    readonly webhookId?: string | undefined
+    readonly status?: typeof DeliveryStatus.Type | undefined
+    readonly runId?: string | undefined
+    readonly limit?: number | undefined
+    readonly cursor?: string | undefined
+  }) => Effect.Effect<{ readonly deliveries: ReadonlyArray<Delivery>; readonly cursor?: string }, InvalidWebhook | StorageError>
+  /** One delivery with its attempts. */
+  readonly getDelivery: (deliveryId: string) => Effect.Effect<Delivery, DeliveryNotFound | StorageError>
+  /** Sends a delivered or dead-lettered message again, now, with a fresh retry horizon. */
+  readonly redeliver: (deliveryId: string) => Effect.Effect<Delivery, DeliveryNotFound | StorageError>
+}>() {}
+
+/** @internal */
+export const toSubscription = (row: WebhookRow): Subscription =>
+  new Subscription({
+    id: row.id,
+    url: row.url,
+    ...(row.description !== undefined ? { description: row.description } : {}),
+    ...(row.eventTypes !== undefined ? { eventTypes: row.eventTypes } : {}),
+    ...(row.workflows !== undefined ? { workflows: row.workflows } : {}),
+    enabled: row.enabled,
+    maxConcurrency: row.maxConcurrency,
+    secrets: row.secrets.length,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt
+  })
+
+/** @internal */
+export const toDelivery = (row: DeliveryRow, history?: ReadonlyArray<Attempt>): Delivery =>
+  new Delivery({
+    id: row.id,
+    webhookId: row.webhookId,
+    ...(row.runId !== undefined ? { runId: row.runId } : {}),
+    type: row.type,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.nextAttemptAt,
+    ...(row.lastStatus !== undefined ? { lastStatus: row.lastStatus } : {}),
+    ...(row.lastError !== undefined ? { lastError: row.lastError } : {}),
+    createdAt: row.createdAt,
+    ...(row.deliveredAt !== undefined ? { deliveredAt: row.deliveredAt } : {}),
+    body: row.body,
+    ...(history !== undefined ? { history } : {})
+  })
+
+const invalid = (error: ParseResult.ParseError): InvalidWebhook => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  return new InvalidWebhook({
+    field: issue === undefined || issue.path.length === 0 ? "input" : issue.path.join("."),
+    reason: issue?.message ?? error.message
+  })
+}
+
+/** The webhook-id of a new message: `msg_` and a random id, as Standard Webhooks suggests. @internal */
+export const newMessageId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
+
+/** @internal */
+export const messageBody = (event: WebhookEvent): string => JSON.stringify(event)
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  const store = makeWebhookStore(sql)
+
+  const find = (webhookId: string) =>
+    Effect.flatMap(store.getWebhook(webhookId), (row) =>
+      row === undefined ? Effect.fail(new WebhookNotFound({ webhookId })) : Effect.succeed(row))
+
+  const create = (input: CreateInput) =>
+    Effect.gen(function*() {
+      const valid = yield* Schema.decodeUnknown(CreateInput)(input, { onExcessProperty: "error" }).pipe(
+        Effect.mapError(invalid)
+      )
+      const allowed = yield* AllowedHosts
+      const problem = destinationProblem(valid.url, allowed)
+      if (problem !== undefined) {
+        return yield* new DestinationNotAllowed({ url: valid.url, host: problem.host, reason: problem.reason })
+      }
+      const now = yield* Clock.currentTimeMillis
+      const id = `wh_${randomUUID().replaceAll("-", "")}`
+      const secret = newSecret()
+      yield* store.insertWebhook({
+        id,
+        url: valid.url,
+        description: valid.description,
+        eventTypes: valid.eventTypes,
+        workflows: valid.workflows,
+        secrets: [{ secret }],
+        enabled: valid.enabled ?? true,
+        maxConcurrency: valid.maxConcurrency ?? 4,
+        now
+      })
+      const subscription = toSubscription(yield* find(id).pipe(Effect.orDie))
+      return { subscription, secret }
+    }).pipe(mapStorage("Webhooks.create"))
+
+  const list = store.listWebhooks.pipe(Effect.map((rows) => rows.map(toSubscription)), mapStorage("Webhooks.list"))
+
+  const get = (webhookId: string) => find(webhookId).pipe(Effect.map(toSubscription), mapStorage("Webhooks.get"))
+
+  const setEnabled = (webhookId: string, enabled: boolean) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const updated = yield* store.updateWebhook(webhookId, { enabled, now })
+      if (!updated) return yield* new WebhookNotFound({ webhookId })
+      return toSubscription(yield* find(webhookId))
+    }).pipe(mapStorage("Webhooks.setEnabled"))
+
+  const remove = (webhookId: string) =>
+    Effect.gen(function*() {
+      const removed = yield* store.deleteWebhook(webhookId)
+      if (!removed) return yield* new WebhookNotFound({ webhookId })
+    }).pipe(mapStorage("Webhooks.remove"))
+
+  const rotateSecret = (webhookId: string, options: { readonly overlap?: Duration.DurationInput | undefined } = {}) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const row = yield* find(webhookId)
+      const expiresAt = now + Duration.toMillis(Duration.decode(options.overlap ?? "1 day"))
+      const secret = newSecret()
+      const previous = row.secrets
+        .filter((s) => s.expiresAt === undefined || s.expiresAt > now)
+        .map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? expiresAt, expiresAt) }))
+      yield* store.updateWebhook(webhookId, { secrets: [{ secret }, ...previous], now })
+      return { secret }
+    }).pipe(sql.withTransaction, mapStorage("Webhooks.rotateSecret"))
+
+  const sendTest = (webhookId: string) =>
+    Effect.gen(function*() {
+      yield* find(webhookId)
+      const now = yield* Clock.currentTimeMillis
+      const id = newMessageId()
+      const body = messageBody({
+        type: "webhook.test",
+        timestamp: new Date(now).toISOString(),
+        data: { createdAt: now, details: { webhookId } }
+      })
+      yield* store.insertDelivery({
+        id,
+        webhookId,
+        eventTx: undefined,
+        eventSeq: undefined,
+        runId: undefined,
+        type: "webhook.test",
+        body,
+        now
+      })
+      const row = yield* store.getDelivery(id)
+      return toDelivery(row!)
+    }).pipe(mapStorage("Webhooks.sendTest"))
+
+  const deliveries = (
+    options: {
+      readonly webhookId?: string | undefined
+      readonly status?: typeof DeliveryStatus.Type | undefined
+      readonly runId?: string | undefined
+      readonly limit?: number | undefined
+      readonly cursor?: string | undefined
+    } = {}
+  ) =>
+    Effect.gen(function*() {
+      const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 100)), 1000)
+      let afterSeq: number | undefined
+      if (options.cursor !== undefined) {
+        if (!/^\d{1,15}$/.test(options.cursor)) {
+          return yield* new InvalidWebhook({ field: "cursor", reason: "not a cursor this API returned" })
+        }
+        afterSeq = Number(options.cursor)
+      }
+      const rows = yield* store.listDeliveries({ ...options, afterSeq, limit })
+      const page = rows.map((row) => toDelivery(row))
+      return rows.length === limit ? { deliveries: page, cursor: String(rows[rows.length - 1].seq) } : { deliveries: page }
+    }).pipe(mapStorage("Webhooks.deliveries"))
+
+  const getDelivery = (deliveryId: string) =>
+    Effect.gen(function*() {
+      const row = yield* store.getDelivery(deliveryId)
+      if (row === undefined) return yield* new DeliveryNotFound({ deliveryId })
+      const attempts = yield* store.attemptsOf(row.seq)
+      return toDelivery(
+        row,
+        attempts.map((a) =>
+          new Attempt({
+            attempt: a.attempt,
+            startedAt: a.startedAt,
+            latencyMs: a.latencyMs,
+            ...(a.statusCode !== undefined ? { statusCode: a.statusCode } : {}),
+            ...(a.error !== undefined ? { error: a.error } : {}),
+            ...(a.response !== undefined ? { response: a.response } : {})
+          })
+        )
+      )
+    }).pipe(mapStorage("Webhooks.getDelivery"))
+
+  const redeliver = (deliveryId: string) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const row = yield* store.getDelivery(deliveryId)
+      if (row === undefined) return yield* new DeliveryNotFound({ deliveryId })
+      yield* store.redeliver(deliveryId, now)
+      return toDelivery((yield* store.getDelivery(deliveryId))!)
+    }).pipe(mapStorage("Webhooks.redeliver"))
+
+  return Webhooks.of({
+    create,
+    list,
+    get,
+    setEnabled,
+    remove,
+    rotateSecret,
+    sendTest,
+    deliveries,
+    getDelivery,
+    redeliver
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Webhooks, never, SqlClient.SqlClient> = Layer.effect(Webhooks, make)

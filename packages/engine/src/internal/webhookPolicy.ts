@@ -1,0 +1,125 @@
+/**
+ * The pure decisions of webhook delivery: which destinations are allowed, which events a subscription
+ * wants, how long to wait before the next attempt, when to give up, and how a message is signed (the
+ * Standard Webhooks scheme, through its maintained library).
+ *
+ * @internal
+ */
+import { randomBytes } from "node:crypto"
+import { isIP } from "node:net"
+import { Webhook } from "standardwebhooks"
+
+/** Why a destination is refused, or undefined when it is allowed. @internal */
+export const destinationProblem = (
+  url: string,
+  allowedHosts: ReadonlyArray<string> | undefined
+): { readonly host: string; readonly reason: string } | undefined => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return { host: "", reason: "not a valid URL" }
+  }
+  const host = parsed.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1")
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return { host, reason: `only http and https URLs are allowed, not ${parsed.protocol.replace(/:$/, "")}` }
+  }
+  if (parsed.username !== "" || parsed.password !== "") return { host, reason: "credentials in the URL are not allowed" }
+  if (allowedHosts !== undefined) {
+    return allowedHosts.some((pattern) => hostMatches(host, pattern.toLowerCase()))
+      ? undefined
+      : { host, reason: `the host ${host} is not in the allow-list of destination hosts` }
+  }
+  // Without an allow-list, addresses of the local machine and of private networks are refused; a name is
+  // taken as public (see the docs: DNS is not resolved here, an allow-list is the real boundary).
+  return isInternalHost(host) ? { host, reason: `the host ${host} is internal; add it to the allow-list to use it` } : undefined
+}
+
+const hostMatches = (host: string, pattern: string): boolean =>
+  pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern
+
+const isInternalHost = (host: string): boolean => {
+  if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".internal") || host.endsWith(".local")) {
+    return true
+  }
+  const version = isIP(host)
+  if (version === 4) {
+    const [a, b] = host.split(".").map(Number)
+    return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || a >= 224
+  }
+  if (version === 6) {
+    const lower = host.toLowerCase()
+    return lower === "::" || lower === "::1" || lower.startsWith("fc") || lower.startsWith("fd") ||
+      lower.startsWith("fe80") || lower.startsWith("::ffff:")
+  }
+  return false
+}
+
+/** Whether a subscription wants an event. @internal */
+export const wants = (
+  subscription: {
+    readonly enabled: boolean
+    readonly eventTypes?: ReadonlyArray<string> | undefined
+    readonly workflows?: ReadonlyArray<string> | undefined
+    readonly createdAt: number
+  },
+  event: { readonly type: string; readonly workflow: string | undefined; readonly createdAt: number }
+): boolean =>
+  subscription.enabled &&
+  event.createdAt >= subscription.createdAt &&
+  (subscription.eventTypes === undefined || subscription.eventTypes.some((type) => typeMatches(event.type, type))) &&
+  (subscription.workflows === undefined ||
+    (event.workflow !== undefined && subscription.workflows.includes(event.workflow)))
+
+// "approval.*" matches every approval event.
+const typeMatches = (type: string, pattern: string): boolean =>
+  pattern === "*" || (pattern.endsWith(".*") ? type.startsWith(pattern.slice(0, -1)) : type === pattern)
+
+/** Retry settings. @internal */
+export interface RetryPolicy {
+  readonly initialDelayMillis: number
+  readonly maxDelayMillis: number
+  /** How long after the first attempt (or a redelivery) a delivery is retried before it is dead-lettered. */
+  readonly horizonMillis: number
+}
+
+/**
+ * What follows a failed attempt: the next attempt after an exponential delay with jitter (between half and
+ * all of the delay, `random` in [0, 1)), or dead-lettering once that would pass the horizon.
+ *
+ * @internal
+ */
+export const afterFailure = (
+  policy: RetryPolicy,
+  options: { readonly attempts: number; readonly retryFrom: number; readonly now: number; readonly random: number }
+): { readonly _tag: "Retry"; readonly at: number } | { readonly _tag: "Dead" } => {
+  const exponent = Math.min(Math.max(options.attempts - 1, 0), 30)
+  const delay = Math.min(policy.initialDelayMillis * 2 ** exponent, policy.maxDelayMillis)
+  const at = options.now + Math.round(delay * (0.5 + options.random / 2))
+  return at > options.retryFrom + policy.horizonMillis ? { _tag: "Dead" } : { _tag: "Retry", at }
+}
+
+/** A new signing secret in the Standard Webhooks format: `whsec_` and 32 random bytes in base64. @internal */
+export const newSecret = (): string => `whsec_${randomBytes(32).toString("base64")}`
+
+/**
+ * The `webhook-signature` header: one `v1,<signature>` per secret still in use, separated by spaces, so a
+ * receiver that knows either the new or the previous secret of a rotation verifies the message.
+ *
+ * @internal
+ */
+export const signatureHeader = (
+  secrets: ReadonlyArray<{ readonly secret: string; readonly expiresAt?: number | undefined }>,
+  message: { readonly id: string; readonly timestampSeconds: number; readonly body: string },
+  now: number
+): string =>
+  secrets
+    .filter((secret) => secret.expiresAt === undefined || secret.expiresAt > now)
+    .map((secret) =>
+      new Webhook(secret.secret).sign(message.id, new Date(message.timestampSeconds * 1000), message.body)
+    )
+    .join(" ")
+
+/** The first bytes of a response body kept with an attempt. @internal */
+export const responsePrefixLength = 256
