@@ -1,0 +1,4 @@
+import { suite } from "./webhooks.js"
+import { sqlite } from "./utils/database.js"
+
+suite("webhooks (SQLite)", sqlite)

@@ -1,0 +1,356 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Approval,
+  Approvals,
+  Events,
+  GatehouseTest,
+  WebhookDispatcher,
+  Webhooks,
+  Workflow
+} from "@gatehouse/engine"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import type { MakeDatabase } from "./utils/database.js"
+import { buildEngine, provideContext } from "./utils/engine.js"
+import { makeReceiver, type Received, verifySignature } from "./utils/receiver.js"
+
+const Notify = Workflow.make({
+  name: "wh-notify",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const NotifyLive = Notify.toLayer(() =>
+  Effect.gen(function*() {
+    const first = yield* Approval.request("first", { title: "First?", metadata: { step: 1 }, onDeny: "continue" })
+    const second = yield* Approval.request("second", { title: "Second?", onDeny: "continue" })
+    return `${first.outcome}/${second.outcome}`
+  })
+)
+
+const Other = Workflow.make({
+  name: "wh-other",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const OtherLive = Other.toLayer(() =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("only", { title: "Other?", onDeny: "continue" })
+    return decision.outcome
+  })
+)
+
+const Remind = Workflow.make({
+  name: "wh-remind",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const RemindLive = Remind.toLayer(() =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("nudge-me", {
+      title: "Please decide",
+      timeout: "3 days",
+      onDeny: "continue",
+      remind: { after: "1 day", every: "12 hours" }
+    })
+    return decision.outcome
+  })
+)
+
+const AllLive = Layer.mergeAll(NotifyLive, OtherLive, RemindLive)
+
+const bodyOf = (received: Received): { type: string; data: { event?: string; runId?: string; workflow?: string; approval?: { title: string } } } =>
+  JSON.parse(received.body)
+
+/** The first receipt of each webhook-id, in arrival order. */
+const firstReceipts = (received: ReadonlyArray<Received>): Array<Received> => {
+  const seen = new Set<string>()
+  return received.filter((r) => r.status >= 200 && r.status < 300 && !seen.has(r.id) && seen.add(r.id) !== undefined)
+}
+
+const cursorKey = (cursor: string): [number, number] => {
+  const [tx, seq] = cursor.split("-").map(Number)
+  return [tx, seq]
+}
+const compareCursors = (a: string, b: string): number => {
+  const [ta, sa] = cursorKey(a)
+  const [tb, sb] = cursorKey(b)
+  return ta - tb || sa - sb
+}
+
+export const suite = (name: string, makeDatabase: MakeDatabase) =>
+  describe(name, () => {
+    const engine = (options: WebhookDispatcher.DispatcherOptions = {}) =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        const context = yield* buildEngine(db, AllLive, { pollInterval: Duration.infinity })
+        const hooks = yield* Layer.build(
+          Layer.mergeAll(Webhooks.layer, WebhookDispatcher.layerManualFetch({ timeout: "5 seconds", ...options })).pipe(
+            Layer.provide(Layer.succeedContext(context))
+          )
+        )
+        return Context.merge(context, hooks)
+      })
+    const allowLocal = Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"]))
+    const drain = Effect.flatMap(WebhookDispatcher.WebhookDispatcher, (d) => d.drain)
+    const webhooks = Webhooks.Webhooks
+    const decide = (runId: string, nodeId: string) =>
+      Effect.flatMap(Approvals.Approvals, (a) => a.decide({ runId, nodeId, verdict: "approve", by: "ana" }))
+
+    it.scoped("signed per Standard Webhooks; 500 then 200 redelivers once; a workflow filter gets nothing else", () =>
+      Effect.gen(function*() {
+        const context = yield* engine()
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          const { secret, subscription } = yield* (yield* webhooks).create({
+            url: receiver.url,
+            workflows: ["wh-notify"]
+          })
+          assert.isTrue(secret.startsWith("whsec_"))
+          assert.notProperty(subscription, "secret")
+          let failed = false
+          receiver.respond = ({ body }) => {
+            if (!failed && JSON.parse(body).type === "approval.requested") {
+              failed = true
+              return { status: 500, body: "x".repeat(5000) }
+            }
+            return { status: 200 }
+          }
+          const runId = yield* Notify.start({ id: "n-1" })
+          const otherId = yield* Other.start({ id: "o-1" })
+          yield* GatehouseTest.settle
+          yield* drain
+          // run.started delivered, approval.requested failed once; it blocks nothing of other runs.
+          assert.strictEqual(receiver.received.length, 2)
+          yield* TestClock.adjust("10 seconds")
+          yield* drain
+          yield* decide(runId, "first")
+          yield* GatehouseTest.settle
+          yield* decide(runId, "second")
+          yield* GatehouseTest.settle
+          yield* decide(otherId, "only")
+          yield* GatehouseTest.settle
+          yield* drain
+
+          const events = (yield* (yield* Events.Events).read({ runId })).map((e) => e.type)
+          const delivered = firstReceipts(receiver.received)
+          assert.deepStrictEqual(delivered.map((r) => bodyOf(r).type), events)
+          for (const r of receiver.received) {
+            assert.isTrue(verifySignature(secret, r), "signature verifies with an independent HMAC")
+            assert.strictEqual(bodyOf(r).data.runId, runId, "nothing of another workflow")
+            assert.strictEqual(bodyOf(r).data.workflow, "wh-notify")
+          }
+          assert.isFalse(verifySignature("whsec_" + Buffer.alloc(32, 1).toString("base64"), receiver.received[0]))
+          // Exactly one duplicate webhook-id: the one answered 500 then 200.
+          const perId = new Map<string, number>()
+          for (const r of receiver.received) perId.set(r.id, (perId.get(r.id) ?? 0) + 1)
+          assert.deepStrictEqual([...perId.values()].filter((n) => n > 1), [2])
+          const retried = receiver.received.find((r) => r.status === 500)!
+          assert.strictEqual(bodyOf(retried).type, "approval.requested")
+          assert.strictEqual(bodyOf(retried).data.approval?.title, "First?")
+
+          const page = yield* (yield* webhooks).deliveries({ webhookId: subscription.id })
+          assert.isTrue(page.deliveries.every((d) => d.status === "delivered"))
+          const detail = yield* (yield* webhooks).getDelivery(retried.id)
+          assert.strictEqual(detail.attempts, 2)
+          assert.deepStrictEqual(detail.history?.map((a) => a.statusCode), [500, 200])
+          assert.isAtMost(detail.history![0].response!.length, 256, "only a prefix of the response is kept")
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 60_000 })
+
+    it.scoped("a receiver down during 24 events then up receives all of them, in order per run", () =>
+      Effect.gen(function*() {
+        const context = yield* engine({ maxDelay: "30 minutes" })
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          const { secret } = yield* (yield* webhooks).create({ url: receiver.url })
+          yield* receiver.stop
+          const runIds: Array<string> = []
+          for (let i = 0; i < 4; i++) runIds.push(yield* Notify.start({ id: `down-${i}` }))
+          yield* GatehouseTest.settle
+          for (const node of ["first", "second"]) {
+            for (const runId of runIds) yield* decide(runId, node)
+            yield* GatehouseTest.settle
+          }
+          for (let minutes = 0; minutes < 60; minutes += 10) {
+            yield* drain
+            yield* TestClock.adjust("10 minutes")
+          }
+          assert.strictEqual(receiver.received.length, 0)
+          const failing = yield* (yield* webhooks).deliveries({ status: "pending" })
+          assert.strictEqual(failing.deliveries.length, 24)
+          assert.isTrue(failing.deliveries.some((d) => d.attempts > 1 && d.lastError !== undefined))
+
+          yield* receiver.start
+          for (let i = 0; i < 40 && firstReceipts(receiver.received).length < 24; i++) {
+            yield* TestClock.adjust("30 minutes")
+            yield* drain
+          }
+          const delivered = firstReceipts(receiver.received)
+          assert.strictEqual(delivered.length, 24)
+          const outbox = yield* (yield* Events.Events).read({ limit: 1000 })
+          for (const runId of runIds) {
+            const expected = outbox.filter((e) => e.runId === runId).map((e) => e.cursor)
+            const got = delivered.filter((r) => bodyOf(r).data.runId === runId).map((r) => bodyOf(r).data.event!)
+            assert.deepStrictEqual(got, expected, `every event of ${runId}, in order`)
+            assert.deepStrictEqual([...got].sort(compareCursors), got)
+          }
+          assert.isTrue(receiver.received.every((r) => verifySignature(secret, r)))
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 120_000 })
+
+    it.scoped("dead-lettered after the horizon under TestClock, visible, and redelivered by hand", () =>
+      Effect.gen(function*() {
+        const context = yield* engine({ horizon: "1 hour", initialDelay: "1 minute" })
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          receiver.respond = () => ({ status: 503 })
+          const { subscription } = yield* (yield* webhooks).create({ url: receiver.url, eventTypes: ["webhook.test"] })
+          const test = yield* (yield* webhooks).sendTest(subscription.id)
+          let status = "pending"
+          for (let i = 0; i < 50 && status !== "dead"; i++) {
+            yield* drain
+            status = (yield* (yield* webhooks).getDelivery(test.id)).status
+            if (status !== "dead") yield* TestClock.adjust("5 minutes")
+          }
+          const dead = yield* (yield* webhooks).getDelivery(test.id)
+          assert.strictEqual(dead.status, "dead")
+          assert.isAbove(dead.attempts, 3)
+          assert.strictEqual(dead.lastStatus, 503)
+          assert.isTrue(dead.history!.every((a) => a.startedAt <= dead.createdAt + Duration.toMillis("1 hour")))
+          const deadList = yield* (yield* webhooks).deliveries({ status: "dead" })
+          assert.deepStrictEqual(deadList.deliveries.map((d) => d.id), [test.id])
+          const before = receiver.received.length
+          yield* TestClock.adjust("1 day")
+          yield* drain
+          assert.strictEqual(receiver.received.length, before, "a dead delivery is not retried")
+
+          receiver.respond = () => ({ status: 204 })
+          const again = yield* (yield* webhooks).redeliver(test.id)
+          assert.strictEqual(again.status, "pending")
+          yield* drain
+          assert.strictEqual((yield* (yield* webhooks).getDelivery(test.id)).status, "delivered")
+          assert.strictEqual(receiver.received[receiver.received.length - 1].id, test.id)
+          const missing = yield* (yield* webhooks).redeliver("msg_nope").pipe(Effect.flip)
+          assert.strictEqual(missing._tag, "DeliveryNotFound")
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 60_000 })
+
+    it.scoped("reminders fire at the simulated times and stop when the approval is decided", () =>
+      Effect.gen(function*() {
+        const context = yield* engine()
+        yield* Effect.gen(function*() {
+          const events = yield* Events.Events
+          const reminders = (runId: string) =>
+            Effect.map(events.read({ runId }), (all) => all.filter((e) => e.type === "approval.reminder"))
+          const runId = yield* Remind.start({ id: "r-1" })
+          const expired = yield* Remind.start({ id: "r-2" })
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("23 hours")
+          yield* drain
+          assert.strictEqual((yield* reminders(runId)).length, 0)
+          yield* TestClock.adjust("1 hour")
+          yield* drain
+          assert.strictEqual((yield* reminders(runId)).length, 1)
+          yield* TestClock.adjust("12 hours")
+          yield* drain
+          const two = yield* reminders(runId)
+          assert.deepStrictEqual(two.map((e) => (e.data as { reminder: number }).reminder), [1, 2])
+          assert.deepStrictEqual(two.map((e) => e.createdAt), [Duration.toMillis("1 day"), Duration.toMillis("36 hours")])
+          yield* decide(runId, "nudge-me")
+          yield* GatehouseTest.settle
+          yield* TestClock.adjust("12 hours")
+          yield* drain
+          assert.strictEqual((yield* reminders(runId)).length, 2, "none after the decision")
+          // The undecided one goes on every 12 hours until its deadline (3 days), never at or after it.
+          yield* TestClock.adjust("12 hours")
+          yield* drain
+          yield* TestClock.adjust("2 days")
+          yield* GatehouseTest.settle
+          yield* drain
+          const all = yield* reminders(expired)
+          assert.deepStrictEqual(all.map((e) => e.createdAt), [24, 36, 48, 60].map((h) => h * 3_600_000))
+          const types = (yield* events.read({ runId: expired })).map((e) => e.type)
+          assert.include(types, "approval.timed-out")
+        }).pipe(provideContext(context))
+      }), { timeout: 60_000 })
+
+    it.scoped("creation refuses destinations outside the allow-list and bad input, and stores nothing", () =>
+      Effect.gen(function*() {
+        const context = yield* engine()
+        yield* Effect.gen(function*() {
+          const service = yield* webhooks
+          const refuse = (input: Webhooks.CreateInput) => service.create(input).pipe(Effect.flip)
+          const outside = yield* refuse({ url: "http://10.0.0.5:8080/hook" })
+          assert.strictEqual(outside._tag, "DestinationNotAllowed")
+          const notHttp = yield* refuse({ url: "ftp://127.0.0.1/hook" })
+          assert.strictEqual(notHttp._tag, "DestinationNotAllowed")
+          const creds = yield* refuse({ url: "http://user:pw@127.0.0.1/hook" })
+          assert.strictEqual(creds._tag, "DestinationNotAllowed")
+          const badType = yield* refuse({ url: "http://127.0.0.1/hook", eventTypes: ["Bad Type"] })
+          assert.deepInclude(badType, { _tag: "InvalidWebhook", field: "eventTypes.0" })
+          const badConcurrency = yield* refuse({ url: "http://127.0.0.1/hook", maxConcurrency: 0 })
+          assert.deepInclude(badConcurrency, { _tag: "InvalidWebhook", field: "maxConcurrency" })
+          const extra = yield* refuse({ url: "http://127.0.0.1/hook", secret: "mine" } as any)
+          assert.deepInclude(extra, { _tag: "InvalidWebhook", field: "secret" })
+          assert.strictEqual((yield* service.list).length, 0)
+          // Without an allow-list the local machine and private networks are refused, public names are not.
+          const local = yield* service.create({ url: "http://127.0.0.1:9/hook" }).pipe(
+            Effect.provide(Webhooks.layerAllowedHosts(["*.example.com"])),
+            Effect.flip
+          )
+          assert.strictEqual(local._tag, "DestinationNotAllowed")
+          const defaults = yield* service.create({ url: "http://localhost/hook" }).pipe(
+            Effect.provide(Layer.succeed(Webhooks.AllowedHosts, undefined)),
+            Effect.flip
+          )
+          assert.strictEqual(defaults._tag, "DestinationNotAllowed")
+          const wildcard = yield* service.create({ url: "https://hooks.example.com/x" }).pipe(
+            Effect.provide(Webhooks.layerAllowedHosts(["*.example.com"]))
+          )
+          assert.strictEqual(wildcard.subscription.url, "https://hooks.example.com/x")
+          assert.strictEqual((yield* service.list).length, 1)
+          const missing = yield* service.get("wh_nope").pipe(Effect.flip)
+          assert.strictEqual(missing._tag, "WebhookNotFound")
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 60_000 })
+
+    it.scoped("a rotated secret signs alongside the previous one until the overlap ends", () =>
+      Effect.gen(function*() {
+        const context = yield* engine()
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          const service = yield* webhooks
+          const { secret: old, subscription } = yield* service.create({ url: receiver.url })
+          const { secret: fresh } = yield* service.rotateSecret(subscription.id, { overlap: "1 hour" })
+          assert.strictEqual((yield* service.get(subscription.id)).secrets, 2)
+          yield* service.sendTest(subscription.id)
+          yield* drain
+          const during = receiver.received[0]
+          assert.strictEqual(during.signature.split(" ").length, 2)
+          assert.isTrue(verifySignature(old, during) && verifySignature(fresh, during))
+          yield* TestClock.adjust("2 hours")
+          yield* service.sendTest(subscription.id)
+          yield* drain
+          const after = receiver.received[1]
+          assert.isTrue(verifySignature(fresh, after))
+          assert.isFalse(verifySignature(old, after))
+          yield* service.setEnabled(subscription.id, false)
+          yield* Notify.start({ id: "disabled" })
+          yield* GatehouseTest.settle
+          yield* drain
+          assert.strictEqual(receiver.received.length, 2, "a disabled subscription gets nothing")
+          yield* service.remove(subscription.id)
+          assert.strictEqual((yield* service.list).length, 0)
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 60_000 })
+  })
