@@ -98,7 +98,11 @@ export const make = (
     const client = yield* HttpClient.HttpClient
     const owner = options.owner ?? `dispatcher-${randomUUID()}`
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
-    const leaseMillis = Duration.toMillis(Duration.decode(options.leaseDuration ?? "1 minute"))
+    // A claim outlives its attempt, so no live claimer's delivery is taken over.
+    const leaseMillis = Math.max(
+      Duration.toMillis(Duration.decode(options.leaseDuration ?? "1 minute")),
+      Duration.toMillis(timeout) + 1000
+    )
     const batchSize = Math.max(1, Math.floor(options.batchSize ?? 50))
     const retry = {
       initialDelayMillis: Duration.toMillis(Duration.decode(options.initialDelay ?? "5 seconds")),
@@ -233,7 +237,7 @@ export const make = (
               next,
               now
             })
-          })
+          }).pipe(Effect.uninterruptible) // an answer received is recorded, even while the process stops
         if (subscription === undefined) return yield* finish({ delivered: false, final: true, error: "subscription removed" })
         if (!subscription.enabled) {
           return yield* finish({ delivered: false, final: true, error: "subscription disabled" })

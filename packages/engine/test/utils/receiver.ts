@@ -23,6 +23,8 @@ export interface Receiver {
   respond: (request: { readonly id: string; readonly body: string; readonly n: number }) => {
     readonly status: number
     readonly body?: string
+    /** Never answer (the status recorded is 0): a receiver that hangs mid-delivery. */
+    readonly hold?: boolean
   }
   readonly stop: Effect.Effect<void>
   readonly start: Effect.Effect<void>
@@ -68,8 +70,12 @@ export const makeReceiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.
         timestamp: String(req.headers["webhook-timestamp"] ?? ""),
         signature: String(req.headers["webhook-signature"] ?? ""),
         body,
-        status: answer.status
+        status: answer.hold === true ? 0 : answer.status
       })
+      if (answer.hold === true) {
+        for (const waiter of [...waiters]) waiter()
+        return
+      }
       res.writeHead(answer.status, { "content-type": "text/plain" })
       res.end(answer.body ?? "ok")
       for (const waiter of [...waiters]) waiter()
