@@ -282,7 +282,7 @@ export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks
   readonly rotateSecret: (
     webhookId: string,
     options?: { readonly overlap?: Duration.DurationInput | undefined }
-  ) => Effect.Effect<{ readonly secret: string }, WebhookNotFound | StorageError>
+  ) => Effect.Effect<{ readonly secret: string }, WebhookNotFound | InvalidWebhook | StorageError>
   /** Queues a `webhook.test` message to one subscription, delivered like any other. */
   readonly sendTest: (webhookId: string) => Effect.Effect<Delivery, WebhookNotFound | StorageError>
   readonly deliveries: (options?: {
@@ -407,7 +407,11 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const row = yield* find(webhookId)
-      const expiresAt = now + Duration.toMillis(Duration.decode(options.overlap ?? "1 day"))
+      const overlap = Duration.decodeUnknown(options.overlap ?? "1 day")
+      if (overlap._tag === "None" || !Duration.isFinite(overlap.value)) {
+        return yield* new InvalidWebhook({ field: "overlap", reason: "not a finite duration such as \"1 day\"" })
+      }
+      const expiresAt = now + Duration.toMillis(overlap.value)
       const secret = newSecret()
       const previous = row.secrets
         .filter((s) => s.expiresAt === undefined || s.expiresAt > now)

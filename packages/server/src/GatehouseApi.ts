@@ -26,6 +26,7 @@ import { EventsApi } from "./api/EventsApi.js"
 import { HealthApi } from "./api/HealthApi.js"
 import { MetricsApi } from "./api/MetricsApi.js"
 import { RunsApi } from "./api/RunsApi.js"
+import { WebhooksApi } from "./api/WebhooksApi.js"
 import { portableComponentNames } from "./internal/openApiNames.js"
 
 /**
@@ -40,6 +41,7 @@ export class GatehouseApi extends HttpApi.make("gatehouse")
   .add(AuditApi)
   .add(HealthApi)
   .add(MetricsApi)
+  .add(WebhooksApi)
   .addError(BadRequest)
   .addError(PayloadTooLarge)
   .annotate(OpenApi.Title, "Gatehouse")

@@ -30,7 +30,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { Approvals, Events, Workflows } from "@gatehouse/engine"
+import { type Approvals, type Events, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -49,6 +49,7 @@ import { HealthLive } from "./http/HealthLive.js"
 import { MetricsLive } from "./http/MetricsLive.js"
 import { RunsLive } from "./http/RunsLive.js"
 import { DeferredsLive } from "./http/DeferredsLive.js"
+import { WebhooksLive } from "./http/WebhooksLive.js"
 import * as Metrics from "./Metrics.js"
 import * as StartableWorkflows from "./StartableWorkflows.js"
 
@@ -72,6 +73,11 @@ export interface Options {
    * Responses are not bounded by it: an event stream stays open.
    */
   readonly requestTimeout?: number | undefined
+  /**
+   * Run the webhook dispatcher in this process too (it may run in runner processes instead, or in both).
+   * The destination allow-list is `Webhooks.AllowedHosts` where the server layer is built.
+   */
+  readonly dispatchWebhooks?: WebhookDispatcher.DispatcherOptions | undefined
 }
 
 /**
@@ -133,7 +139,7 @@ export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
 ): Layer.Layer<HttpApi.Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
-    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
+    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, HealthLive, MetricsLive, WebhooksLive]),
     Layer.provide(Metrics.layerPrometheus),
     Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
@@ -147,6 +153,11 @@ export const layerApi = (
  */
 export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer, ServeError, Requirements> =>
   HttpApiBuilder.serve(Metrics.middleware).pipe(
+    Layer.merge(
+      options.dispatchWebhooks === undefined
+        ? Layer.empty
+        : Layer.discard(WebhookDispatcher.layerFetch(options.dispatchWebhooks))
+    ),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(layerApi(options)),

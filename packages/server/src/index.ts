@@ -41,6 +41,11 @@ export * as DeferredsApi from "./api/DeferredsApi.js"
 /**
  * @since 0.1.0
  */
+export * as WebhooksApi from "./api/WebhooksApi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Authentication from "./Authentication.js"
 
 /**
