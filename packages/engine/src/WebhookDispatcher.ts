@@ -25,16 +25,20 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
+import * as ActionLinks from "./ActionLinks.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import { afterFailure, destinationProblem, responsePrefixLength, signatureHeader, wants } from "./internal/webhookPolicy.js"
 import { type DeliveryRow, makeWebhookStore } from "./internal/webhookStore.js"
 import { emitDueReminders } from "./internal/reminders.js"
+import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
-import { AllowedHosts, messageBody, newMessageId, type WebhookEvent } from "./Webhooks.js"
+import { AllowedHosts, messageBody, newMessageId, WebhookEvent } from "./Webhooks.js"
 
 /**
  * @since 0.1.0
@@ -57,6 +61,11 @@ export interface DispatcherOptions {
   readonly horizon?: Duration.DurationInput | undefined
   /** The claimer's name in the deliveries table. Default a random id. */
   readonly owner?: string | undefined
+  /**
+   * Where chat messages (`format: "slack"` subscriptions) link to: the server's public URL. Without it they
+   * carry no links. Approve / Deny links are minted with `ActionLinks` when it is in context.
+   */
+  readonly links?: SlackMessage.Links | undefined
 }
 
 /**
@@ -96,6 +105,27 @@ export const make = (
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const store = makeWebhookStore(sql)
     const client = yield* HttpClient.HttpClient
+    const actionLinks = yield* Effect.serviceOption(ActionLinks.ActionLinks)
+    const mint: SlackMessage.Mint | undefined = Option.isSome(actionLinks)
+      ? (input) => actionLinks.value.mint(input)
+      : undefined
+    const decodeEvent = Schema.decodeUnknown(Schema.parseJson(WebhookEvent))
+    // The bytes sent: the stored event, or for a chat destination the message about it, with links minted
+    // now (only their hashes are stored, by `ActionLinks`).
+    const payloadOf = (
+      subscription: { readonly format: "standard" | "slack"; readonly reviewer?: SlackMessage.Reviewer | undefined },
+      delivery: DeliveryRow
+    ) =>
+      subscription.format === "standard"
+        ? Effect.succeed(delivery.body)
+        : decodeEvent(delivery.body).pipe(
+          Effect.flatMap((event) =>
+            SlackMessage.render(event, { links: options.links, reviewer: subscription.reviewer, mint }).pipe(
+              Effect.map((message) => JSON.stringify(message ?? { text: `Gatehouse: ${event.type}` }))
+            )
+          ),
+          Effect.orElseSucceed(() => JSON.stringify({ text: "Gatehouse event" }))
+        )
     const owner = options.owner ?? `dispatcher-${randomUUID()}`
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
     // A claim outlives its attempt, so no live claimer's delivery is taken over.
@@ -245,18 +275,19 @@ export const make = (
         const problem = destinationProblem(subscription.url, yield* AllowedHosts)
         if (problem !== undefined) return yield* finish({ delivered: false, final: true, error: problem.reason })
         const timestampSeconds = Math.floor(startedAt / 1000)
+        const body = yield* payloadOf(subscription, delivery)
         const request = HttpClientRequest.post(subscription.url).pipe(
           HttpClientRequest.setHeaders({
             "webhook-id": delivery.id,
             "webhook-timestamp": String(timestampSeconds),
             "webhook-signature": signatureHeader(
               subscription.secrets,
-              { id: delivery.id, timestampSeconds, body: delivery.body },
+              { id: delivery.id, timestampSeconds, body },
               startedAt
             ),
             "user-agent": "gatehouse-webhooks"
           }),
-          HttpClientRequest.bodyText(delivery.body, "application/json")
+          HttpClientRequest.bodyText(body, "application/json")
         )
         const outcome = yield* client.execute(request).pipe(
           Effect.flatMap((response) =>

@@ -73,6 +73,10 @@ export class Subscription extends Schema.Class<Subscription>("@gatehouse/engine/
   workflows: Schema.optional(Schema.Array(Schema.String)),
   enabled: Schema.Boolean,
   maxConcurrency: Schema.Number,
+  /** `standard`: the event as JSON; `slack`: a chat message about an approval (`SlackMessage`). */
+  format: Schema.Literal("standard", "slack"),
+  /** For a chat message to a person: who the one-click links are minted for. */
+  reviewer: Schema.optional(Schema.Struct({ id: Schema.String, roles: Schema.optional(Schema.Array(Schema.String)) })),
   /** How many signing secrets are in use (more than one during a rotation). */
   secrets: Schema.Number,
   createdAt: Schema.Number,
@@ -194,7 +198,16 @@ export const CreateInput = Schema.Struct({
     )
   ),
   enabled: Schema.optional(Schema.Boolean),
-  maxConcurrency: Schema.optional(Schema.Int.pipe(Schema.between(1, 64)))
+  maxConcurrency: Schema.optional(Schema.Int.pipe(Schema.between(1, 64))),
+  /** `slack`: Slack-compatible chat messages (incoming-webhook JSON) about approvals instead of the event. */
+  format: Schema.optional(Schema.Literal("standard", "slack")),
+  /** With `format: "slack"` to a person: the reviewer whose Approve / Deny links the messages carry. */
+  reviewer: Schema.optional(Schema.Struct({
+    id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    roles: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))).pipe(
+      Schema.maxItems(50)
+    ))
+  }))
 }).annotations({ identifier: "CreateWebhook" })
 
 /**
@@ -308,6 +321,8 @@ export const toSubscription = (row: WebhookRow): Subscription =>
     ...(row.workflows !== undefined ? { workflows: row.workflows } : {}),
     enabled: row.enabled,
     maxConcurrency: row.maxConcurrency,
+    format: row.format,
+    ...(row.reviewer !== undefined ? { reviewer: row.reviewer } : {}),
     secrets: row.secrets.length,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt
@@ -362,6 +377,9 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       const valid = yield* Schema.decodeUnknown(CreateInput)(input, { onExcessProperty: "error" }).pipe(
         Effect.mapError(invalid)
       )
+      if (valid.reviewer !== undefined && valid.format !== "slack") {
+        return yield* new InvalidWebhook({ field: "reviewer", reason: "only chat messages (format: slack) carry links" })
+      }
       const allowed = yield* AllowedHosts
       const problem = destinationProblem(valid.url, allowed)
       if (problem !== undefined) {
@@ -379,6 +397,8 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
         secrets: [{ secret }],
         enabled: valid.enabled ?? true,
         maxConcurrency: valid.maxConcurrency ?? 4,
+        format: valid.format ?? "standard",
+        reviewer: valid.reviewer,
         now
       })
       const subscription = toSubscription(yield* find(id).pipe(Effect.orDie))

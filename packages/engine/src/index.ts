@@ -62,6 +62,11 @@ export * as Step from "./Step.js"
 /**
  * @since 0.1.0
  */
+export * as SlackMessage from "./SlackMessage.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as StorageError from "./StorageError.js"
 
 /**

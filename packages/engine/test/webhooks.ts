@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  ActionLinks,
   Approval,
   Approvals,
   Events,
@@ -321,6 +322,44 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual((yield* service.list).length, 1)
           const missing = yield* service.get("wh_nope").pipe(Effect.flip)
           assert.strictEqual(missing._tag, "WebhookNotFound")
+        }).pipe(provideContext(context), allowLocal)
+      }), { timeout: 60_000 })
+
+    it.scoped("chat messages: a person's carry one-click links minted for them, a channel's Open in inbox", () =>
+      Effect.gen(function*() {
+        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } })
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          const service = yield* webhooks
+          yield* service.create({ url: `${receiver.url}/ana`, format: "slack", reviewer: { id: "ana" } })
+          yield* service.create({ url: `${receiver.url}/channel`, format: "slack", workflows: ["wh-notify"] })
+          const wrong = yield* service.create({ url: receiver.url, reviewer: { id: "ana" } }).pipe(Effect.flip)
+          assert.deepInclude(wrong, { _tag: "InvalidWebhook", field: "reviewer" })
+          const runId = yield* Notify.start({ id: "chat" })
+          yield* GatehouseTest.settle
+          yield* drain
+          type Message = { text: string; blocks: Array<{ type: string; elements?: Array<{ text: { text: string }; url: string }> }> }
+          const messages = receiver.received.map((r) => JSON.parse(r.body) as Message)
+          assert.strictEqual(messages.length, 2, "run.started makes no chat message")
+          const buttons = (m: Message) =>
+            m.blocks.flatMap((b) => b.type === "actions" ? b.elements!.map((e) => [e.text.text, e.url]) : [])
+          const toAna = buttons(messages.find((m) => buttons(m).length === 3)!)
+          const toChannel = buttons(messages.find((m) => buttons(m).length === 1)!)
+          assert.deepStrictEqual(toChannel.map(([text]) => text), ["Open in inbox"])
+          assert.strictEqual(toChannel[0][1], `https://gatehouse.example.com/inbox/runs/${runId}/approvals/first`)
+          assert.deepStrictEqual(toAna.map(([text]) => text), ["Approve", "Deny", "Open"])
+          assert.strictEqual(messages[0].text, "First?")
+          const token = decodeURIComponent(toAna[0][1].split("/inbox/links/")[1])
+          const links = yield* ActionLinks.ActionLinks
+          const link = yield* links.inspect(token)
+          assert.deepStrictEqual([link.reviewer.id, link.verdict, link.nodeId], ["ana", "approve", "first"])
+          const decided = yield* links.redeem({ token })
+          assert.strictEqual(decided.status, "decided")
+          yield* GatehouseTest.settle
+          yield* drain
+          const after = receiver.received.slice(2).map((r) => JSON.parse(r.body) as Message)
+          assert.includeMembers(after.map((m) => m.text), ["Decided: First?", "Second?"])
+          assert.isTrue(receiver.received.every((r) => r.signature.startsWith("v1,")))
         }).pipe(provideContext(context), allowLocal)
       }), { timeout: 60_000 })
 

@@ -241,6 +241,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       secrets TEXT NOT NULL,
       enabled INTEGER NOT NULL,
       max_concurrency INTEGER NOT NULL,
+      format TEXT NOT NULL,
+      reviewer TEXT,
       created_at BIGINT NOT NULL,
       updated_at BIGINT NOT NULL
     )`

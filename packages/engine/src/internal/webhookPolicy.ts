@@ -56,17 +56,28 @@ const isInternalHost = (host: string): boolean => {
   return false
 }
 
+/** The events a chat (`format: "slack"`) subscription gets a message for. @internal */
+export const chatEventTypes: ReadonlyArray<string> = [
+  "approval.requested",
+  "approval.reminder",
+  "approval.escalated",
+  "approval.decided",
+  "approval.timed-out"
+]
+
 /** Whether a subscription wants an event. @internal */
 export const wants = (
   subscription: {
     readonly enabled: boolean
     readonly eventTypes?: ReadonlyArray<string> | undefined
     readonly workflows?: ReadonlyArray<string> | undefined
+    readonly format?: "standard" | "slack" | undefined
     readonly createdAt: number
   },
   event: { readonly type: string; readonly workflow: string | undefined; readonly createdAt: number }
 ): boolean =>
   subscription.enabled &&
+  (subscription.format !== "slack" || chatEventTypes.includes(event.type)) &&
   event.createdAt >= subscription.createdAt &&
   (subscription.eventTypes === undefined || subscription.eventTypes.some((type) => typeMatches(event.type, type))) &&
   (subscription.workflows === undefined ||

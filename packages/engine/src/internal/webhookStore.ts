@@ -36,6 +36,11 @@ export const WebhookRow = Schema.Struct({
     encode: (b) => (b ? 1 : 0)
   })),
   maxConcurrency: required("max_concurrency", Rows.Int),
+  format: Schema.Literal("standard", "slack"),
+  reviewer: column("reviewer", Schema.parseJson(Schema.Struct({
+    id: Schema.String,
+    roles: Schema.optional(Schema.Array(Schema.String))
+  }))),
   createdAt: required("created_at", Rows.Int),
   updatedAt: required("updated_at", Rows.Int)
 })
@@ -112,14 +117,17 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
     readonly secrets: ReadonlyArray<typeof StoredSecret.Type>
     readonly enabled: boolean
     readonly maxConcurrency: number
+    readonly format: "standard" | "slack"
+    readonly reviewer: { readonly id: string; readonly roles?: ReadonlyArray<string> | undefined } | undefined
     readonly now: number
   }): Effect.Effect<void, SqlError> =>
     sql`INSERT INTO gatehouse_webhooks (id, url, description, event_types, workflows, secrets, enabled,
-        max_concurrency, created_at, updated_at)
+        max_concurrency, format, reviewer, created_at, updated_at)
       VALUES (${row.id}, ${row.url}, ${row.description ?? null},
         ${row.eventTypes === undefined ? null : JSON.stringify(row.eventTypes)},
         ${row.workflows === undefined ? null : JSON.stringify(row.workflows)}, ${JSON.stringify(row.secrets)},
-        ${row.enabled ? 1 : 0}, ${row.maxConcurrency}, ${row.now}, ${row.now})`.pipe(Effect.asVoid)
+        ${row.enabled ? 1 : 0}, ${row.maxConcurrency}, ${row.format},
+        ${row.reviewer === undefined ? null : JSON.stringify(row.reviewer)}, ${row.now}, ${row.now})`.pipe(Effect.asVoid)
 
   const listWebhooks: Effect.Effect<ReadonlyArray<WebhookRow>, SqlError> = Effect.suspend(() =>
     sql`SELECT * FROM gatehouse_webhooks ORDER BY created_at, id`.pipe(Effect.flatMap(decodeWebhooks))
