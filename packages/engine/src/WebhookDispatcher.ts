@@ -28,17 +28,25 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
-import { afterFailure, destinationProblem, responsePrefixLength, signatureHeader, wants } from "./internal/webhookPolicy.js"
+import {
+  afterFailure,
+  destinationProblem,
+  responsePrefixLength,
+  signatureHeader,
+  unsealSecret,
+  wants
+} from "./internal/webhookPolicy.js"
 import { type DeliveryRow, makeWebhookStore } from "./internal/webhookStore.js"
 import { emitDueReminders } from "./internal/reminders.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
-import { AllowedHosts, messageBody, newMessageId, WebhookEvent } from "./Webhooks.js"
+import { AllowedHosts, messageBody, newMessageId, SecretKey, WebhookEvent } from "./Webhooks.js"
 
 /**
  * @since 0.1.0
@@ -274,6 +282,17 @@ export const make = (
         }
         const problem = destinationProblem(subscription.url, yield* AllowedHosts)
         if (problem !== undefined) return yield* finish({ delivered: false, final: true, error: problem.reason })
+        const key = yield* SecretKey
+        const secrets = subscription.secrets.flatMap((stored) => {
+          const secret = unsealSecret(stored.secret, key === undefined ? undefined : Redacted.value(key))
+          return secret === undefined ? [] : [{ ...stored, secret }]
+        })
+        if (secrets.length === 0) {
+          return yield* finish({
+            delivered: false,
+            error: "the signing secret cannot be unsealed: GATEHOUSE_WEBHOOK_SECRET_KEY is missing or another key"
+          })
+        }
         const timestampSeconds = Math.floor(startedAt / 1000)
         const body = yield* payloadOf(subscription, delivery)
         const request = HttpClientRequest.post(subscription.url).pipe(
@@ -281,7 +300,7 @@ export const make = (
             "webhook-id": delivery.id,
             "webhook-timestamp": String(timestampSeconds),
             "webhook-signature": signatureHeader(
-              subscription.secrets,
+              secrets,
               { id: delivery.id, timestampSeconds, body },
               startedAt
             ),

@@ -28,13 +28,17 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { mapStorage } from "./internal/storageError.js"
 import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
-import { destinationProblem, newSecret } from "./internal/webhookPolicy.js"
+import { destinationProblem, newSecret, sealSecret } from "./internal/webhookPolicy.js"
 import type { StorageError } from "./StorageError.js"
 
 /**
@@ -56,6 +60,56 @@ export class AllowedHosts extends Context.Reference<AllowedHosts>()("@gatehouse/
  */
 export const layerAllowedHosts = (hosts: ReadonlyArray<string>): Layer.Layer<never> =>
   Layer.succeed(AllowedHosts, hosts)
+
+/**
+ * The key signing secrets are sealed with at rest (AES-256-GCM): 32 bytes. Signing needs the raw secret,
+ * so it cannot be stored as a hash; with a key, a copy of the database alone does not give the secrets.
+ * Unset, secrets are stored as given (still never returned, printed or logged). Every process that creates
+ * subscriptions or delivers needs the same key.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export class SecretKey extends Context.Reference<SecretKey>()("@gatehouse/engine/Webhooks/SecretKey", {
+  defaultValue: (): Redacted.Redacted<Uint8Array> | undefined => undefined
+}) {}
+
+const decodeKey = (key: string): Uint8Array | undefined => {
+  const bytes = Buffer.from(key.trim(), "base64")
+  return bytes.length === 32 ? new Uint8Array(bytes) : undefined
+}
+
+/**
+ * The sealing key from its base64 form (32 bytes, e.g. `openssl rand -base64 32`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSecretKey = (key: Redacted.Redacted<string>): Layer.Layer<never, ConfigError.ConfigError> => {
+  const bytes = decodeKey(Redacted.value(key))
+  return bytes === undefined
+    ? Layer.fail(ConfigError.InvalidData(["secretKey"], "the webhook secret key must be 32 bytes in base64"))
+    : Layer.succeed(SecretKey, Redacted.make(bytes))
+}
+
+/**
+ * The allow-list and the sealing key from `GATEHOUSE_WEBHOOK_ALLOWED_HOSTS` (comma-separated hosts) and
+ * `GATEHOUSE_WEBHOOK_SECRET_KEY` (32 bytes in base64), each optional.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const hosts = yield* Config.option(Config.string("GATEHOUSE_WEBHOOK_ALLOWED_HOSTS"))
+    const key = yield* Config.option(Config.redacted("GATEHOUSE_WEBHOOK_SECRET_KEY"))
+    const allowed = Option.map(hosts, (list) => list.split(",").map((host) => host.trim()).filter((h) => h !== ""))
+    return Layer.mergeAll(
+      Option.isSome(allowed) ? layerAllowedHosts(allowed.value) : Layer.empty,
+      Option.isSome(key) ? layerSecretKey(key.value) : Layer.empty
+    )
+  })
+)
 
 /**
  * A subscription as stored, without its secret.
@@ -388,13 +442,14 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       const now = yield* Clock.currentTimeMillis
       const id = `wh_${randomUUID().replaceAll("-", "")}`
       const secret = newSecret()
+      const key = yield* SecretKey
       yield* store.insertWebhook({
         id,
         url: valid.url,
         description: valid.description,
         eventTypes: valid.eventTypes,
         workflows: valid.workflows,
-        secrets: [{ secret }],
+        secrets: [{ secret: sealSecret(secret, key === undefined ? undefined : Redacted.value(key)) }],
         enabled: valid.enabled ?? true,
         maxConcurrency: valid.maxConcurrency ?? 4,
         format: valid.format ?? "standard",
@@ -436,7 +491,9 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       const previous = row.secrets
         .filter((s) => s.expiresAt === undefined || s.expiresAt > now)
         .map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? expiresAt, expiresAt) }))
-      yield* store.updateWebhook(webhookId, { secrets: [{ secret }, ...previous], now })
+      const key = yield* SecretKey
+      const sealed = sealSecret(secret, key === undefined ? undefined : Redacted.value(key))
+      yield* store.updateWebhook(webhookId, { secrets: [{ secret: sealed }, ...previous], now })
       return { secret }
     }).pipe(sql.withTransaction, mapStorage("Webhooks.rotateSecret"))
 

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 import { isIP } from "node:net"
 import { Webhook } from "standardwebhooks"
 
@@ -134,3 +134,34 @@ export const signatureHeader = (
 
 /** The first bytes of a response body kept with an attempt. @internal */
 export const responsePrefixLength = 256
+
+const sealedPrefix = "sealed:v1:"
+
+/**
+ * Seals a signing secret for storage with AES-256-GCM under the configured key (32 bytes), or leaves it
+ * as given when no key is configured. @internal
+ */
+export const sealSecret = (secret: string, key: Uint8Array | undefined): string => {
+  if (key === undefined) return secret
+  const iv = randomBytes(12)
+  const cipher = createCipheriv("aes-256-gcm", key, iv)
+  const sealed = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()])
+  return `${sealedPrefix}${iv.toString("base64")}:${cipher.getAuthTag().toString("base64")}:${sealed.toString("base64")}`
+}
+
+/**
+ * The secret a stored value holds: unsealed with the key when it was sealed. Undefined when it was sealed
+ * and the key is missing or another one (nothing can be signed with it then). @internal
+ */
+export const unsealSecret = (stored: string, key: Uint8Array | undefined): string | undefined => {
+  if (!stored.startsWith(sealedPrefix)) return stored
+  if (key === undefined) return undefined
+  const [iv, tag, sealed] = stored.slice(sealedPrefix.length).split(":")
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64"))
+    decipher.setAuthTag(Buffer.from(tag, "base64"))
+    return Buffer.concat([decipher.update(Buffer.from(sealed, "base64")), decipher.final()]).toString("utf8")
+  } catch {
+    return undefined
+  }
+}
