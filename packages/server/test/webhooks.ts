@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Webhooks } from "@gatehouse/engine"
+import { Webhook } from "standardwebhooks"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -44,6 +45,14 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
           .pipe(Effect.timeout("60 seconds"))
         const requested = receiver.received.find((r) => JSON.parse(r.body).type === "approval.requested")!
         assert.isTrue(verifySignature(secret, requested))
+        // A receiver using the Standard Webhooks library verifies it too (real clock: the timestamp is now).
+        assert.doesNotThrow(() =>
+          new Webhook(secret).verify(requested.body, {
+            "webhook-id": requested.id,
+            "webhook-timestamp": requested.timestamp,
+            "webhook-signature": requested.signature
+          })
+        )
         const body = JSON.parse(requested.body)
         assert.strictEqual(body.data.runId, started.runId)
         assert.strictEqual(body.data.approval.title, "Refund 12?")
