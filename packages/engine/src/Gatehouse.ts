@@ -29,6 +29,7 @@ import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
 import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
+import * as Webhooks from "./Webhooks.js"
 import * as WorkflowRegistry from "./WorkflowRegistry.js"
 import * as Workflows from "./Workflows.js"
 
@@ -44,6 +45,7 @@ export type Services =
   | Approvals.Approvals
   | ActionLinks.ActionLinks
   | Events.Events
+  | Webhooks.Webhooks
   | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
 
@@ -73,7 +75,9 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, WorkflowRegistry.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, Webhooks.layer, WorkflowRegistry.layer)
+    ),
     Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -81,17 +85,19 @@ export const layer = <E = never, R = never>(
 }
 
 /**
- * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`) on the SQL client in context, with
+ * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`, `Webhooks`) on the SQL client in context, with
  * the engine's migrations: for processes that start, decide and read runs without executing them.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerClient: Layer.Layer<
-  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Events.Events,
+  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Events.Events | Webhooks.Webhooks,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer).pipe(Layer.provide(Migrations.layer))
+> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, Webhooks.layer).pipe(
+  Layer.provide(Migrations.layer)
+)
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.
@@ -351,6 +357,7 @@ export type ClientServices =
   | Approvals.Approvals
   | ActionLinks.ActionLinks
   | Events.Events
+  | Webhooks.Webhooks
 
 /**
  * The client side on its own SQLite file: start, decide, read and cancel runs that runners elsewhere

@@ -25,6 +25,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
+import * as Webhooks from "./Webhooks.js"
 import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
@@ -186,6 +187,7 @@ export const layer = <E = never, R = never>(
     Workflows.layer,
     ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer)),
     Events.layer,
+    Webhooks.layer,
     WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the
     // runner, whichever generation it is.

@@ -159,9 +159,11 @@ export const make = (
 
     const fanOutRound = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const subscriptions = yield* store.listWebhooks
       return yield* store.fanOut(500, (events, approvalContext) =>
         Effect.gen(function*() {
+          // Read in the fan-out's transaction, after the events: a subscription committed before this read
+          // gets the events of this round created after it.
+          const subscriptions = yield* store.listWebhooks
           const planned: Array<{
             id: string
             webhookId: string
