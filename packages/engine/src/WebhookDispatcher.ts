@@ -42,7 +42,7 @@ import {
   unsealSecret,
   wants
 } from "./internal/webhookPolicy.js"
-import { type DeliveryRow, makeWebhookStore } from "./internal/webhookStore.js"
+import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
 import { emitDueReminders } from "./internal/reminders.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
@@ -239,10 +239,9 @@ export const make = (
         Effect.orElseSucceed(() => "")
       )
 
-    const attempt = (delivery: DeliveryRow) =>
+    const attempt = (delivery: DeliveryRow, subscription: WebhookRow | undefined) =>
       Effect.gen(function*() {
         const startedAt = yield* Clock.currentTimeMillis
-        const subscription = yield* store.getWebhook(delivery.webhookId)
         const finish = (
           outcome: {
             readonly statusCode?: number | undefined
@@ -336,10 +335,16 @@ export const make = (
       const now = yield* Clock.currentTimeMillis
       const claimed = yield* store.claim({ owner, now, leaseMillis, limit: batchSize })
       if (claimed.length === 0) return 0
-      const limits = new Map((yield* store.listWebhooks).map((row) => [row.id, row.maxConcurrency] as const))
+      // Read after the claim: a subscription removed or disabled before it is not delivered to.
+      const subscriptions = new Map((yield* store.listWebhooks).map((row) => [row.id, row] as const))
       yield* Effect.forEach(
         claimed,
-        (delivery) => semaphoreOf(delivery.webhookId, limits.get(delivery.webhookId) ?? 1).withPermits(1)(attempt(delivery)),
+        (delivery) => {
+          const subscription = subscriptions.get(delivery.webhookId)
+          return semaphoreOf(delivery.webhookId, subscription?.maxConcurrency ?? 1).withPermits(1)(
+            attempt(delivery, subscription)
+          )
+        },
         { concurrency: "unbounded", discard: true }
       )
       return claimed.length

@@ -203,17 +203,23 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
           Effect.flatMap(decodeApprovalContext),
           Effect.map((rows) => rows[0])
         ))
-      for (const delivery of deliveries) {
-        yield* insertDelivery({
+      // One statement per 200 deliveries, in fan-out order (their `seq` is the outbox order).
+      for (let i = 0; i < deliveries.length; i += 200) {
+        const rows = deliveries.slice(i, i + 200).map((delivery) => ({
           id: delivery.id,
-          webhookId: delivery.webhookId,
-          eventTx: delivery.event.tx,
-          eventSeq: delivery.event.seq,
-          runId: delivery.event.runId,
+          webhook_id: delivery.webhookId,
+          event_tx: delivery.event.tx,
+          event_seq: delivery.event.seq,
+          run_id: delivery.event.runId ?? null,
           type: delivery.event.type,
           body: delivery.body,
-          now: delivery.now
-        })
+          status: "pending",
+          next_attempt_at: delivery.now,
+          retry_from: delivery.now,
+          created_at: delivery.now,
+          updated_at: delivery.now
+        }))
+        yield* sql`INSERT INTO gatehouse_webhook_deliveries ${sql.insert(rows)} ON CONFLICT DO NOTHING`
       }
       const last = events[events.length - 1]
       yield* sql`UPDATE gatehouse_webhook_cursor SET tx = ${last.tx}, seq = ${last.seq} WHERE id = 1`
