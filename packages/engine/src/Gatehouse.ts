@@ -24,6 +24,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
 import * as Migrations from "./Migrations.js"
@@ -41,6 +42,7 @@ export type Services =
   | SqlClient.SqlClient
   | Workflows.Workflows
   | Approvals.Approvals
+  | Policies.Policies
   | Events.Events
   | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
@@ -69,7 +71,9 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer, WorkflowRegistry.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(Workflows.layer, Approvals.layer, Policies.layer, Events.layer, WorkflowRegistry.layer)
+    ),
     Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -84,10 +88,10 @@ export const layer = <E = never, R = never>(
  * @category layers
  */
 export const layerClient: Layer.Layer<
-  Workflows.Workflows | Approvals.Approvals | Events.Events,
+  Workflows.Workflows | Approvals.Approvals | Policies.Policies | Events.Events,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer).pipe(Layer.provide(Migrations.layer))
+> = Layer.mergeAll(Workflows.layer, Approvals.layer, Policies.layer, Events.layer).pipe(Layer.provide(Migrations.layer))
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.
@@ -341,7 +345,12 @@ export const layerConfig = <E = never, R = never>(
  * @since 0.1.0
  * @category models
  */
-export type ClientServices = SqlClient.SqlClient | Workflows.Workflows | Approvals.Approvals | Events.Events
+export type ClientServices =
+  | SqlClient.SqlClient
+  | Workflows.Workflows
+  | Approvals.Approvals
+  | Policies.Policies
+  | Events.Events
 
 /**
  * The client side on its own SQLite file: start, decide, read and cancel runs that runners elsewhere

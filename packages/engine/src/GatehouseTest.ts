@@ -25,6 +25,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
@@ -184,6 +185,7 @@ export const layer = <E = never, R = never>(
   const client = Layer.mergeAll(
     Workflows.layer,
     Approvals.layer,
+    Policies.layer,
     Events.layer,
     WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the

@@ -46,6 +46,11 @@ export * as Migrations from "./Migrations.js"
 /**
  * @since 0.1.0
  */
+export * as Policies from "./Policies.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Policy from "./Policy.js"
 
 /**
