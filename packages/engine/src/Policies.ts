@@ -193,8 +193,12 @@ export const replay = (
       const label = reviewersLabel(decision.approval.reviewers)
       approvals.set(label, (approvals.get(label) ?? 0) + 1)
     }
-    // A recorded throttle admitted the action unless it was refused; the record keeps the rule's decision.
-    const from = entry.decision.decide === "throttle" ? "allow" : entry.decision.decide
+    // A recorded throttle admitted the action, unless it was a start it refused (recorded on no run).
+    const from = entry.decision.decide !== "throttle"
+      ? entry.decision.decide
+      : entry.runId === undefined
+      ? "throttled"
+      : "allow"
     if (from !== to) {
       changed++
       const transition = `${from}\u0000${to}`

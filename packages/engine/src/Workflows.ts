@@ -549,6 +549,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
             return yield* new Policy.PolicyDenied({ ...refused, reason: verdict.reason })
           }
           if (verdict._tag === "Throttled") {
+            yield* record(undefined)
             return yield* new Policy.Throttled({ ...refused, key: verdict.key, limit: verdict.limit, retryAt: verdict.retryAt })
           }
           const startGate = verdict._tag === "RequireHuman"
