@@ -25,6 +25,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
 import * as Migrations from "./Migrations.js"
@@ -44,6 +45,7 @@ export type Services =
   | Workflows.Workflows
   | Approvals.Approvals
   | ActionLinks.ActionLinks
+  | Policies.Policies
   | Events.Events
   | Webhooks.Webhooks
   | WorkflowRegistry.WorkflowRegistry
@@ -76,7 +78,14 @@ export const layer = <E = never, R = never>(
 > => {
   const engine = Runner.layer(options).pipe(
     Layer.provideMerge(
-      Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, Webhooks.layer, WorkflowRegistry.layer)
+      Layer.mergeAll(
+        Workflows.layer,
+        approvalsAndLinks,
+        Policies.layer,
+        Events.layer,
+        Webhooks.layer,
+        WorkflowRegistry.layer
+      )
     ),
     Layer.provide(Migrations.layer)
   )
@@ -85,17 +94,22 @@ export const layer = <E = never, R = never>(
 }
 
 /**
- * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`, `Webhooks`) on the SQL client in context, with
+ * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`) on the SQL client in context, with
  * the engine's migrations: for processes that start, decide and read runs without executing them.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerClient: Layer.Layer<
-  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Events.Events | Webhooks.Webhooks,
+  | Workflows.Workflows
+  | Approvals.Approvals
+  | ActionLinks.ActionLinks
+  | Policies.Policies
+  | Events.Events
+  | Webhooks.Webhooks,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, Webhooks.layer).pipe(
+> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Policies.layer, Events.layer, Webhooks.layer).pipe(
   Layer.provide(Migrations.layer)
 )
 
@@ -356,6 +370,7 @@ export type ClientServices =
   | Workflows.Workflows
   | Approvals.Approvals
   | ActionLinks.ActionLinks
+  | Policies.Policies
   | Events.Events
   | Webhooks.Webhooks
 

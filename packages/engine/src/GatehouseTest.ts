@@ -27,6 +27,7 @@ import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Webhooks from "./Webhooks.js"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
@@ -186,6 +187,7 @@ export const layer = <E = never, R = never>(
   const client = Layer.mergeAll(
     Workflows.layer,
     ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer)),
+    Policies.layer,
     Events.layer,
     Webhooks.layer,
     WorkflowRegistryModule.layer,

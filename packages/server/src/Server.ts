@@ -30,7 +30,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { type Approvals, type Events, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
+import { type Approvals, type Events, type Policies, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -47,6 +47,7 @@ import { AuditLive } from "./http/AuditLive.js"
 import { EventsLive } from "./http/EventsLive.js"
 import { HealthLive } from "./http/HealthLive.js"
 import { MetricsLive } from "./http/MetricsLive.js"
+import { PolicyLive } from "./http/PolicyLive.js"
 import { RunsLive } from "./http/RunsLive.js"
 import { DeferredsLive } from "./http/DeferredsLive.js"
 import { WebhooksLive } from "./http/WebhooksLive.js"
@@ -88,6 +89,7 @@ export interface Options {
  */
 export type Requirements =
   | Approvals.Approvals
+  | Policies.Policies
   | Workflows.Workflows
   | Events.Events
   | SqlClient.SqlClient
@@ -139,7 +141,17 @@ export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
 ): Layer.Layer<HttpApi.Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
-    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, HealthLive, MetricsLive, WebhooksLive]),
+    Layer.provide([
+      ApprovalsLive,
+      RunsLive,
+      DeferredsLive,
+      EventsLive,
+      AuditLive,
+      PolicyLive,
+      HealthLive,
+      MetricsLive,
+      WebhooksLive
+    ]),
     Layer.provide(Metrics.layerPrometheus),
     Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
