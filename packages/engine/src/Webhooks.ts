@@ -271,6 +271,22 @@ export const CreateInput = Schema.Struct({
 export type CreateInput = typeof CreateInput.Encoded
 
 /**
+ * What `deliveries` accepts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DeliveriesQuery = Schema.Struct({
+  webhookId: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  status: Schema.optional(DeliveryStatus),
+  runId: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))),
+  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000))),
+  cursor: Schema.optional(Schema.String.pipe(Schema.pattern(/^\d{1,15}$/)).annotations({
+    message: () => "not a cursor this API returned"
+  }))
+})
+
+/**
  * The input of a webhook call is malformed; `field` names the part that is wrong.
  *
  * @since 0.1.0
@@ -531,15 +547,12 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
     } = {}
   ) =>
     Effect.gen(function*() {
-      const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 100)), 1000)
-      let afterSeq: number | undefined
-      if (options.cursor !== undefined) {
-        if (!/^\d{1,15}$/.test(options.cursor)) {
-          return yield* new InvalidWebhook({ field: "cursor", reason: "not a cursor this API returned" })
-        }
-        afterSeq = Number(options.cursor)
-      }
-      const rows = yield* store.listDeliveries({ ...options, afterSeq, limit })
+      const valid = yield* Schema.decodeUnknown(DeliveriesQuery)(options, { onExcessProperty: "error" }).pipe(
+        Effect.mapError(invalid)
+      )
+      const limit = valid.limit ?? 100
+      const afterSeq = valid.cursor === undefined ? undefined : Number(valid.cursor)
+      const rows = yield* store.listDeliveries({ ...valid, afterSeq, limit })
       const page = rows.map((row) => toDelivery(row))
       return rows.length === limit ? { deliveries: page, cursor: String(rows[rows.length - 1].seq) } : { deliveries: page }
     }).pipe(mapStorage("Webhooks.deliveries"))

@@ -332,6 +332,10 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const extra = yield* refuse({ url: "http://127.0.0.1/hook", secret: "mine" } as any)
           assert.deepInclude(extra, { _tag: "InvalidWebhook", field: "secret" })
           assert.strictEqual((yield* service.list).length, 0)
+          const badStatus = yield* service.deliveries({ status: "lost" as any }).pipe(Effect.flip)
+          assert.deepInclude(badStatus, { _tag: "InvalidWebhook", field: "status" })
+          const badCursor = yield* service.deliveries({ cursor: "abc" }).pipe(Effect.flip)
+          assert.deepInclude(badCursor, { _tag: "InvalidWebhook", field: "cursor" })
           // Without an allow-list the local machine and private networks are refused, public names are not.
           const local = yield* service.create({ url: "http://127.0.0.1:9/hook" }).pipe(
             Effect.provide(Webhooks.layerAllowedHosts(["*.example.com"])),
@@ -418,6 +422,32 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(badKey._op, "InvalidData")
         }).pipe(provideContext(context), allowLocal)
       }), { timeout: 60_000 })
+
+    it.live("a receiver that does not answer within the timeout is a failed attempt; at most maxConcurrency in flight", () =>
+      Effect.gen(function*() {
+        const context = yield* engine({ timeout: "500 millis", initialDelay: "1 hour" })
+        const receiver = yield* makeReceiver
+        yield* Effect.gen(function*() {
+          receiver.respond = () => ({ status: 0, hold: true })
+          const service = yield* webhooks
+          const { subscription } = yield* service.create({ url: receiver.url })
+          const test = yield* service.sendTest(subscription.id)
+          yield* drain
+          const failed = yield* service.getDelivery(test.id)
+          assert.strictEqual(failed.status, "pending")
+          assert.include(failed.lastError, "timed out")
+          assert.isAbove(failed.nextAttemptAt, failed.createdAt + 30 * 60_000, "retried after the backoff")
+          assert.strictEqual(receiver.received.length, 1)
+
+          // Per-endpoint concurrency: six messages to a slow endpoint that allows two at a time.
+          receiver.respond = () => ({ status: 200, delayMs: 200 })
+          const { subscription: narrow } = yield* service.create({ url: `${receiver.url}/narrow`, maxConcurrency: 2 })
+          for (let i = 0; i < 6; i++) yield* service.sendTest(narrow.id)
+          yield* drain
+          assert.strictEqual(receiver.received.length, 7)
+          assert.strictEqual(receiver.maxInFlight("/hook/narrow"), 2)
+        }).pipe(provideContext(context), allowLocal)
+      }).pipe(Effect.scoped), { timeout: 60_000 })
 
     it.scoped("a rotated secret signs alongside the previous one until the overlap ends", () =>
       Effect.gen(function*() {

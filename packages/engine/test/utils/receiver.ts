@@ -20,11 +20,15 @@ export interface Received {
 export interface Receiver {
   readonly url: string
   readonly received: Array<Received>
+  /** The most requests to a path open at once (received and not yet answered or closed). */
+  readonly maxInFlight: (path: string) => number
   respond: (request: { readonly id: string; readonly body: string; readonly n: number }) => {
     readonly status: number
     readonly body?: string
     /** Never answer (the status recorded is 0): a receiver that hangs mid-delivery. */
     readonly hold?: boolean
+    /** Answer this many milliseconds late: a slow receiver. */
+    readonly delayMs?: number
   }
   readonly stop: Effect.Effect<void>
   readonly start: Effect.Effect<void>
@@ -37,6 +41,7 @@ export const makeReceiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.
   const receiver: Receiver = {
     url: "",
     received: [],
+    maxInFlight: (path) => maxInFlight.get(path) ?? 0,
     respond: () => ({ status: 200 }),
     stop: Effect.void,
     start: Effect.void,
@@ -58,7 +63,13 @@ export const makeReceiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.
       })
   }
   let n = 0
+  const inFlight = new Map<string, number>()
+  const maxInFlight = new Map<string, number>()
   const server = http.createServer((req, res) => {
+    const path = req.url ?? ""
+    inFlight.set(path, (inFlight.get(path) ?? 0) + 1)
+    maxInFlight.set(path, Math.max(maxInFlight.get(path) ?? 0, inFlight.get(path)!))
+    res.on("close", () => inFlight.set(path, inFlight.get(path)! - 1))
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
@@ -76,9 +87,13 @@ export const makeReceiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.
         for (const waiter of [...waiters]) waiter()
         return
       }
-      res.writeHead(answer.status, { "content-type": "text/plain" })
-      res.end(answer.body ?? "ok")
-      for (const waiter of [...waiters]) waiter()
+      const reply = () => {
+        res.writeHead(answer.status, { "content-type": "text/plain" })
+        res.end(answer.body ?? "ok")
+        for (const waiter of [...waiters]) waiter()
+      }
+      if (answer.delayMs === undefined) reply()
+      else setTimeout(reply, answer.delayMs)
     })
   })
   const listen = (port: number) =>
