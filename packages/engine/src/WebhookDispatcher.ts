@@ -322,6 +322,22 @@ export const make = (
           return yield* finish({ delivered: false, error })
         }
         const { status, text } = outcome.right
+        if (status === 410) {
+          // Standard Webhooks: 410 Gone asks the sender to stop. The subscription is disabled until an operator
+          // enables it again; this message is dead-lettered (redeliverable by hand).
+          const now = yield* Clock.currentTimeMillis
+          yield* store.updateWebhook(subscription.id, { enabled: false, now })
+          yield* Effect.logWarning("webhook subscription disabled: the receiver answered 410 Gone").pipe(
+            Effect.annotateLogs({ webhook: subscription.id })
+          )
+          return yield* finish({
+            delivered: false,
+            final: true,
+            statusCode: status,
+            error: "HTTP 410 Gone: the subscription was disabled",
+            response: text === "" ? undefined : text
+          })
+        }
         const delivered = status >= 200 && status < 300
         return yield* finish({
           delivered,

@@ -272,6 +272,14 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(receiver.received[receiver.received.length - 1].id, test.id)
           const missing = yield* (yield* webhooks).redeliver("msg_nope").pipe(Effect.flip)
           assert.strictEqual(missing._tag, "DeliveryNotFound")
+
+          // 410 Gone: the receiver asks to stop; the subscription is disabled, the message dead-lettered.
+          receiver.respond = () => ({ status: 410 })
+          const gone = yield* (yield* webhooks).sendTest(subscription.id)
+          yield* drain
+          const goneDelivery = yield* (yield* webhooks).getDelivery(gone.id)
+          assert.deepStrictEqual([goneDelivery.status, goneDelivery.lastStatus], ["dead", 410])
+          assert.isFalse((yield* (yield* webhooks).get(subscription.id)).enabled)
         }).pipe(provideContext(context), allowLocal)
       }), { timeout: 60_000 })
 
