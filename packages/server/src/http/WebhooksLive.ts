@@ -1,7 +1,7 @@
 /**
- * Handlers of the webhooks group. The engine's `Webhooks` service is built here from the SQL client, and
- * the allow-list of destination hosts (`Webhooks.AllowedHosts`) is the one in force where this layer is
- * built.
+ * Handlers of the webhooks group. The engine's `Webhooks` service is built here from the SQL client; the
+ * allow-list of destination hosts (`Webhooks.AllowedHosts`) and the key secrets are sealed with
+ * (`Webhooks.SecretKey`) are the ones in force where this layer is built.
  *
  * @since 0.1.0
  */
@@ -34,10 +34,12 @@ export const WebhooksLive: Layer.Layer<
   Effect.gen(function*() {
     const webhooks = yield* Webhooks.make
     const allowedHosts = yield* Webhooks.AllowedHosts
+    const secretKey = yield* Webhooks.SecretKey
     const operator = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.flatMap(CurrentPrincipal, requireOperator).pipe(
         Effect.zipRight(effect),
         Effect.provideService(Webhooks.AllowedHosts, allowedHosts),
+        Effect.provideService(Webhooks.SecretKey, secretKey),
         storage
       )
     return handlers
