@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Webhooks } from "@gatehouse/engine"
 import { Webhook } from "standardwebhooks"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { authConfig, type Engine, eventually, serve, tokens } from "./utils/fixtures.js"
 import { makeReceiver, verifySignature } from "./utils/receiver.js"
@@ -15,7 +17,10 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         engine,
         { dispatchWebhooks: { pollInterval: "100 millis", timeout: "5 seconds", initialDelay: "100 millis" } },
         authConfig,
-        Webhooks.layerAllowedHosts(["127.0.0.1"]) as Layer.Layer<any>
+        Layer.merge(
+          Webhooks.layerAllowedHosts(["127.0.0.1"]),
+          Webhooks.layerSecretKey(Redacted.make(Buffer.alloc(32, 3).toString("base64")))
+        ) as Layer.Layer<any>
       ))
 
     it.live("subscribe, receive signed events, inspect deliveries, test, redeliver, rotate, disable, remove", () =>
@@ -34,6 +39,10 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         const text = yield* Effect.promise(() => listed.text())
         assert.notInclude(text, secret.slice(6), "the secret is never returned after creation")
         assert.deepStrictEqual((yield* operator.webhooks.get({ path: { webhookId: subscription.id } })).id, subscription.id)
+        const stored = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ secrets: string }>`
+          SELECT secrets FROM gatehouse_webhooks`).pipe(Effect.provide(server.context))
+        assert.include(stored[0].secrets, "sealed:v1:", "sealed at rest with the server's key")
+        assert.notInclude(stored[0].secrets, secret.slice(6))
 
         const started = yield* operator.runs.start({
           path: { name: "refund" },
