@@ -25,6 +25,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Random from "effect/Random"
@@ -44,6 +45,7 @@ import {
 } from "./internal/webhookPolicy.js"
 import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
 import { emitDueReminders } from "./internal/reminders.js"
+import * as WebhookMetrics from "./internal/webhookMetrics.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
 import { AllowedHosts, messageBody, newMessageId, SecretKey, WebhookEvent } from "./Webhooks.js"
@@ -87,6 +89,23 @@ export interface DrainResult {
   readonly attempts: number
   /** Reminders emitted. */
   readonly reminders: number
+}
+
+/**
+ * The dispatcher's metrics: `gatehouse_webhook_attempts_total{outcome}` (`delivered`, `failed`, `dead`),
+ * `gatehouse_webhook_attempt_duration_seconds` and `gatehouse_approval_reminders_total`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics: {
+  readonly attempts: Metric.Metric.Counter<number>
+  readonly attemptDuration: Metric.Metric.Histogram<number>
+  readonly reminders: Metric.Metric.Counter<number>
+} = {
+  attempts: WebhookMetrics.attempts,
+  attemptDuration: WebhookMetrics.attemptDuration,
+  reminders: WebhookMetrics.reminders
 }
 
 /**
@@ -264,7 +283,7 @@ export const make = (
                 Effect.annotateLogs({ delivery: delivery.id, webhook: delivery.webhookId, error: outcome.error })
               )
             }
-            yield* store.finishAttempt({
+            const recorded = yield* store.finishAttempt({
               seq: delivery.seq,
               owner,
               attempt: delivery.attempts,
@@ -276,6 +295,11 @@ export const make = (
               next,
               now
             })
+            if (recorded) {
+              const outcome = next._tag === "Delivered" ? "delivered" : next._tag === "Dead" ? "dead" : "failed"
+              yield* Metric.increment(Metric.tagged(WebhookMetrics.attempts, "outcome", outcome))
+              yield* Metric.update(WebhookMetrics.attemptDuration, Math.max(0, now - startedAt) / 1000)
+            }
           }).pipe(Effect.uninterruptible) // an answer received is recorded, even while the process stops
         if (subscription === undefined) return yield* finish({ delivered: false, final: true, error: "subscription removed" })
         if (!subscription.enabled) {
@@ -368,6 +392,7 @@ export const make = (
 
     const drain = Effect.gen(function*() {
       const reminders = yield* emitDueReminders(sql, yield* Clock.currentTimeMillis)
+      if (reminders > 0) yield* Metric.incrementBy(WebhookMetrics.reminders, reminders)
       const events = yield* fanOutAll
       let attempts = 0
       while (true) {

@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
@@ -254,6 +255,8 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           }
           const dead = yield* (yield* webhooks).getDelivery(test.id)
           assert.strictEqual(dead.status, "dead")
+          const deadCount = yield* Metric.value(Metric.tagged(WebhookDispatcher.metrics.attempts, "outcome", "dead"))
+          assert.isAtLeast(deadCount.count, 1, "dead letters are counted in gatehouse_webhook_attempts_total")
           assert.isAbove(dead.attempts, 3)
           assert.strictEqual(dead.lastStatus, 503)
           assert.isTrue(dead.history!.every((a) => a.startedAt <= dead.createdAt + Duration.toMillis("1 hour")))
