@@ -379,6 +379,13 @@ export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks
   readonly getDelivery: (deliveryId: string) => Effect.Effect<Delivery, DeliveryNotFound | StorageError>
   /** Sends a delivered or dead-lettered message again, now, with a fresh retry horizon. */
   readonly redeliver: (deliveryId: string) => Effect.Effect<Delivery, DeliveryNotFound | StorageError>
+  /**
+   * Deletes the delivered and dead-lettered deliveries (with their attempts) last changed more than
+   * `olderThan` ago; pending ones are never pruned. Returns how many were deleted.
+   */
+  readonly prune: (options: {
+    readonly olderThan: Duration.DurationInput
+  }) => Effect.Effect<number, InvalidWebhook | StorageError>
 }>() {}
 
 /** @internal */
@@ -586,7 +593,18 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       return toDelivery((yield* store.getDelivery(deliveryId))!)
     }).pipe(mapStorage("Webhooks.redeliver"))
 
+  const prune = (options: { readonly olderThan: Duration.DurationInput }) =>
+    Effect.gen(function*() {
+      const olderThan = Duration.decodeUnknown(options.olderThan)
+      if (olderThan._tag === "None" || !Duration.isFinite(olderThan.value)) {
+        return yield* new InvalidWebhook({ field: "olderThan", reason: "not a finite duration such as \"30 days\"" })
+      }
+      const now = yield* Clock.currentTimeMillis
+      return yield* store.prune(now - Duration.toMillis(olderThan.value))
+    }).pipe(mapStorage("Webhooks.prune"))
+
   return Webhooks.of({
+    prune,
     create,
     list,
     get,

@@ -273,6 +273,15 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           yield* drain
           assert.strictEqual((yield* (yield* webhooks).getDelivery(test.id)).status, "delivered")
           assert.strictEqual(receiver.received[receiver.received.length - 1].id, test.id)
+          const pending = yield* (yield* webhooks).sendTest(subscription.id)
+          assert.strictEqual(yield* (yield* webhooks).prune({ olderThan: "1 hour" }), 0, "nothing finished that long ago")
+          yield* TestClock.adjust("2 hours")
+          assert.strictEqual(yield* (yield* webhooks).prune({ olderThan: "1 hour" }), 1)
+          const missingNow = yield* (yield* webhooks).getDelivery(test.id).pipe(Effect.flip)
+          assert.strictEqual(missingNow._tag, "DeliveryNotFound")
+          assert.strictEqual((yield* (yield* webhooks).getDelivery(pending.id)).status, "pending", "pending is kept")
+          const badPrune = yield* (yield* webhooks).prune({ olderThan: "forever" as any }).pipe(Effect.flip)
+          assert.deepInclude(badPrune, { _tag: "InvalidWebhook", field: "olderThan" })
           const missing = yield* (yield* webhooks).redeliver("msg_nope").pipe(Effect.flip)
           assert.strictEqual(missing._tag, "DeliveryNotFound")
 

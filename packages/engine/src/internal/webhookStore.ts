@@ -346,7 +346,19 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
         updated_at = ${now}, delivered_at = NULL
       WHERE id = ${id} AND status <> 'delivering' RETURNING seq`.pipe(Effect.map((rows) => rows.length > 0))
 
+  /** Deletes delivered and dead deliveries last changed before `before`, with their attempts. */
+  const prune = (before: number): Effect.Effect<number, SqlError> =>
+    Effect.gen(function*() {
+      const finished = sql`SELECT seq FROM gatehouse_webhook_deliveries
+        WHERE status IN ('delivered', 'dead') AND updated_at < ${before}`
+      yield* sql`DELETE FROM gatehouse_webhook_attempts WHERE delivery_seq IN (${finished})`
+      const rows = yield* sql`DELETE FROM gatehouse_webhook_deliveries
+        WHERE status IN ('delivered', 'dead') AND updated_at < ${before} RETURNING seq`
+      return rows.length
+    }).pipe(sql.withTransaction)
+
   return {
+    prune,
     insertWebhook,
     listWebhooks,
     getWebhook,
