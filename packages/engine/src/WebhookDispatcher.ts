@@ -38,6 +38,7 @@ import { mapStorage } from "./internal/storageError.js"
 import {
   afterFailure,
   destinationProblem,
+  newMessageId,
   responsePrefixLength,
   signatureHeader,
   unsealSecret,
@@ -48,7 +49,7 @@ import { emitDueReminders } from "./internal/reminders.js"
 import * as WebhookMetrics from "./internal/webhookMetrics.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
-import { AllowedHosts, messageBody, newMessageId, SecretKey, WebhookEvent } from "./Webhooks.js"
+import { AllowedHosts, SecretKey, WebhookEvent } from "./Webhooks.js"
 
 /**
  * @since 0.1.0
@@ -223,7 +224,7 @@ export const make = (
                   : {})
               }
             }
-            const text = messageBody(body)
+            const text = JSON.stringify(body)
             for (const target of targets) {
               planned.push({ id: newMessageId(), webhookId: target.id, event, body: text, now })
             }

@@ -38,7 +38,7 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { mapStorage } from "./internal/storageError.js"
 import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
-import { destinationProblem, newSecret, sealSecret } from "./internal/webhookPolicy.js"
+import { destinationProblem, newMessageId, newSecret, sealSecret } from "./internal/webhookPolicy.js"
 import type { StorageError } from "./StorageError.js"
 
 /**
@@ -388,8 +388,7 @@ export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks
   }) => Effect.Effect<number, InvalidWebhook | StorageError>
 }>() {}
 
-/** @internal */
-export const toSubscription = (row: WebhookRow): Subscription =>
+const toSubscription = (row: WebhookRow): Subscription =>
   new Subscription({
     id: row.id,
     url: row.url,
@@ -405,8 +404,7 @@ export const toSubscription = (row: WebhookRow): Subscription =>
     updatedAt: row.updatedAt
   })
 
-/** @internal */
-export const toDelivery = (row: DeliveryRow, history?: ReadonlyArray<Attempt>): Delivery =>
+const toDelivery = (row: DeliveryRow, history?: ReadonlyArray<Attempt>): Delivery =>
   new Delivery({
     id: row.id,
     webhookId: row.webhookId,
@@ -431,11 +429,6 @@ const invalid = (error: ParseResult.ParseError): InvalidWebhook => {
   })
 }
 
-/** The webhook-id of a new message: `msg_` and a random id, as Standard Webhooks suggests. @internal */
-export const newMessageId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
-
-/** @internal */
-export const messageBody = (event: WebhookEvent): string => JSON.stringify(event)
 
 /**
  * @since 0.1.0
@@ -525,11 +518,11 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       yield* find(webhookId)
       const now = yield* Clock.currentTimeMillis
       const id = newMessageId()
-      const body = messageBody({
+      const body = JSON.stringify({
         type: "webhook.test",
         timestamp: new Date(now).toISOString(),
         data: { createdAt: now, details: { webhookId } }
-      })
+      } satisfies WebhookEvent)
       yield* store.insertDelivery({
         id,
         webhookId,

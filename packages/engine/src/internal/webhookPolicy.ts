@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto"
 import { isIP } from "node:net"
 import { Webhook } from "standardwebhooks"
 
@@ -110,6 +110,9 @@ export const afterFailure = (
   const at = options.now + Math.round(delay * (0.5 + options.random / 2))
   return at > options.retryFrom + policy.horizonMillis ? { _tag: "Dead" } : { _tag: "Retry", at }
 }
+
+/** The webhook-id of a new message: `msg_` and a random id, as Standard Webhooks suggests. @internal */
+export const newMessageId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
 
 /** A new signing secret in the Standard Webhooks format: `whsec_` and 32 random bytes in base64. @internal */
 export const newSecret = (): string => `whsec_${randomBytes(32).toString("base64")}`
