@@ -20,7 +20,7 @@
  *   deadline: Date.parse("2026-12-01T12:00:00Z"),
  *   workflow: "refund-review",
  *   runId: "refund-review-T-1",
- *   openUrl: "https://gatehouse.example.com/inbox/...",
+ *   openUrl: "https://gatehouse.example.com/inbox/refund-review-T-1/refund-decision",
  *   actions: undefined
  * })
  * ```
@@ -228,16 +228,14 @@ export interface Links {
  */
 export const approvalUrl = (links: Links, runId: string, nodeId: string): string =>
   links.approvalUrl?.(runId, nodeId) ??
-    `${links.publicUrl.replace(/\/$/, "")}/inbox/runs/${encodeURIComponent(runId)}/approvals/${
-      encodeURIComponent(nodeId)
-    }`
+    `${links.publicUrl.replace(/\/+$/, "")}/inbox/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}`
 
 /**
  * @since 0.1.0
  * @category formatting
  */
 export const actionUrl = (links: Links, token: string): string =>
-  links.actionUrl?.(token) ?? `${links.publicUrl.replace(/\/$/, "")}/inbox/links/${encodeURIComponent(token)}`
+  links.actionUrl?.(token) ?? `${links.publicUrl.replace(/\/+$/, "")}/inbox/links/${encodeURIComponent(token)}`
 
 /**
  * The person a message is for: an id, and the roles their links may decide with.

@@ -10,7 +10,7 @@ const base: SlackMessage.Content = {
   deadline: Date.UTC(2026, 11, 1, 12),
   workflow: "refund",
   runId: "refund-T-1",
-  openUrl: "https://gh.example.com/inbox/runs/refund-T-1/approvals/decide"
+  openUrl: "https://gh.example.com/inbox/refund-T-1/decide"
 }
 
 const buttons = (payload: SlackMessage.Payload) =>
@@ -76,7 +76,7 @@ describe("SlackMessage", () => {
       assert.deepStrictEqual(urls, [
         "https://gh.example.com/inbox/links/tok-approve",
         "https://gh.example.com/inbox/links/tok-deny",
-        "https://gh.example.com/inbox/runs/r-1/approvals/n%2F1"
+        "https://gh.example.com/inbox/r-1/n%2F1"
       ])
       const refused = yield* SlackMessage.render(event, {
         links: { publicUrl: "https://gh.example.com" },

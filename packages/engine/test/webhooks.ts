@@ -398,7 +398,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const toAna = buttons(messages.find((m) => buttons(m).length === 3)!)
           const toChannel = buttons(messages.find((m) => buttons(m).length === 1)!)
           assert.deepStrictEqual(toChannel.map(([text]) => text), ["Open in inbox"])
-          assert.strictEqual(toChannel[0][1], `https://gatehouse.example.com/inbox/runs/${runId}/approvals/first`)
+          assert.strictEqual(toChannel[0][1], `https://gatehouse.example.com/inbox/${runId}/first`)
           assert.deepStrictEqual(toAna.map(([text]) => text), ["Approve", "Deny", "Open"])
           assert.strictEqual(messages[0].text, "First?")
           const token = decodeURIComponent(toAna[0][1].split("/inbox/links/")[1])
