@@ -133,6 +133,10 @@ export const make = (
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const store = makeWebhookStore(sql)
     const client = yield* HttpClient.HttpClient
+    // The allow-list and the sealing key in force where the dispatcher is built: `drain` and the loop use
+    // the same ones, whoever calls.
+    const allowedHosts = yield* AllowedHosts
+    const secretKey = yield* SecretKey
     const actionLinks = yield* Effect.serviceOption(ActionLinks.ActionLinks)
     const mint: SlackMessage.Mint | undefined = Option.isSome(actionLinks)
       ? (input) => actionLinks.value.mint(input)
@@ -306,11 +310,10 @@ export const make = (
         if (!subscription.enabled) {
           return yield* finish({ delivered: false, final: true, error: "subscription disabled" })
         }
-        const problem = destinationProblem(subscription.url, yield* AllowedHosts)
+        const problem = destinationProblem(subscription.url, allowedHosts)
         if (problem !== undefined) return yield* finish({ delivered: false, final: true, error: problem.reason })
-        const key = yield* SecretKey
         const secrets = subscription.secrets.flatMap((stored) => {
-          const secret = unsealSecret(stored.secret, key === undefined ? undefined : Redacted.value(key))
+          const secret = unsealSecret(stored.secret, secretKey === undefined ? undefined : Redacted.value(secretKey))
           return secret === undefined ? [] : [{ ...stored, secret }]
         })
         if (secrets.length === 0) {

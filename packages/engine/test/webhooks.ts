@@ -97,11 +97,12 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
       Effect.gen(function*() {
         const db = yield* makeDatabase
         const context = yield* buildEngine(db, AllLive, { pollInterval: Duration.infinity })
+        // The dispatcher takes the allow-list in force where it is built.
         const hooks = yield* Layer.build(
           Layer.mergeAll(Webhooks.layer, WebhookDispatcher.layerManualFetch({ timeout: "5 seconds", ...options })).pipe(
             Layer.provide(Layer.succeedContext(context))
           )
-        )
+        ).pipe(Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"])))
         return Context.merge(context, hooks)
       })
     const allowLocal = Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"]))
@@ -435,7 +436,11 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const failed = yield* service.getDelivery(test.id)
           assert.include(failed.lastError, "GATEHOUSE_WEBHOOK_SECRET_KEY")
           yield* TestClock.adjust("1 minute")
-          yield* drain.pipe(Effect.provide(key))
+          // A dispatcher built with the key unseals it.
+          const keyed = yield* Layer.build(
+            WebhookDispatcher.layerManualFetch().pipe(Layer.provide(Layer.succeedContext(context)))
+          ).pipe(Effect.provide(Layer.merge(key, Webhooks.layerAllowedHosts(["127.0.0.1"]))))
+          yield* Context.get(keyed, WebhookDispatcher.WebhookDispatcher).drain
           assert.strictEqual(receiver.received.length, 1)
           assert.isTrue(verifySignature(secret, receiver.received[0]))
           const badKey = yield* Layer.build(Webhooks.layerSecretKey(Redacted.make("c2hvcnQ="))).pipe(Effect.flip)
