@@ -38,7 +38,9 @@ export const make: Effect.Effect<
 
   return {
     target: "database",
-    listApprovals: (query) => wrap(approvals.list(defined({ ...query }))),
+    // `*` is every reviewer's, as on the server.
+    listApprovals: (query) =>
+      wrap(approvals.list(defined({ ...query, reviewer: query.reviewer === "*" ? undefined : query.reviewer }))),
     getApproval: (address) => wrap(approvals.get(address)),
     pendingApprovals: (runId) =>
       Effect.map(
