@@ -26,6 +26,8 @@ export interface DecideRequest {
   readonly verdict: Approvals.Verdict
   readonly note?: string | undefined
   readonly payload?: unknown
+  /** The request hash the reviewer read: a newer revision makes the decision stale. */
+  readonly requestHash?: string | undefined
   /** Who decides: required against a database, refused against a server (the token says who). */
   readonly as?: { readonly id: string; readonly roles: ReadonlyArray<string> } | undefined
 }

@@ -20,7 +20,7 @@ export interface Target {
   readonly stop: () => Promise<void>
 }
 
-const exitCodes = { invalidInput: 2, notFound: 3, conflict: 4, notAuthorized: 6, unreachable: 7 }
+const exitCodes = { invalidInput: 2, notFound: 3, conflict: 4, stale: 5, notAuthorized: 6, unreachable: 7 }
 
 export const suite = (name: string, setup: () => Promise<Target>) =>
   describe(name, () => {
@@ -200,6 +200,43 @@ export const suite = (name: string, setup: () => Promise<Target>) =>
         assert.strictEqual(withoutAs.code, exitCodes.invalidInput)
         assert.include(withoutAs.stderr, "needs --as ID")
       }
+    }, 600_000)
+
+    it("request-changes makes a new revision; a decision on the request hash read before is stale (exit 5)", async () => {
+      const ticketId = `T-${randomUUID().slice(0, 8)}`
+      const runId = await target.startRun("draft-reply", { ticketId })
+      await eventually("the first revision waiting", async () =>
+        (await okJson(["why", runId, ...read()])).blockers[0]?.nodeId === "reply#1" ? true : undefined)
+      const first = await okJson(["approvals", "show", runId, ...read()])
+      assert.strictEqual(first.nodeId, "reply#1")
+      assert.deepStrictEqual(first.reviewed, { reply: `Reply to ${ticketId}, revision 1` })
+
+      const changes = await okJson([
+        "request-changes", runId, "--note", "mention the amount", "--request-hash", first.requestHash, ...as("quinn")
+      ])
+      assert.strictEqual(changes.status, "decided")
+      assert.strictEqual(changes.approval.status, "changes-requested")
+      const second = await eventually("the second revision waiting", async () => {
+        const approval = await okJson(["approvals", "show", runId, ...read()])
+        return approval.nodeId === "reply#2" ? approval : undefined
+      })
+      assert.deepStrictEqual(second.reviewed, { reply: `Reply to ${ticketId}, revision 2: mention the amount` })
+      assert.notStrictEqual(second.requestHash, first.requestHash)
+
+      const stale = await gatehouse(["approve", runId, "--node", "reply", "--request-hash", first.requestHash, ...as("quinn")])
+      assert.strictEqual(stale.code, exitCodes.stale, stale.stderr)
+      assert.include(stale.stderr, "changed since the reviewer saw it")
+      assert.strictEqual((await okJson(["approvals", "show", runId, ...read()])).status, "waiting-approval")
+      const badHash = await gatehouse(["approve", runId, "--request-hash", "not-a-hash", ...as("quinn")])
+      assert.strictEqual(badHash.code, exitCodes.invalidInput)
+
+      const approved = await okJson(["approve", runId, "--request-hash", second.requestHash, ...as("quinn")])
+      assert.strictEqual(approved.status, "decided")
+      const done = await eventually("the reply sent", async () => {
+        const inspected = await okJson(["runs", "inspect", runId, ...read()])
+        return inspected.run.status === "completed" ? inspected : undefined
+      })
+      assert.deepStrictEqual(done.nodes.map((node: any) => node.nodeId), ["reply#1/produce", "reply#1", "reply#2/produce", "reply#2"])
     }, 600_000)
 
     it("events tail --follow prints a decision another process makes", async () => {

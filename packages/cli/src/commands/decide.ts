@@ -90,6 +90,13 @@ const decideCommand = <Name extends keyof typeof verbs>(name: Name) => {
         Options.withDescription("JSON the node's decision schema asks for, or @file"),
         Options.optional
       ),
+      requestHash: Options.text("request-hash").pipe(
+        Options.withSchema(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/), Schema.annotations({ message: () => "a request hash is 64 lowercase hex digits" }))),
+        Options.withDescription(
+          "decide only if the approval is still the one you read (its request hash, from `approvals show`)"
+        ),
+        Options.optional
+      ),
       as: Options.text("as").pipe(
         Options.withDescription("the reviewer you decide as (database only; a server knows you from the token)"),
         Options.optional
@@ -113,6 +120,7 @@ const decideCommand = <Name extends keyof typeof verbs>(name: Name) => {
             verdict,
             note: Option.getOrUndefined(options.note),
             payload,
+            requestHash: Option.getOrUndefined(options.requestHash),
             as: Option.isSome(options.as) ? { id: options.as.value, roles: options.role } : undefined
           })
           if (options.json) return yield* Output.json(result)

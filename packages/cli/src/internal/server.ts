@@ -72,7 +72,7 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
               )
           )
         ),
-      decide: ({ as, note, payload, ...path }) =>
+      decide: ({ as, note, payload, requestHash, ...path }) =>
         as !== undefined
           ? Effect.fail(
             CliError.make(
@@ -85,7 +85,7 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
             client.approvals.decide({
               path: { runId: path.runId, nodeId: path.nodeId },
               payload: defined({ verdict: path.verdict, note, payload }),
-              headers: {}
+              headers: requestHash === undefined ? {} : { "if-match": `"${requestHash}"` }
             })
           ),
       listRuns: (query) => call(client.runs.list({ urlParams: defined({ ...query }) })),
