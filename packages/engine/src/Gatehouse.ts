@@ -23,6 +23,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
@@ -41,6 +42,7 @@ export type Services =
   | SqlClient.SqlClient
   | Workflows.Workflows
   | Approvals.Approvals
+  | ActionLinks.ActionLinks
   | Events.Events
   | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
@@ -53,6 +55,8 @@ export interface Options<E, R> extends Runner.RunnerOptions {
   /** Workflow implementations (`MyWorkflow.toLayer(...)`) this process executes. */
   readonly workflows?: Layer.Layer<never, E, R> | undefined
 }
+
+const approvalsAndLinks = ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer))
 
 /**
  * The engine on the SQL client in context: migrations, then the client, the registry and a runner for
@@ -69,7 +73,7 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer, WorkflowRegistry.layer)),
+    Layer.provideMerge(Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, WorkflowRegistry.layer)),
     Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -77,17 +81,17 @@ export const layer = <E = never, R = never>(
 }
 
 /**
- * Only the client side (`Workflows`, `Approvals`, `Events`) on the SQL client in context, with
+ * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`) on the SQL client in context, with
  * the engine's migrations: for processes that start, decide and read runs without executing them.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerClient: Layer.Layer<
-  Workflows.Workflows | Approvals.Approvals | Events.Events,
+  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Events.Events,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, Approvals.layer, Events.layer).pipe(Layer.provide(Migrations.layer))
+> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer).pipe(Layer.provide(Migrations.layer))
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.
@@ -341,7 +345,12 @@ export const layerConfig = <E = never, R = never>(
  * @since 0.1.0
  * @category models
  */
-export type ClientServices = SqlClient.SqlClient | Workflows.Workflows | Approvals.Approvals | Events.Events
+export type ClientServices =
+  | SqlClient.SqlClient
+  | Workflows.Workflows
+  | Approvals.Approvals
+  | ActionLinks.ActionLinks
+  | Events.Events
 
 /**
  * The client side on its own SQLite file: start, decide, read and cancel runs that runners elsewhere

@@ -24,6 +24,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
+import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
@@ -183,7 +184,7 @@ export const layer = <E = never, R = never>(
 ): Layer.Layer<Services, E | MigrationError | SqlError | Gatehouse.DatabaseOpenError, Exclude<R, Services>> => {
   const client = Layer.mergeAll(
     Workflows.layer,
-    Approvals.layer,
+    ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer)),
     Events.layer,
     WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the

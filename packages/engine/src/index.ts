@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as ActionLinks from "./ActionLinks.js"
 export * as Approval from "./Approval.js"
 
 /**

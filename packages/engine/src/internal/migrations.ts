@@ -204,6 +204,24 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     // The claim moves it to `claim_link`, so only the execution it resumed links to it.
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN wake_link TEXT`
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN claim_link TEXT`
+  }),
+  "0008_action_links": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // One-click decision links (email, chat): only the SHA-256 of a token is stored, bound to one reviewer
+    // (with the roles vouched for when it was minted), one approval, one request hash and one verdict.
+    yield* sql`CREATE TABLE gatehouse_action_links (
+      token_hash TEXT PRIMARY KEY,
+      run_id TEXT NOT NULL,
+      node_id TEXT NOT NULL,
+      reviewer TEXT NOT NULL,
+      roles TEXT NOT NULL,
+      verdict TEXT NOT NULL,
+      request_hash TEXT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      created_at BIGINT NOT NULL,
+      used_at BIGINT
+    )`
+    yield* sql`CREATE INDEX gatehouse_action_links_approval_idx ON gatehouse_action_links (run_id, node_id)`
   })
 }
 

@@ -190,3 +190,20 @@ export const decodeFirst = <A, I>(schema: Schema.Schema<A, I>, table: string) =>
   return (rows: ReadonlyArray<unknown>): Effect.Effect<Option.Option<A>, SqlError> =>
     rows.length === 0 ? Effect.succeedNone : Effect.asSome(Effect.mapError(decode(rows[0]), storageError(table)))
 }
+
+/** `gatehouse_action_links`: one-click decision links, by the SHA-256 of their token (never the token). */
+export const ActionLinkRow = Schema.Struct({
+  tokenHash: required("token_hash", Schema.String),
+  runId: required("run_id", Schema.String),
+  nodeId: required("node_id", Schema.String),
+  reviewer: Schema.String,
+  roles: JsonText.pipe(Schema.compose(Schema.Array(Schema.String))),
+  verdict: Schema.Literal("approve", "deny"),
+  requestHash: required("request_hash", Schema.String),
+  expiresAt: required("expires_at", Int),
+  createdAt: required("created_at", Int),
+  usedAt: column("used_at", Int)
+})
+
+/** @internal */
+export type ActionLinkRow = typeof ActionLinkRow.Type
