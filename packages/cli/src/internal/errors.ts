@@ -37,6 +37,16 @@ export const fromTagged = (error: unknown, where: string): CliError.CliError => 
       )
     case "RunNotActive":
       return CliError.make("conflict", message)
+    case "PolicyChanged":
+      return CliError.make(
+        "conflict",
+        message,
+        `the policy changed since the approval was requested; \`gatehouse why ${field(error, "runId")}\` shows what the run waits on now`
+      )
+    case "PolicyDenied":
+      return CliError.make("not-authorized", message, "the active policy denies this")
+    case "Throttled":
+      return CliError.make("conflict", message, "the policy throttles this: retry later")
     case "StaleApproval":
       return CliError.make(
         "stale",
