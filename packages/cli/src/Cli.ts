@@ -13,6 +13,7 @@ import { migrate } from "./commands/migrate.js"
 import { runs } from "./commands/runs.js"
 import { serve } from "./commands/serve.js"
 import { why } from "./commands/why.js"
+import { webhooks } from "./commands/webhooks.js"
 import { worker } from "./commands/worker.js"
 
 /**
@@ -32,7 +33,8 @@ export const gatehouse = Command.make("gatehouse").pipe(
     audit,
     migrate,
     worker,
-    serve
+    serve,
+    webhooks
   ])
 )
 

@@ -1,0 +1,156 @@
+/**
+ * `gatehouse webhooks` as a child process: on a SQLite file (a dispatcher in this process delivers what the
+ * commands queue to a real receiver on 127.0.0.1) and against a real `gatehouse serve`.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Gatehouse, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createHmac } from "node:crypto"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as path from "node:path"
+import { ok, okJson, run } from "./utils/cli.js"
+import { serverTarget, tempDir } from "./utils/targets.js"
+import type { Target } from "./scenario.js"
+
+interface Received {
+  readonly id: string
+  readonly timestamp: string
+  readonly signature: string
+  readonly body: string
+}
+
+const verify = (secret: string, message: Received): boolean => {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64")
+  const expected = createHmac("sha256", key).update(`${message.id}.${message.timestamp}.${message.body}`).digest("base64")
+  return message.signature.split(" ").includes(`v1,${expected}`)
+}
+
+describe("gatehouse webhooks on a SQLite file", () => {
+  const temp = tempDir()
+  const database = path.join(temp.dir, "gh.db")
+  const env = { GATEHOUSE_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }
+  const received: Array<Received> = []
+  let server: http.Server
+  let url: string
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (chunk: Buffer) => chunks.push(chunk))
+      req.on("end", () => {
+        received.push({
+          id: String(req.headers["webhook-id"]),
+          timestamp: String(req.headers["webhook-timestamp"]),
+          signature: String(req.headers["webhook-signature"]),
+          body: Buffer.concat(chunks).toString("utf8")
+        })
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+  })
+  afterAll(() => {
+    server.close()
+    temp.remove()
+  })
+
+  // What a runner or server process with the dispatcher does, here on demand.
+  const deliver = () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        WebhookDispatcher.layerManualFetch().pipe(
+          Layer.provideMerge(Gatehouse.layerClientSqlite({ filename: database })),
+          Layer.provideMerge(Webhooks.layerAllowedHosts(["127.0.0.1"]))
+        )
+      )
+      return yield* Context.get(context, WebhookDispatcher.WebhookDispatcher).drain
+    }).pipe(Effect.scoped, Effect.runPromise)
+
+  it("add writes the secret to a private file; list, test, deliveries, redeliver, remove; errors exit with their codes", async () => {
+    const secretFile = path.join(temp.dir, "hook.secret")
+    const added = await okJson(["webhooks", "add", url, "--event", "webhook.test", "--event", "approval.*",
+      "--secret-file", secretFile, "--database", database], env)
+    const id: string = added.subscription.id
+    assert.match(id, /^wh_/)
+    assert.deepStrictEqual(added.subscription.eventTypes, ["webhook.test", "approval.*"])
+    assert.strictEqual(added.secretFile, secretFile)
+    const secret = fs.readFileSync(secretFile, "utf8").trim()
+    assert.match(secret, /^whsec_/)
+    assert.strictEqual(fs.statSync(secretFile).mode & 0o777, 0o600)
+    assert.notInclude(JSON.stringify(added), secret)
+
+    const table = await ok(["webhooks", "list", "--database", database], env)
+    assert.match(table, /^WEBHOOK\s+URL\s+EVENTS\s+WORKFLOWS\s+FORMAT\s+STATE$/m)
+    assert.include(table, id)
+    assert.notInclude(table, secret.slice(6))
+    const listed = await okJson(["webhooks", "list", "--database", database], env)
+    assert.deepStrictEqual(listed.map((s: any) => s.id), [id])
+
+    const queued = await okJson(["webhooks", "test", id, "--database", database], env)
+    assert.strictEqual(queued.type, "webhook.test")
+    assert.strictEqual(queued.status, "pending")
+    await deliver()
+    assert.deepStrictEqual(received.map((r) => r.id), [queued.id])
+    assert.isTrue(verify(secret, received[0]), "signed with the secret in the file")
+
+    const delivered = await okJson(["webhooks", "deliveries", "--status", "delivered", "--database", database], env)
+    assert.deepStrictEqual(delivered.map((d: any) => d.id), [queued.id])
+    const again = await okJson(["webhooks", "redeliver", queued.id, "--database", database], env)
+    assert.strictEqual(again.status, "pending")
+    await deliver()
+    assert.deepStrictEqual(received.map((r) => r.id), [queued.id, queued.id])
+
+    // Refused: a destination outside the allow-list, a secret file that exists, unknown ids.
+    const outside = await run(["webhooks", "add", "http://10.1.2.3/hook", "--secret-file", path.join(temp.dir, "x"),
+      "--database", database], { env })
+    assert.strictEqual(outside.code, 2, outside.stderr)
+    assert.include(outside.stderr, "allow-list")
+    assert.isFalse(fs.existsSync(path.join(temp.dir, "x")))
+    const existing = await run(["webhooks", "add", url, "--secret-file", secretFile, "--database", database], { env })
+    assert.strictEqual(existing.code, 2, existing.stderr)
+    assert.strictEqual((await okJson(["webhooks", "list", "--database", database], env)).length, 1, "nothing stored")
+    const unknown = await run(["webhooks", "redeliver", "msg_unknown", "--database", database], { env })
+    assert.strictEqual(unknown.code, 3, unknown.stderr)
+
+    assert.include(await ok(["webhooks", "remove", id, "--database", database], env), `removed ${id}`)
+    const twice = await run(["webhooks", "remove", id, "--database", database], { env })
+    assert.strictEqual(twice.code, 3, twice.stderr)
+    assert.include(twice.stderr, "gatehouse webhooks list")
+  }, 240_000)
+})
+
+describe("gatehouse webhooks against a real gatehouse serve", () => {
+  let target: Target
+  const temp = tempDir()
+  beforeAll(async () => {
+    target = await serverTarget()
+  }, 300_000)
+  afterAll(async () => {
+    await target?.stop()
+    temp.remove()
+  }, 120_000)
+
+  it("operators manage subscriptions through the API; a reviewer's token is refused", async () => {
+    const read = () => [...target.connection, ...target.reader]
+    const secretFile = path.join(temp.dir, "server.secret")
+    const added = await okJson(["webhooks", "add", "https://hooks.example.com/gatehouse", "--workflow",
+      "release-pipeline", "--secret-file", secretFile, ...read()])
+    assert.match(fs.readFileSync(secretFile, "utf8"), /^whsec_/)
+    const listed = await okJson(["webhooks", "list", ...read()])
+    assert.deepStrictEqual(listed.map((s: any) => [s.id, s.workflows]), [[added.subscription.id, ["release-pipeline"]]])
+    const queued = await okJson(["webhooks", "test", added.subscription.id, ...read()])
+    assert.strictEqual(queued.type, "webhook.test")
+    const internal = await run(["webhooks", "add", "http://192.168.1.1/x", "--secret-file", path.join(temp.dir, "y"),
+      ...read()])
+    assert.strictEqual(internal.code, 2, internal.stderr)
+    const reviewer = await run(["webhooks", "list", ...target.connection, ...target.reviewer("quinn")])
+    assert.strictEqual(reviewer.code, 6, reviewer.stderr)
+    await ok(["webhooks", "remove", added.subscription.id, ...read()])
+    assert.deepStrictEqual(await okJson(["webhooks", "list", ...read()]), [])
+  }, 240_000)
+})
