@@ -194,8 +194,8 @@ export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/
 }) {}
 
 /**
- * Options of `list`, validated with this schema. `status` defaults to `waiting-approval`, or to any status
- * with `decidedBy` (the approvals that reviewer voted on or decided). `order` is `requested` (oldest
+ * Options of `list`, validated with this schema. `status` (`any` for every status) defaults to
+ * `waiting-approval`, or to any status with `decidedBy` (the approvals that reviewer voted on or decided). `order` is `requested` (oldest
  * request first, the default) or `deadline` (nearest deadline first, approvals without one last); a
  * cursor is only valid with the order it was read in.
  *
@@ -203,7 +203,7 @@ export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/
  * @category models
  */
 export const ListOptions = Schema.Struct({
-  status: Schema.optional(ApprovalStatus),
+  status: Schema.optional(Schema.Union(ApprovalStatus, Schema.Literal("any"))),
   reviewer: Schema.optional(ReviewerInput),
   decidedBy: Schema.optional(Reviewer.fields.id),
   order: Schema.optional(Schema.Literal("requested", "deadline")),
@@ -579,7 +579,9 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           Effect.mapError(() => new InvalidDecision({ reason: "cursor is not one this API returned" }))
         )
         const limit = decoded.limit ?? 50
-        const status = decoded.status ?? (decoded.decidedBy !== undefined ? undefined : "waiting-approval")
+        const status = decoded.status === "any"
+          ? undefined
+          : decoded.status ?? (decoded.decidedBy !== undefined ? undefined : "waiting-approval")
         const order = decoded.order ?? "requested"
         const reviewer = decoded.reviewer === undefined
           ? undefined

@@ -291,6 +291,10 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b" })), [[first, "approved"]])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", status: "waiting-approval" })), [])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "c" })), [])
+          assert.deepStrictEqual(ids(yield* approvals.list({ status: "any", reviewer: "c" })), [
+            [first, "approved"],
+            [second, "waiting-approval"]
+          ])
           assert.deepStrictEqual(ids(yield* approvals.list({ workflow: "change" })), [[second, "waiting-approval"]])
           const bad = yield* Effect.flip(approvals.list({ decidedBy: "" }))
           assert.include(bad.message, "decidedBy")
@@ -304,6 +308,28 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const next = yield* approvals.list({ order: "deadline", limit: 1, cursor: byDeadline.cursor! })
           assert.deepStrictEqual(ids(next), [[second, "waiting-approval"]])
           assert.deepStrictEqual(ids(yield* approvals.list())[0], [second, "waiting-approval"])
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("Events.latest: a cursor after everything visible, from which only newer events follow", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const events = yield* Events.Events
+          const runId = yield* Change.start({ id: "tail-1" })
+          yield* GatehouseTest.settle
+          const seen = yield* visibleEvents(runId, 2)
+          const latest = yield* events.latest
+          assert.isDefined(latest)
+          assert.deepStrictEqual(yield* events.read({ after: latest! }), [])
+          assert.strictEqual(seen[seen.length - 1].cursor, latest)
+          yield* (yield* approvalsService).decide({ runId, nodeId: "change-board", verdict: "deny", by: "a" })
+          let after: ReadonlyArray<Events.Event> = []
+          for (let attempt = 0; attempt < 500 && after.length === 0; attempt++) {
+            after = yield* events.read({ after: latest! })
+            if (after.length === 0) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+          }
+          assert.strictEqual(after[0].type, "approval.decided")
         }).pipe(provideContext(context))
       }))
 
