@@ -30,7 +30,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { Approvals, Events, Workflows } from "@gatehouse/engine"
+import type { ActionLinks, Approvals, Events, Workflows } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -49,6 +49,7 @@ import { HealthLive } from "./http/HealthLive.js"
 import { MetricsLive } from "./http/MetricsLive.js"
 import { RunsLive } from "./http/RunsLive.js"
 import { DeferredsLive } from "./http/DeferredsLive.js"
+import * as Inbox from "./Inbox.js"
 import * as Metrics from "./Metrics.js"
 import * as StartableWorkflows from "./StartableWorkflows.js"
 
@@ -72,6 +73,8 @@ export interface Options {
    * Responses are not bounded by it: an event stream stays open.
    */
   readonly requestTimeout?: number | undefined
+  /** The reviewer inbox under `/inbox`: its session key and the public address action links are built on. */
+  readonly inbox?: Inbox.Options | undefined
 }
 
 /**
@@ -82,6 +85,7 @@ export interface Options {
  */
 export type Requirements =
   | Approvals.Approvals
+  | ActionLinks.ActionLinks
   | Workflows.Workflows
   | Events.Events
   | SqlClient.SqlClient
@@ -148,6 +152,7 @@ export const layerApi = (
 export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer, ServeError, Requirements> =>
   HttpApiBuilder.serve(Metrics.middleware).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(Inbox.layer(options.inbox)),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(layerApi(options)),
     Layer.provideMerge(
@@ -164,7 +169,8 @@ export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer,
   )
 
 /**
- * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`.
+ * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`, and the inbox's session key
+ * and public address from `GATEHOUSE_SESSION_KEY` and `GATEHOUSE_PUBLIC_URL` (see `Inbox.layerConfig`).
  *
  * @since 0.1.0
  * @category layers
@@ -176,8 +182,20 @@ export const layerConfig = (
     Effect.map(
       Config.all({
         port: Config.integer("GATEHOUSE_PORT").pipe(Config.withDefault(8080)),
-        host: Config.string("GATEHOUSE_HOST").pipe(Config.withDefault("127.0.0.1"))
+        host: Config.string("GATEHOUSE_HOST").pipe(Config.withDefault("127.0.0.1")),
+        sessionKey: Config.option(Config.redacted("GATEHOUSE_SESSION_KEY")),
+        publicUrl: Config.option(Config.url("GATEHOUSE_PUBLIC_URL"))
       }),
-      (listen) => layer({ ...options, ...listen })
+      (config) =>
+        layer({
+          ...options,
+          port: config.port,
+          host: config.host,
+          inbox: {
+            ...options.inbox,
+            ...(Option.isSome(config.sessionKey) ? { sessionKey: config.sessionKey.value } : {}),
+            ...(Option.isSome(config.publicUrl) ? { publicUrl: config.publicUrl.value.toString() } : {})
+          }
+        })
     )
   )
