@@ -60,7 +60,8 @@ export const fieldsOf = (decisionSchema: unknown): ReadonlyArray<Field> => {
   const fields: Array<Field> = []
   for (const [key, raw] of Object.entries(schema.properties)) {
     const property = resolve(root, raw)
-    const label = typeof property.title === "string" ? property.title : humanize(key)
+    // A referenced definition's title names its type ("int"), not this field.
+    const label = typeof raw.title === "string" ? raw.title : humanize(key)
     const common = {
       name: key,
       label,
