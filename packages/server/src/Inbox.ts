@@ -29,6 +29,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Jose from "jose"
 import { randomBytes } from "node:crypto"
 import { Authentication, isOperator, Principal } from "./Authentication.js"
 import { StreamSettings } from "./http/EventsLive.js"
@@ -155,6 +156,17 @@ const readForm = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =
   )
 
 const queryOf = (request: HttpServerRequest.HttpServerRequest) => new URL(request.url, "http://inbox").searchParams
+
+/** The expiry (epoch milliseconds) of a JWT's `exp` claim; none for an API token. */
+const tokenExpiry = (token: string): number | undefined => {
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return undefined
+  try {
+    const exp = Jose.decodeJwt(token).exp
+    return typeof exp === "number" ? exp * 1000 : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const safeNext = (next: string | null): string =>
   next !== null && /^\/inbox(?:[/?]|$)/.test(next) && !next.startsWith("//") ? next : "/inbox"
@@ -372,14 +384,19 @@ export const layer = (
             )
           }
           const now = yield* Clock.currentTimeMillis
+          // A session never outlives the bearer token it was opened with (verified above, so its claims hold).
+          const exp = Math.min(now + ttl, tokenExpiry(input.token.trim()) ?? Number.MAX_SAFE_INTEGER)
           const cookie = Session.encodeSession(keys, {
             id: principal.right.id,
             roles: principal.right.roles,
             sid: Session.randomId(),
-            exp: now + ttl
+            exp
           })
           return seeOther(safeNext(request.cookies["gatehouse_next"] ?? null)).pipe(
-            HttpServerResponse.unsafeSetCookie(Session.sessionCookie, cookie, { ...cookieOptions, maxAge: ttl }),
+            HttpServerResponse.unsafeSetCookie(Session.sessionCookie, cookie, {
+              ...cookieOptions,
+              maxAge: Math.max(0, exp - now)
+            }),
             HttpServerResponse.expireCookie(Session.loginCookie, { path: "/inbox" }),
             HttpServerResponse.expireCookie("gatehouse_next", { path: "/inbox" })
           )

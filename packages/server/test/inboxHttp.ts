@@ -128,4 +128,40 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         assert.strictEqual(anonymous.status, 303)
         assert.strictEqual((yield* server.fetch("/inbox/events")).status, 401)
       }).pipe(Effect.scoped), { timeout: 120_000 })
+  
+    it.live("the list pages by cursor (nearest deadline first) and filters by workflow", () =>
+      Effect.gen(function*() {
+        const server = yield* Effect.flatMap(makeEngine, (engine) => serve(engine))
+        const runIds = yield* Effect.forEach(
+          Array.from({ length: 21 }, (_, i) => i),
+          (i) => Refund.start({ ticketId: `T-page-${String(i).padStart(2, "0")}`, amount: i + 1 }),
+          { concurrency: 4 }
+        ).pipe(Effect.provide(server.context))
+        yield* eventually(
+          Effect.flatMap(Approvals.Approvals, (approvals) => approvals.list({ limit: 50 })).pipe(
+            Effect.provide(server.context),
+            Effect.filterOrFail((page) => page.approvals.length === runIds.length, () => "not all requested yet")
+          )
+        )
+        const { cookies } = yield* signIn(server, tokens.grace)
+        const headers = { cookie: `gatehouse_session=${cookies.gatehouse_session}` }
+        const text = (path: string) =>
+          Effect.flatMap(server.fetch(path, { headers }), (response) => Effect.promise(() => response.text()))
+        const rows = (body: string) => [...body.matchAll(/<tr data-run="([^"]+)"/g)].map((match) => match[1])
+        const first = yield* text("/inbox")
+        assert.strictEqual(rows(first).length, 20)
+        const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first)![1].replaceAll("&amp;", "&")
+        const second = yield* text(next)
+        assert.strictEqual(rows(second).length, 1)
+        assert.notInclude(second, "Next page")
+        assert.sameMembers([...rows(first), ...rows(second)], [...runIds])
+        const partial = yield* text("/inbox?workflow=refund&partial=1")
+        assert.notInclude(partial, "<html")
+        assert.strictEqual(rows(partial).length, 20)
+        const other = yield* text("/inbox?workflow=deploy")
+        assert.include(other, "Nothing here.")
+        const bad = yield* server.fetch("/inbox?status=everything", { headers })
+        assert.strictEqual(bad.status, 400)
+        assert.include(yield* Effect.promise(() => bad.text()), "status")
+      }).pipe(Effect.scoped), { timeout: 120_000 })
   })
