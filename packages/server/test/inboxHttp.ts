@@ -3,7 +3,7 @@ import { ActionLinks, Approvals, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import { type Engine, eventually, Refund, type Running, serve, tokens } from "./utils/fixtures.js"
+import { Deploy, type Engine, eventually, Refund, type Running, serve, tokens } from "./utils/fixtures.js"
 
 const cookiesOf = (response: Response): Record<string, string> =>
   Object.fromEntries(response.headers.getSetCookie().map((cookie) => {
@@ -158,8 +158,18 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         const partial = yield* text("/inbox?workflow=refund&partial=1")
         assert.notInclude(partial, "<html")
         assert.strictEqual(rows(partial).length, 20)
-        const other = yield* text("/inbox?workflow=deploy")
+        const other = yield* text("/inbox?workflow=nothing-by-that-name")
         assert.include(other, "Nothing here.")
+        // A gated step's approval node id has a slash: its page is addressed with it encoded.
+        const deployId = yield* Deploy.start({ version: "2.0.0" }).pipe(Effect.provide(server.context))
+        yield* eventually(
+          Effect.flatMap(Workflows.Workflows, (workflows) => workflows.poll(deployId)).pipe(
+            Effect.provide(server.context),
+            Effect.filterOrFail((run) => run.status === "waiting-approval", () => "not waiting yet")
+          )
+        )
+        assert.include(yield* text("/inbox?workflow=deploy"), `/inbox/${deployId}/ship%2Fapproval`)
+        assert.include(yield* text(`/inbox/${deployId}/ship%2Fapproval`), "Ship 2.0.0?")
         const bad = yield* server.fetch("/inbox?status=everything", { headers })
         assert.strictEqual(bad.status, 400)
         assert.include(yield* Effect.promise(() => bad.text()), "status")
