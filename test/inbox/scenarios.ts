@@ -209,7 +209,7 @@ export const suite = (dialect: Dialect) =>
       }
     })
 
-    it("an action link: GET alone decides nothing, confirm decides, a reuse is refused", async () => {
+    it("an action link: GET alone decides nothing, confirm decides, a reuse or a changed request is refused", async () => {
       const runId = await startRun(Refund.start({ ticketId: `T-${dialect}-3`, amount: 80 }))
       const { token } = await running.run(Effect.flatMap(ActionLinks.ActionLinks, (links) =>
         links.mint({ runId, nodeId: "refund-decision", reviewer: { id: "grace", roles: ["finance"] }, verdict: "approve" })
@@ -230,6 +230,21 @@ export const suite = (dialect: Dialect) =>
       const again = await page.goto(url)
       assert.strictEqual(again?.status(), 410)
       await page.getByText("This link was already used.").waitFor()
+
+      // A link to a request that has since changed (a new revision) is refused, and decides nothing.
+      const draftId = await startRun(Draft.start({ id: `D-${dialect}-link` }))
+      const stale = await running.run(Effect.flatMap(ActionLinks.ActionLinks, (links) =>
+        links.mint({ runId: draftId, nodeId: "text", reviewer: { id: "grace", roles: ["finance"] }, verdict: "approve" })
+      ))
+      await running.run(Effect.flatMap(approvalsOf, (approvals) =>
+        approvals.decide({ runId: draftId, nodeId: "text", verdict: "request-changes", by: { id: "henry", roles: ["finance"] }, note: "later" })
+      ))
+      await until("revision 2", async () => (await approval(draftId, "text")).revision === 2 ? true : undefined)
+      const changed = await page.goto(Inbox.actionLinkUrl(running.baseUrl, stale.token))
+      assert.strictEqual(changed?.status(), 410)
+      await page.getByText("The request changed since this link was sent.").waitFor()
+      assert.strictEqual(await page.getByRole("button", { name: "Approve" }).count(), 0)
+      assert.strictEqual((await approval(draftId, "text")).status, "waiting-approval")
     })
 
     it("a POST without the CSRF token is refused and changes nothing", async () => {
