@@ -286,6 +286,8 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
             Effect.catchTags({
               ApprovalNotFound: () => refused("unknown"),
               StaleApproval: () => refused("changed"),
+              // The policy that required the approval changed since the link was minted.
+              PolicyChanged: (error) => refused("changed", error.message),
               NotAuthorized: (error) => refused("not-allowed", error.reason),
               DecisionConflict: (error) =>
                 refused(error.reason === "deadline-passed" ? "expired" : "decided", error.status)

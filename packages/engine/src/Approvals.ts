@@ -17,12 +17,14 @@ import { type ApprovalRow, noDeadline } from "./internal/approvals.js"
 import * as JsonSchemaValidator from "./internal/jsonSchemaValidator.js"
 import { formatError } from "./internal/codec.js"
 import * as Decision from "./internal/decision.js"
+import * as PolicyRecheck from "./internal/policyRecheck.js"
 import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
+import * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 
@@ -333,7 +335,13 @@ export class InvalidDecision extends Schema.TaggedError<InvalidDecision>("@gateh
  * @since 0.1.0
  * @category models
  */
-export type DecideError = ApprovalNotFound | DecisionConflict | StaleApproval | NotAuthorized | InvalidDecision
+export type DecideError =
+  | ApprovalNotFound
+  | DecisionConflict
+  | StaleApproval
+  | NotAuthorized
+  | InvalidDecision
+  | Policy.PolicyChanged
 
 /**
  * Whether a reviewer may take one action on an approval now: `decides` (it settles the approval) or
@@ -670,6 +678,12 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           if (judgement._tag === "AlreadyDecided") return { status: "already-decided" as const, approval }
           if (judgement._tag === "VoteRepeated") return { status: "vote-recorded" as const, approval }
 
+          // An approval a policy rule required: under a policy activated since, the decision goes through
+          // only if that policy still requires this human decision with these reviewers.
+          const rebound = yield* PolicyRecheck.recheck(sql, approval, now)
+          if (rebound._tag === "Changed") return { status: "policy-changed" as const, approval, change: rebound.change }
+          const snapshots = rebound._tag === "Same" ? { snapshots: [rebound.from, rebound.to] } : {}
+
           const round = approval.escalations
           if (judgement.needed > 1) {
             yield* approvals.insertVote({
@@ -691,7 +705,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             actor: by.id,
             requestHash: decoded.requestHash ?? approval.requestHash,
             note: decoded.note,
-            data: tally,
+            data: { ...tally, ...snapshots },
             now
           })
           if (judgement._tag === "Vote") {
@@ -726,7 +740,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             actor: by.id,
             requestHash: decoded.requestHash ?? approval.requestHash,
             note: decoded.note,
-            data: { verdict: decoded.verdict, payload: decoded.payload ?? null },
+            data: { verdict: decoded.verdict, payload: decoded.payload ?? null, ...snapshots },
             now
           })
           return {
@@ -738,6 +752,10 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           Effect.tapError((error) => error._tag === "StaleApproval" ? Metric.increment(InternalMetrics.approvalsStale) : Effect.void)
         )
 
+        if (outcome.status === "policy-changed") {
+          if (outcome.change.outcome === "denied" || outcome.change.outcome === "approved") yield* signals.work.notify
+          return yield* new Policy.PolicyChanged({ runId: outcome.approval.runId, nodeId: outcome.approval.nodeId, ...outcome.change })
+        }
         if (outcome.status === "decided") {
           yield* signals.work.notify
           yield* Metric.increment(Metric.tagged(InternalMetrics.approvalsDecided, "verdict", decoded.verdict))

@@ -25,6 +25,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
 import * as Events from "./Events.js"
 import * as Migrations from "./Migrations.js"
@@ -43,6 +44,7 @@ export type Services =
   | Workflows.Workflows
   | Approvals.Approvals
   | ActionLinks.ActionLinks
+  | Policies.Policies
   | Events.Events
   | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
@@ -73,7 +75,9 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer, WorkflowRegistry.layer)),
+    Layer.provideMerge(
+      Layer.mergeAll(Workflows.layer, approvalsAndLinks, Policies.layer, Events.layer, WorkflowRegistry.layer)
+    ),
     Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -88,10 +92,12 @@ export const layer = <E = never, R = never>(
  * @category layers
  */
 export const layerClient: Layer.Layer<
-  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Events.Events,
+  Workflows.Workflows | Approvals.Approvals | ActionLinks.ActionLinks | Policies.Policies | Events.Events,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Events.layer).pipe(Layer.provide(Migrations.layer))
+> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Policies.layer, Events.layer).pipe(
+  Layer.provide(Migrations.layer)
+)
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.
@@ -350,6 +356,7 @@ export type ClientServices =
   | Workflows.Workflows
   | Approvals.Approvals
   | ActionLinks.ActionLinks
+  | Policies.Policies
   | Events.Events
 
 /**

@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
+import * as Policies from "./Policies.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
 import * as PgSchemas from "./internal/pgSchemas.js"
@@ -185,6 +186,7 @@ export const layer = <E = never, R = never>(
   const client = Layer.mergeAll(
     Workflows.layer,
     ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer)),
+    Policies.layer,
     Events.layer,
     WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as Policy from "./Policy.js"
 
 /**
  * The id of a run. Derived from the workflow name and the idempotency key when the workflow has one,
@@ -336,7 +337,15 @@ export class InvalidNode extends Schema.TaggedError<InvalidNode>("@gatehouse/eng
  * @since 0.1.0
  * @category errors
  */
-export const RunFatal = Schema.Union(NonDeterminism, ApprovalDenied, ApprovalTimedOut, DuplicateNodeId, InvalidNode)
+export const RunFatal = Schema.Union(
+  NonDeterminism,
+  ApprovalDenied,
+  ApprovalTimedOut,
+  DuplicateNodeId,
+  InvalidNode,
+  Policy.PolicyDenied,
+  Policy.Throttled
+)
 
 /**
  * @since 0.1.0

@@ -253,6 +253,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         }
         const journal = yield* store.loadJournal(claim.id)
         const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
+        state.startGate = claim.startGate
         const instance = Instance.make({
           runId: claim.id,
           workflow: claim.workflow,

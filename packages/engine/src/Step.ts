@@ -23,10 +23,12 @@ import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import type * as Approval from "./Approval.js"
+import type * as Policy from "./Policy.js"
 import * as ApprovalRequest from "./internal/approvalRequest.js"
 import { decodeExit, encodeExit, exitSchema } from "./internal/codec.js"
 import * as Instance from "./internal/instance.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as PolicyGate from "./internal/policyGate.js"
 import * as Tracing from "./internal/tracing.js"
 import { WorkflowInstance } from "./WorkflowInstance.js"
 
@@ -89,6 +91,18 @@ export interface Options<A, E> {
    * `ApprovalDenied` and the step never runs.
    */
   readonly needsApproval?: Omit<Approval.Request<never>, "onDeny" | "decision"> | undefined
+  /**
+   * Declares the step as an action the active policy evaluates before it runs (once per run, journaled
+   * under `${id}/policy`): with its `input` (JSON) and `labels`, the workflow's name and the run's starter
+   * as the actor. `deny` fails the run with `PolicyDenied`; over a throttle's rate the step fails with
+   * `Throttled` (recorded, so a replay fails the same way); `require_human` puts an approval
+   * (`${id}/policy-approval`, bound to the policy's snapshot and the action's hash) before the step.
+   */
+  readonly action?: string | undefined
+  /** The declared action's input, as the policy's conditions see it. */
+  readonly input?: unknown
+  /** The declared action's labels (environment, channel, tenant…). */
+  readonly labels?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -98,6 +112,16 @@ export interface Options<A, E> {
  * @category models
  */
 export interface StepConstructor {
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options: Options<A, E> & { readonly timeout: Duration.DurationInput; readonly action: string }
+  ): Effect.Effect<A, E | StepTimeout | Policy.Throttled, Exclude<R, StepContext> | WorkflowInstance>
+  <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>,
+    options: Options<A, E> & { readonly action: string }
+  ): Effect.Effect<A, E | Policy.Throttled, Exclude<R, StepContext> | WorkflowInstance>
   <A, E, R>(
     id: string,
     effect: Effect.Effect<A, E, R>,
@@ -203,6 +227,13 @@ const step = <A, E, R>(
       return yield* replay(recorded.value.exit)
     }
 
+    if (options?.action !== undefined) {
+      yield* PolicyGate.declaredAction(instance, id, {
+        action: options.action,
+        input: options.input,
+        labels: options.labels
+      }) as Effect.Effect<void, never>
+    }
     if (options?.needsApproval !== undefined) {
       yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
     }

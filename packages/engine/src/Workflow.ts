@@ -11,6 +11,8 @@ import * as Schema from "effect/Schema"
 import { createHash, randomUUID } from "node:crypto"
 import { decodeExit, encodeExit, exitSchema, formatError } from "./internal/codec.js"
 import { jsonProblem, stringProblem } from "./internal/json.js"
+import * as PolicyGate from "./internal/policyGate.js"
+import type * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
@@ -40,15 +42,22 @@ export interface Workflow<
    */
   readonly start: (
     payload: Payload["Type"],
-    options?: { readonly startedBy?: string | undefined }
-  ) => Effect.Effect<Run.RunId, Run.InvalidPayload | StorageError, Workflows>
+    options?: StartOptions
+  ) => Effect.Effect<Run.RunId, Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError, Workflows>
   /** Starts the run (or finds it) and waits for its result. */
   readonly execute: (
     payload: Payload["Type"],
-    options?: { readonly startedBy?: string | undefined }
+    options?: StartOptions
   ) => Effect.Effect<
     Success["Type"],
-    Error["Type"] | Run.RunFatal | Run.InvalidPayload | Run.RunCanceled | Run.RunNotFound | StorageError,
+    | Error["Type"]
+    | Run.RunFatal
+    | Run.InvalidPayload
+    | Policy.PolicyDenied
+    | Policy.Throttled
+    | Run.RunCanceled
+    | Run.RunNotFound
+    | StorageError,
     Workflows
   >
   /** Waits for a run of this workflow to end, and gives back its Exit decoded with the workflow's schemas. */
@@ -67,6 +76,19 @@ export interface Workflow<
     never,
     WorkflowRegistry | Exclude<R, WorkflowInstance> | Payload["Context"] | Success["Context"] | Error["Context"]
   >
+}
+
+/**
+ * Who starts a run and in which context: `startedBy` (the actor; approvals refuse self-approval by it),
+ * the actor's `roles` and `labels` (environment, channel, tenant…) that an active policy evaluates.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  readonly startedBy?: string | undefined
+  readonly roles?: ReadonlyArray<string> | undefined
+  readonly labels?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -126,7 +148,7 @@ export const make = <
         : `${options.name}-${hash(`${options.name}\u0000${key}`).slice(0, 24)}`
     )
 
-  const start = (payload: unknown, startOptions?: { readonly startedBy?: string | undefined }) =>
+  const start = (payload: unknown, startOptions?: StartOptions) =>
     Effect.gen(function*() {
       const invalid = (reason: string) => new Run.InvalidPayload({ workflow: options.name, reason })
       const encoded = yield* Schema.encodeUnknown(payloadSchema)(payload).pipe(
@@ -156,10 +178,12 @@ export const make = <
         workflow: options.name,
         idempotencyKey,
         payload: encoded,
-        startedBy
+        startedBy,
+        labels: startOptions?.labels,
+        roles: startOptions?.roles
       })
       return runId
-    }) as Effect.Effect<Run.RunId, Run.InvalidPayload | StorageError, Workflows>
+    }) as Effect.Effect<Run.RunId, Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError, Workflows>
 
   const result = (runId: string) =>
     Effect.gen(function*() {
@@ -190,7 +214,9 @@ export const make = <
               Effect.orDieWith((error) =>
                 new Error(`Stored payload of run "${instance.runId}" does not decode: ${formatError(error)}`)
               ),
-              Effect.flatMap((payload) => body(payload, instance)),
+              Effect.flatMap((payload) =>
+                Effect.zipRight(PolicyGate.startGate(instance), Effect.suspend(() => body(payload, instance)))
+              ),
               Effect.provideService(WorkflowInstance, instance),
               Effect.provide(context)
             ),

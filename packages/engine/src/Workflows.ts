@@ -24,10 +24,13 @@ import { declared } from "./internal/deferreds.js"
 import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as PolicyGate from "./internal/policyGate.js"
+import type { StartGate } from "./internal/rows.js"
 import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import { toNode, toSummary } from "./internal/store.js"
+import * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 
@@ -89,6 +92,26 @@ export const CancelOptions = Schema.Struct({
  * @category models
  */
 export type CancelOptions = typeof CancelOptions.Type
+
+/**
+ * A run to persist: the payload already validated and encoded. With an active policy, the start is
+ * evaluated first (the workflow, `labels`, `startedBy` as the actor with `roles`, the payload as the
+ * input): `deny` fails with `PolicyDenied` and `throttle` over its rate with `Throttled`, and nothing of
+ * the run is stored; `require_human` stores the run behind an approval (node `policy/start`) that its body
+ * waits for before it begins.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartInput {
+  readonly runId: Run.RunId
+  readonly workflow: string
+  readonly idempotencyKey: string | undefined
+  readonly payload: unknown
+  readonly startedBy: string | undefined
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  readonly roles?: ReadonlyArray<string> | undefined
+}
 
 /**
  * A request the client API cannot accept as given: it changed nothing.
@@ -166,13 +189,10 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
    * Persists a run unless one with the same id exists. The payload is already validated and encoded.
    * Returns whether this call created it.
    */
-  readonly start: (run: {
-    readonly runId: Run.RunId
-    readonly workflow: string
-    readonly idempotencyKey: string | undefined
-    readonly payload: unknown
-    readonly startedBy: string | undefined
-  }) => Effect.Effect<boolean, StorageError>
+  readonly start: (run: StartInput) => Effect.Effect<
+    boolean,
+    Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError
+  >
   /** The run as it stands now. */
   readonly poll: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | StorageError>
   /** Waits until the run is completed, failed or canceled, and returns it. */
@@ -265,13 +285,15 @@ const decodeCursor = Schema.decodeUnknown(
   )
 )
 
+const ruleOf = (evaluation: Policy.Evaluation) => evaluation.ruleId === undefined ? {} : { ruleId: evaluation.ruleId }
+
 /**
  * @since 0.1.0
  * @category constructors
  */
 export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const { runs: store, signals } = yield* Storage.Storage
+    const { policies, runs: store, signals } = yield* Storage.Storage
 
     // An id that is not storable text names no run: refused before it reaches the database.
     const getRun = (runId: string) =>
@@ -483,21 +505,64 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       }
     })
 
-    return Workflows.of({
-      start: (run) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const created = yield* store.insertRun({
+    const start = (run: StartInput) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const insert = (startGate: StartGate | undefined, andThen?: Effect.Effect<void, SqlError>) =>
+          store.insertRun({
             id: run.runId,
             workflow: run.workflow,
             idempotencyKey: run.idempotencyKey,
             payload: JSON.stringify(run.payload),
             startedBy: run.startedBy,
+            startGate,
             now
-          })
-          if (created) yield* signals.work.notify
-          return created
-        }).pipe(mapStorage("Workflows.start")),
+          }, andThen)
+        const action = yield* Schema.decodeUnknown(Policy.Action)({
+          workflow: run.workflow,
+          ...(run.labels !== undefined ? { labels: run.labels } : {}),
+          ...(run.startedBy !== undefined ? { actor: run.startedBy } : {}),
+          ...(run.roles !== undefined ? { roles: run.roles } : {}),
+          input: run.payload
+        }).pipe(Effect.mapError((error) => new Run.InvalidPayload({ workflow: run.workflow, reason: formatError(error) })))
+        const policy = yield* PolicyGate.active(store.sql)
+        let created: boolean
+        if (Option.isNone(policy)) {
+          created = yield* insert(undefined)
+        } else {
+          // Starting an existing run again finds it: nothing is evaluated, counted or recorded.
+          if (Option.isSome(yield* store.getRun(run.runId))) return false
+          const verdict = yield* PolicyGate.verdictUnder(store.sql, policy.value, action, now)
+          if (verdict._tag === "NoPolicy") return yield* Effect.dieMessage("a policy is active")
+          const record = (runId: string | undefined) =>
+            policies.recordEvaluation({
+              runId,
+              nodeId: undefined,
+              evaluation: verdict.evaluation,
+              action,
+              actor: run.startedBy ?? "anonymous",
+              now
+            })
+          const refused = { workflow: run.workflow, snapshotId: verdict.evaluation.snapshotId, ...ruleOf(verdict.evaluation) }
+          if (verdict._tag === "Deny") {
+            yield* record(undefined)
+            return yield* new Policy.PolicyDenied({ ...refused, reason: verdict.reason })
+          }
+          if (verdict._tag === "Throttled") {
+            yield* record(undefined)
+            return yield* new Policy.Throttled({ ...refused, key: verdict.key, limit: verdict.limit, retryAt: verdict.retryAt })
+          }
+          const startGate = verdict._tag === "RequireHuman"
+            ? { approval: verdict.approval, binding: PolicyGate.bindingOf(action, verdict.evaluation) }
+            : undefined
+          created = yield* insert(startGate, record(run.runId))
+        }
+        if (created) yield* signals.work.notify
+        return created
+      })
+
+    return Workflows.of({
+      start: (run) => start(run).pipe(mapStorage("Workflows.start")),
       poll: (runId) => mapStorage("Workflows.poll")(poll(runId)),
       result: (runId) => mapStorage("Workflows.result")(result(runId)),
       cancel: (runId, options) => mapStorage("Workflows.cancel")(cancel(runId, options)),

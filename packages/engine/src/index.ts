@@ -47,6 +47,16 @@ export * as Migrations from "./Migrations.js"
 /**
  * @since 0.1.0
  */
+export * as Policies from "./Policies.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Run from "./Run.js"
 
 /**

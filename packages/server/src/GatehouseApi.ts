@@ -25,6 +25,7 @@ import { DeferredsApi } from "./api/DeferredsApi.js"
 import { EventsApi } from "./api/EventsApi.js"
 import { HealthApi } from "./api/HealthApi.js"
 import { MetricsApi } from "./api/MetricsApi.js"
+import { PolicyApi } from "./api/PolicyApi.js"
 import { RunsApi } from "./api/RunsApi.js"
 import { portableComponentNames } from "./internal/openApiNames.js"
 
@@ -38,6 +39,7 @@ export class GatehouseApi extends HttpApi.make("gatehouse")
   .add(DeferredsApi)
   .add(EventsApi)
   .add(AuditApi)
+  .add(PolicyApi)
   .add(HealthApi)
   .add(MetricsApi)
   .addError(BadRequest)

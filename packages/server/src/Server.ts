@@ -30,7 +30,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { ActionLinks, Approvals, Events, Workflows } from "@gatehouse/engine"
+import type { ActionLinks, Approvals, Events, Policies, Workflows } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -47,6 +47,7 @@ import { AuditLive } from "./http/AuditLive.js"
 import { EventsLive } from "./http/EventsLive.js"
 import { HealthLive } from "./http/HealthLive.js"
 import { MetricsLive } from "./http/MetricsLive.js"
+import { PolicyLive } from "./http/PolicyLive.js"
 import { RunsLive } from "./http/RunsLive.js"
 import { DeferredsLive } from "./http/DeferredsLive.js"
 import * as Inbox from "./Inbox.js"
@@ -86,6 +87,7 @@ export interface Options {
 export type Requirements =
   | Approvals.Approvals
   | ActionLinks.ActionLinks
+  | Policies.Policies
   | Workflows.Workflows
   | Events.Events
   | SqlClient.SqlClient
@@ -137,7 +139,7 @@ export const layerApi = (
   options: Pick<Options, "workflows" | "maxBodySize"> = {}
 ): Layer.Layer<HttpApi.Api, never, Requirements> =>
   HttpApiBuilder.api(GatehouseApi).pipe(
-    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, HealthLive, MetricsLive]),
+    Layer.provide([ApprovalsLive, RunsLive, DeferredsLive, EventsLive, AuditLive, PolicyLive, HealthLive, MetricsLive]),
     Layer.provide(Metrics.layerPrometheus),
     Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))

@@ -31,6 +31,11 @@ export * as MetricsApi from "./api/MetricsApi.js"
 /**
  * @since 0.1.0
  */
+export * as PolicyApi from "./api/PolicyApi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RunsApi from "./api/RunsApi.js"
 
 /**

@@ -21,6 +21,7 @@ import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import { appendAudit, appendEvent } from "./log.js"
 import * as Metrics from "./metrics.js"
 import * as Tracing from "./tracing.js"
+import type { PolicyBinding } from "./rows.js"
 import type { NodeRow } from "./store.js"
 
 /** @internal */
@@ -140,7 +141,8 @@ const create = (
       timeoutMillis,
       allowRequestChanges: extra.allowRequestChanges,
       maxRevisions: extra.maxRevisions,
-      decisionJsonSchema: input.decision === undefined ? undefined : JSONSchema.make(input.decision)
+      decisionJsonSchema: input.decision === undefined ? undefined : JSONSchema.make(input.decision),
+      ...(extra.binding !== undefined ? { binding: extra.binding } : {})
     }
     const hash = requestHash({ title: input.title, summary: input.summary, metadata, reviewed, revision: extra.revision })
     const row: ApprovalRow = {
@@ -280,6 +282,8 @@ export interface RequestExtra {
   readonly revision: number
   readonly allowRequestChanges: boolean
   readonly maxRevisions: number | undefined
+  /** Set when a policy rule requires the approval. */
+  readonly binding?: PolicyBinding | undefined
 }
 
 /**

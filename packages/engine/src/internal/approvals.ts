@@ -156,6 +156,28 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       return true
     })
 
+  /**
+   * Re-issues a waiting approval to other reviewers under a changed policy: a new round of votes (the
+   * former reviewers' votes no longer count) and the new binding.
+   */
+  const reissue = (options: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly reviewers: StoredReviewers
+    readonly policy: Policy
+    readonly now: number
+  }): Effect.Effect<boolean, SqlError> =>
+    Effect.gen(function*() {
+      const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
+          policy = ${JSON.stringify(options.policy)}, escalations = escalations + 1, updated_at = ${options.now}
+        WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
+        RETURNING requested_at`
+      if (updated.length === 0) return false
+      const requestedAt = yield* decodeRequestedAt(updated)
+      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
+      return true
+    })
+
   /** Every vote of the approval, of every round, oldest first. */
   const votes = (runId: string, nodeId: string): Effect.Effect<ReadonlyArray<Rows.VoteRow>, SqlError> =>
     sql`SELECT voter, verdict, note, payload, request_hash, round, created_at FROM gatehouse_votes
@@ -223,5 +245,5 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       ORDER BY ${key}, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
   }
 
-  return { sql, get, resolve, insert, settle, escalate, votes, insertVote, pendingCount, list } as const
+  return { sql, get, resolve, insert, settle, escalate, reissue, votes, insertVote, pendingCount, list } as const
 }

@@ -8,6 +8,7 @@ import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
 import type { NewNode, NodeRow, Store } from "./store.js"
+import type { StartGate } from "./rows.js"
 
 /**
  * The mutable state of one execution of a run, owned by the fiber replaying it. It never outlives that
@@ -32,6 +33,8 @@ export class InstanceState {
   storageFailure: SqlError | undefined = undefined
   /** Node ids reached in this execution: reaching one twice is `DuplicateNodeId`. */
   readonly reached = new Set<string>()
+  /** The approval the policy put before the run's body when it started, if it did. */
+  startGate: StartGate | undefined = undefined
 
   constructor(
     readonly store: Store,

@@ -222,6 +222,53 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
       used_at BIGINT
     )`
     yield* sql`CREATE INDEX gatehouse_action_links_approval_idx ON gatehouse_action_links (run_id, node_id)`
+  }),
+  "0011_policy": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const serial = sql.onDialectOrElse({
+      pg: () => sql.literal("BIGSERIAL PRIMARY KEY"),
+      orElse: () => sql.literal("INTEGER PRIMARY KEY AUTOINCREMENT")
+    })
+    // Every policy ever activated, by snapshot id; the active one is the latest activation, so every
+    // process evaluates the same policy and a former one can be activated again.
+    yield* sql`CREATE TABLE gatehouse_policies (
+      snapshot_id TEXT PRIMARY KEY,
+      version TEXT NOT NULL,
+      document TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE TABLE gatehouse_policy_activations (
+      seq ${serial},
+      snapshot_id TEXT NOT NULL,
+      activated_by TEXT NOT NULL,
+      activated_at BIGINT NOT NULL
+    )`
+    // Every evaluation, with the action evaluated: what a run's policy history shows and what a backtest
+    // replays a draft over.
+    yield* sql`CREATE TABLE gatehouse_policy_evaluations (
+      seq ${serial},
+      run_id TEXT,
+      node_id TEXT,
+      workflow TEXT NOT NULL,
+      action_name TEXT,
+      snapshot_id TEXT NOT NULL,
+      rule_id TEXT,
+      decision TEXT NOT NULL,
+      action TEXT NOT NULL,
+      action_hash TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX gatehouse_policy_evaluations_time_idx ON gatehouse_policy_evaluations (created_at)`
+    yield* sql`CREATE INDEX gatehouse_policy_evaluations_run_idx ON gatehouse_policy_evaluations (run_id, seq)`
+    // Fixed-window throttle counters shared by every process: one row per key and window.
+    yield* sql`CREATE TABLE gatehouse_policy_throttles (
+      throttle_key TEXT NOT NULL,
+      window_start BIGINT NOT NULL,
+      admitted INTEGER NOT NULL,
+      PRIMARY KEY (throttle_key, window_start)
+    )`
+    // A run whose start the policy put behind an approval: the approval's settings, read before its body.
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN start_gate TEXT`
   })
 }
 

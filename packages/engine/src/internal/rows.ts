@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Policy from "../Policy.js"
 import * as Run from "../Run.js"
 
 /** An integer column: a number (SQLite, INTEGER on PostgreSQL) or a numeric string (BIGINT on PostgreSQL). */
@@ -46,6 +47,7 @@ export const RunRow = Schema.Struct({
   leaseExpiresAt: column("lease_expires_at", Int),
   takenOverFrom: column("taken_over_from", Schema.String),
   claimLink: column("claim_link", Schema.String),
+  startGate: column("start_gate", Schema.parseJson(Schema.suspend(() => StartGate))),
   claims: Int,
   createdAt: required("created_at", Int),
   updatedAt: required("updated_at", Int),
@@ -116,6 +118,30 @@ export const StoredReviewers = Schema.Struct({
   allowSelfApproval: Schema.Boolean
 })
 
+/**
+ * What binds an approval a policy rule created to the evaluation that created it: the snapshot, the rule,
+ * the action (and its hash) and the decision, re-checked at decide time against the active policy.
+ */
+export const PolicyBinding = Schema.Struct({
+  snapshotId: Schema.String,
+  ruleId: Schema.optional(Schema.String),
+  actionHash: Schema.String,
+  action: Policy.Action,
+  decision: Policy.Decision
+})
+
+/** @internal */
+export type PolicyBinding = typeof PolicyBinding.Type
+
+/** A run whose start the policy put behind an approval (`gatehouse_runs.start_gate`). */
+export const StartGate = Schema.Struct({
+  approval: Policy.HumanApproval,
+  binding: PolicyBinding
+})
+
+/** @internal */
+export type StartGate = typeof StartGate.Type
+
 /** What the engine needs, outside the workflow's code, to judge a decision. */
 export const ApprovalPolicy = Schema.Struct({
   onDeny: Schema.Literal("fail", "continue"),
@@ -127,7 +153,9 @@ export const ApprovalPolicy = Schema.Struct({
   allowRequestChanges: Schema.Boolean,
   maxRevisions: Schema.optional(Schema.Number),
   /** JSON Schema of the approve payload, when the node declares one. */
-  decisionJsonSchema: Schema.optional(Schema.Unknown)
+  decisionJsonSchema: Schema.optional(Schema.Unknown),
+  /** Set when a policy rule created the approval. */
+  binding: Schema.optional(PolicyBinding)
 })
 
 /** `gatehouse_approvals` */
@@ -170,6 +198,33 @@ export const VoteRow = Schema.Struct({
 
 /** @internal */
 export type VoteRow = typeof VoteRow.Type
+
+/** `gatehouse_policies` joined with its latest activation. */
+export const ActivePolicyRow = Schema.Struct({
+  snapshotId: required("snapshot_id", Schema.String),
+  document: JsonText,
+  activatedBy: required("activated_by", Schema.String),
+  activatedAt: required("activated_at", Int)
+})
+
+/** @internal */
+export type ActivePolicyRow = typeof ActivePolicyRow.Type
+
+/** `gatehouse_policy_evaluations` */
+export const EvaluationRow = Schema.Struct({
+  seq: Int,
+  runId: column("run_id", Schema.String),
+  nodeId: column("node_id", Schema.String),
+  snapshotId: required("snapshot_id", Schema.String),
+  ruleId: column("rule_id", Schema.String),
+  decision: Schema.parseJson(Policy.Decision),
+  action: Schema.parseJson(Policy.Action),
+  actionHash: required("action_hash", Schema.String),
+  createdAt: required("created_at", Int)
+})
+
+/** @internal */
+export type EvaluationRow = typeof EvaluationRow.Type
 
 /** One single-value aggregate (`COUNT(*) AS n`, `MIN(x) AS n`). */
 export const Aggregate = Schema.Struct({ n: column("n", Int) })

@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import { makeApprovalStore } from "./approvals.js"
 import * as Beacon from "./beacon.js"
+import { makePolicyStore } from "./policyStore.js"
 import { makeStore } from "./store.js"
 
 /**
@@ -34,6 +35,7 @@ export class Storage extends Context.Tag("@gatehouse/engine/internal/Storage")<S
   readonly sql: SqlClient.SqlClient
   readonly runs: ReturnType<typeof makeStore>
   readonly approvals: ReturnType<typeof makeApprovalStore>
+  readonly policies: ReturnType<typeof makePolicyStore>
   readonly signals: Signals
 }>() {}
 
@@ -49,7 +51,13 @@ const byClient = new WeakMap<SqlClient.SqlClient, Storage["Type"]>()
  */
 export const makeWith = (client: SqlClient.SqlClient, signals: Signals): Storage["Type"] => {
   const runs = makeStore(client)
-  return { sql: runs.sql, runs, approvals: makeApprovalStore(runs.sql), signals }
+  return {
+    sql: runs.sql,
+    runs,
+    approvals: makeApprovalStore(runs.sql),
+    policies: makePolicyStore(runs.sql),
+    signals
+  }
 }
 
 /** @internal */

@@ -24,7 +24,7 @@ const decodeJsonSchema = Rows.decodeFirst(
 const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
-export const toSummary = ({ claimLink: _link, id, wakeSeq: _, ...row }: RunRow): Run.Summary =>
+export const toSummary = ({ claimLink: _link, id, startGate: _gate, wakeSeq: _, ...row }: RunRow): Run.Summary =>
   new Run.Summary({ ...row, runId: Run.RunId.make(id) })
 
 /** @internal */
@@ -42,6 +42,8 @@ export interface ClaimedRun {
   readonly takenOverFrom: string | undefined
   /** The span (`traceId:spanId`) of what woke the run for this claim (a decision), if any. */
   readonly link: string | undefined
+  /** The approval the policy put before the run's body, if it did. */
+  readonly startGate: Rows.StartGate | undefined
 }
 
 /** @internal */
@@ -199,11 +201,14 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly idempotencyKey: string | undefined
     readonly payload: string
     readonly startedBy: string | undefined
+    readonly startGate: Rows.StartGate | undefined
     readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
-    sql`INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status, started_by, created_at, updated_at)
+  }, andThen: Effect.Effect<void, SqlError> = Effect.void): Effect.Effect<boolean, SqlError> =>
+    sql`INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status, started_by, start_gate, created_at,
+        updated_at)
       VALUES (${run.id}, ${run.workflow}, ${run.idempotencyKey ?? null}, ${run.payload}, 'pending',
-        ${run.startedBy ?? null}, ${run.now}, ${run.now})
+        ${run.startedBy ?? null}, ${run.startGate === undefined ? null : JSON.stringify(run.startGate)}, ${run.now},
+        ${run.now})
       ON CONFLICT (id) DO NOTHING
       RETURNING id`.pipe(
       Effect.map((rows) => rows.length > 0),
@@ -215,7 +220,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
             actor: run.startedBy,
             data: { workflow: run.workflow },
             now: run.now
-          }).pipe(Effect.zipRight(PgWakeups.notify(sql, run.id)))
+          }).pipe(Effect.zipRight(andThen), Effect.zipRight(PgWakeups.notify(sql, run.id)))
           : Effect.void
       ),
       sql.withTransaction
@@ -255,7 +260,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           wakeSeq: run.wakeSeq,
           claims: run.claims,
           takenOverFrom: run.takenOverFrom,
-          link: run.claimLink
+          link: run.claimLink,
+          startGate: run.startGate
         }))
       )
     )

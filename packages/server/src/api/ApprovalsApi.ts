@@ -7,7 +7,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { Approvals } from "@gatehouse/engine"
+import { Approvals, Policy } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
 import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
@@ -97,6 +97,7 @@ export class ApprovalsApi extends HttpApiGroup.make("approvals")
       .addError(Approvals.NotAuthorized, { status: 403 })
       .addError(Approvals.ApprovalNotFound, { status: 404 })
       .addError(Approvals.DecisionConflict, { status: 409 })
+      .addError(Policy.PolicyChanged, { status: 409 })
       .addError(Approvals.StaleApproval, { status: 412 })
       .annotate(OpenApi.Summary, "Approve, deny or request changes, as the authenticated principal")
   )

@@ -8,7 +8,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { Run, Waiting, Workflows } from "@gatehouse/engine"
+import { Policy, Run, Waiting, Workflows } from "@gatehouse/engine"
 import * as Schema from "effect/Schema"
 import { PathSegment } from "../internal/pathSegment.js"
 import { Authentication } from "../Authentication.js"
@@ -75,7 +75,9 @@ export const CancelResponse: typeof Workflows.CancelResult = Workflows.CancelRes
  * @category models
  */
 export const StartBody = Schema.Struct({
-  payload: Schema.Unknown
+  payload: Schema.Unknown,
+  /** Labels an active policy evaluates (environment, channel, tenant…). */
+  labels: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
 })
 
 /**
@@ -153,6 +155,8 @@ export class RunsApi extends HttpApiGroup.make("runs")
       .addSuccess(Started)
       .addSuccess(AlreadyStarted)
       .addError(Run.InvalidPayload, { status: 400 })
+      .addError(Policy.PolicyDenied, { status: 403 })
+      .addError(Policy.Throttled, { status: 429 })
       .addError(WorkflowNotFound)
       .annotate(OpenApi.Summary, "Start a run of a workflow registered in this server (idempotent)")
   )

@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
 import { Approvals, Run, Waiting, Workflows } from "@gatehouse/engine"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -93,8 +96,19 @@ export const RunsLive: Layer.Layer<
               workflow: workflow.name,
               idempotencyKey: key,
               payload: encoded,
-              startedBy: principal.id
-            })
+              startedBy: principal.id,
+              roles: principal.roles,
+              labels: payload.labels
+            }).pipe(
+              // 429 says when to come back.
+              Effect.tapErrorTag("Throttled", (throttled) =>
+                Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  HttpApp.appendPreResponseHandler((_request, response) =>
+                    Effect.succeed(
+                      HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil((throttled.retryAt - now) / 1000))))
+                    )
+                  )))
+            )
             return created
               ? { runId, workflow: workflow.name, created: true as const }
               : { runId, workflow: workflow.name, created: false as const }
