@@ -659,6 +659,7 @@ export const register = (router: HttpApiBuilder.Router["Type"], options: Options
             case "NotAuthorized":
               return yield* again(403, { kind: "error", text: `Nothing was recorded: ${error.reason}` })
             case "DecisionConflict":
+            case "PolicyChanged":
               return yield* again(409, { kind: "error", text: `Nothing was recorded: ${error.message}` })
             default:
               return yield* Effect.fail(error)
