@@ -1,18 +1,39 @@
 /**
- * The `gatehouse` command and its subcommands.
+ * The `gatehouse` command and its subcommands: a plain list of command groups, one module each under
+ * `commands/` (a new group is one file and one line here).
  *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import { approvals } from "./commands/approvals.js"
+import { audit } from "./commands/audit.js"
+import { approve, deny, requestChanges } from "./commands/decide.js"
+import { events } from "./commands/events.js"
+import { migrate } from "./commands/migrate.js"
+import { runs } from "./commands/runs.js"
 import { serve } from "./commands/serve.js"
+import { why } from "./commands/why.js"
+import { worker } from "./commands/worker.js"
 
 /**
  * @since 0.1.0
  * @category commands
  */
 export const gatehouse = Command.make("gatehouse").pipe(
-  Command.withDescription("Durable workflows with human approvals"),
-  Command.withSubcommands([serve])
+  Command.withDescription("Durable workflows with human approvals: approve, deny, inspect and operate"),
+  Command.withSubcommands([
+    approvals,
+    approve,
+    deny,
+    requestChanges,
+    runs,
+    why,
+    events,
+    audit,
+    migrate,
+    worker,
+    serve
+  ])
 )
 
 /**

@@ -30,3 +30,14 @@ export const migrate: Effect.Effect<
  * @category layers
  */
 export const layer: Layer.Layer<never, MigrationError | SqlError, SqlClient.SqlClient> = Layer.effectDiscard(migrate)
+
+/**
+ * The newest migration this engine has, `[id, name]`: the version of a database `migrate` brought up to
+ * date (what `gatehouse migrate` prints).
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const latest: readonly [id: number, name: string] = Object.keys(internal.migrations)
+  .map((key) => [Number(key.slice(0, key.indexOf("_"))), key.slice(key.indexOf("_") + 1)] as const)
+  .reduce((newest, candidate) => candidate[0] > newest[0] ? candidate : newest, [0, "none"] as const)

@@ -7,7 +7,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { Gatehouse } from "@gatehouse/engine"
-import { Authentication, AuthenticationLive, Server, type StartableWorkflows } from "@gatehouse/server"
+import type { StartableWorkflows } from "@gatehouse/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -77,6 +77,8 @@ export const serve = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
+      // Loaded here, not at start-up: the other commands need none of the server (and start faster).
+      const { Authentication, AuthenticationLive, Server } = yield* Effect.promise(() => import("@gatehouse/server"))
       const loaded = Option.isSome(options.workflows)
         ? yield* loadWorkflows(options.workflows.value)
         : { layer: Layer.empty, workflows: [] }

@@ -1,0 +1,149 @@
+/**
+ * What the commands talk to: the database itself (the engine's client services) or a running server
+ * (through `HttpApiClient` built from the server's own API definition). The commands do not know which;
+ * both layers answer with the engine's models and fail with a `CliError` of the same kind.
+ *
+ * @since 0.1.0
+ */
+import { type Approvals, type Audit, type Events, Gatehouse, type Run, type Waiting, type Workflows } from "@gatehouse/engine"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
+import * as CliErrors from "./CliError.js"
+import type { CliError } from "./CliError.js"
+import * as DatabaseBackend from "./internal/database.js"
+import * as ServerBackend from "./internal/server.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecideRequest {
+  readonly runId: string
+  readonly nodeId: string
+  readonly verdict: Approvals.Verdict
+  readonly note?: string | undefined
+  readonly payload?: unknown
+  /** The request hash the reviewer read: a newer revision makes the decision stale. */
+  readonly requestHash?: string | undefined
+  /** Who decides: required against a database, refused against a server (the token says who). */
+  readonly as?: { readonly id: string; readonly roles: ReadonlyArray<string> } | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApprovalQuery {
+  readonly status?: Approvals.ApprovalStatus | undefined
+  readonly workflow?: string | undefined
+  readonly reviewer?: string | undefined
+  readonly limit?: number | undefined
+  readonly cursor?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunQuery {
+  readonly status?: Run.RunStatus | undefined
+  readonly workflow?: string | undefined
+  readonly limit?: number | undefined
+  readonly cursor?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventPage {
+  readonly events: ReadonlyArray<Events.Event>
+  /** Where the next read starts. */
+  readonly cursor: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Backend extends Context.Tag("@gatehouse/cli/Backend")<Backend, {
+  /** `database` or `server`: only for messages and the refusal of `--as` against a server. */
+  readonly target: "database" | "server"
+  readonly listApprovals: (query: ApprovalQuery) => Effect.Effect<Approvals.ApprovalPage, CliError>
+  readonly getApproval: (address: {
+    readonly runId: string
+    readonly nodeId: string
+  }) => Effect.Effect<Approvals.ApprovalRecord, CliError>
+  /** The approvals the run waits on now (to find the one a decision without `--node` means). */
+  readonly pendingApprovals: (runId: string) => Effect.Effect<ReadonlyArray<Waiting.ApprovalWait>, CliError>
+  readonly decide: (request: DecideRequest) => Effect.Effect<Approvals.DecideResult, CliError>
+  readonly listRuns: (query: RunQuery) => Effect.Effect<Workflows.RunPage, CliError>
+  readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, CliError>
+  readonly cancel: (runId: string, reason: string | undefined) => Effect.Effect<Workflows.CancelResult, CliError>
+  readonly waiting: (runId: string) => Effect.Effect<Waiting.Explanation, CliError>
+  readonly readEvents: (options: { readonly after?: string | undefined; readonly limit: number }) => Effect.Effect<
+    EventPage,
+    CliError
+  >
+  readonly auditVerify: Effect.Effect<Audit.Verification, CliError>
+  readonly auditForRun: (runId: string) => Effect.Effect<ReadonlyArray<Audit.Entry>, CliError>
+}>() {}
+
+/**
+ * The engine's client services on a database, migrated first: a SQLite file path (or `sqlite:PATH`) or
+ * a `postgres://` URL. A database that cannot be opened or reached fails with `unreachable`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDatabase = (url: string): Layer.Layer<Backend, CliError> => {
+  const database = Gatehouse.parseDatabaseUrl(url)
+  const client: Layer.Layer<Gatehouse.ClientServices, unknown> = database._tag === "Pg"
+    ? Gatehouse.layerClientPg({ url: database.url })
+    : Gatehouse.layerClientSqlite({ filename: database.filename })
+  return Layer.effect(Backend, DatabaseBackend.make).pipe(
+    Layer.provide(client),
+    Layer.mapError((error) =>
+      CliErrors.make(
+        "unreachable",
+        `cannot open the database ${redactUrl(url)}: ${messageOf(error)}`,
+        "check --database or GATEHOUSE_DATABASE_URL (a SQLite file path, or postgres://user@host:port/db)"
+      )
+    )
+  )
+}
+
+/**
+ * The server's API at `url`, authenticated with a bearer token.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer = (options: {
+  readonly url: string
+  readonly token: Redacted.Redacted<string>
+}): Layer.Layer<Backend> => Layer.effect(Backend, ServerBackend.make(options))
+
+/**
+ * A URL without its password, for messages.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.protocol === "postgres:" || parsed.protocol === "postgresql:" ? parsed.toString() : url
+  } catch {
+    return url
+  }
+}
+
+const messageOf = (error: unknown): string =>
+  Predicate.hasProperty(error, "message") && typeof error.message === "string" && error.message !== ""
+    ? error.message
+    : String(error)

@@ -1,0 +1,164 @@
+/**
+ * `gatehouse runs list`, `gatehouse runs inspect RUN` (the timeline: each node with kind, status, timings,
+ * attempts and decision) and `gatehouse runs cancel RUN --reason TEXT`.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Run } from "@gatehouse/engine"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import { Backend } from "../Backend.js"
+import * as Output from "../Output.js"
+import { limitOption, runArg } from "./approvals.js"
+import { connection, json, withBackend } from "./shared.js"
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const list = Command.make(
+  "list",
+  {
+    ...connection,
+    json,
+    status: Options.choice("status", Run.RunStatus.literals).pipe(Options.optional),
+    workflow: Options.text("workflow").pipe(Options.optional),
+    limit: limitOption
+  },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const page = yield* backend.listRuns({
+          status: Option.getOrUndefined(options.status),
+          workflow: Option.getOrUndefined(options.workflow),
+          limit: Option.getOrUndefined(options.limit)
+        })
+        if (options.json) return yield* Output.json(page)
+        const now = yield* Output.now
+        yield* Output.table(
+          ["RUN", "WORKFLOW", "STATUS", "STARTED", "UPDATED"],
+          page.runs.map((run) => [
+            run.runId,
+            run.workflow,
+            Output.status(run.status),
+            Output.relative(run.createdAt, now),
+            Output.relative(run.updatedAt, now)
+          ]),
+          "no runs"
+        )
+        if (page.cursor !== undefined) yield* Console.log(Output.style.dim(`(more: the next page starts at ${page.cursor})`))
+      })
+    )
+).pipe(Command.withDescription("Runs, newest first"))
+
+const decisionOf = (value: unknown): string | undefined =>
+  Predicate.isRecord(value) && typeof value.decidedBy === "string"
+    ? `${String(value.outcome ?? (value.approved === true ? "approved" : "denied"))} by ${value.decidedBy}${
+      typeof value.note === "string" && value.note !== "" ? ` "${value.note}"` : ""
+    }`
+    : undefined
+
+/** An approval node's recorded exit is its decision; a step's, its Exit. */
+const resultOf = (node: Run.Node): string => {
+  const exit = node.exit
+  if (exit === undefined) return ""
+  const decision = decisionOf(exit) ?? (Predicate.isRecord(exit) ? decisionOf(exit.value) : undefined)
+  if (decision !== undefined) return decision
+  if (Predicate.isRecord(exit) && exit._tag === "Success") {
+    return exit.value === undefined ? "" : `-> ${Output.brief(exit.value, 60)}`
+  }
+  if (Predicate.isRecord(exit) && exit._tag === "Failure") return `failed: ${Output.brief(exit.cause ?? exit.error, 80)}`
+  return Output.brief(exit, 80)
+}
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const inspect = Command.make(
+  "inspect",
+  { ...connection, json, runId: runArg },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const inspection = yield* backend.inspect(options.runId)
+        if (options.json) return yield* Output.json(inspection)
+        const now = yield* Output.now
+        const { run } = inspection
+        yield* Console.log(
+          [
+            `${Output.style.bold(run.runId)}  ${run.workflow}  ${Output.status(run.status)}`,
+            Output.fields([
+              ["started", `${Output.timestamp(run.createdAt, now)}${run.startedBy !== undefined ? ` by ${run.startedBy}` : ""}`],
+              ["ended", run.completedAt === undefined ? undefined : Output.timestamp(run.completedAt, now)],
+              ["error", run.error],
+              ["result", run.result === undefined ? undefined : Output.brief(run.result, 200)]
+            ]),
+            ""
+          ].join("\n")
+        )
+        yield* Output.table(
+          ["NODE", "KIND", "STATUS", "STARTED", "TOOK", "ATTEMPTS", "DECISION / RESULT"],
+          inspection.nodes.map((node) => [
+            node.nodeId,
+            node.kind,
+            Output.status(node.status),
+            Output.relative(node.startedAt, now),
+            node.completedAt === undefined ? "-" : Output.duration(node.completedAt - node.startedAt),
+            String(node.attempt),
+            resultOf(node)
+          ]),
+          "no nodes yet"
+        )
+      })
+    )
+).pipe(Command.withDescription("A run's timeline: each node with kind, status, timings, attempts and decision"))
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const cancel = Command.make(
+  "cancel",
+  {
+    ...connection,
+    json,
+    reason: Options.text("reason").pipe(
+      Options.withSchema(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(2000))),
+      Options.withDescription("why, stored with the run and in the audit trail")
+    ),
+    runId: runArg
+  },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const result = yield* backend.cancel(options.runId, options.reason)
+        if (options.json) return yield* Output.json(result)
+        yield* Console.log(
+          result.status === "canceled"
+            ? `canceled: run ${result.run.runId}`
+            : `already ${Output.status(result.run.status)}: run ${result.run.runId} (nothing changed)`
+        )
+      })
+    )
+).pipe(Command.withDescription("Cancel a run that has not ended"))
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const runs = Command.make("runs").pipe(
+  Command.withDescription("Runs: list, inspect, cancel"),
+  Command.withSubcommands([list, inspect, cancel])
+)

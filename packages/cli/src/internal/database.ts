@@ -1,0 +1,81 @@
+/**
+ * The backend on the database itself: the engine's client services (`Approvals`, `Workflows`, `Events`,
+ * `Audit`, `Waiting`), the same calls the HTTP API's handlers make.
+ */
+import { Approvals, Audit, Events, Waiting, Workflows } from "@gatehouse/engine"
+import * as Effect from "effect/Effect"
+import type { Backend } from "../Backend.js"
+import * as CliError from "../CliError.js"
+import { fromTagged } from "./errors.js"
+
+// The SQL client's tag, named through the engine's API (the CLI does not depend on @effect/sql itself).
+type SqlClient = Effect.Effect.Context<typeof Audit.verify>
+
+const defined = <A extends Record<string, unknown>>(record: A): A =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
+
+export const make: Effect.Effect<
+  Backend["Type"],
+  never,
+  Approvals.Approvals | Workflows.Workflows | Events.Events | SqlClient
+> = Effect.gen(function*() {
+  const approvals = yield* Approvals.Approvals
+  const workflows = yield* Workflows.Workflows
+  const events = yield* Events.Events
+  const context = yield* Effect.context<
+    Approvals.Approvals | Workflows.Workflows | SqlClient
+  >()
+  const where = "the database"
+  const wrap = <A, E, R extends Approvals.Approvals | Workflows.Workflows | SqlClient>(
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, CliError.CliError> =>
+    effect.pipe(Effect.provide(context), Effect.mapError((error) => fromTagged(error, where))) as Effect.Effect<
+      A,
+      CliError.CliError
+    >
+
+  const waiting = (runId: string) => wrap(Waiting.explain(runId))
+
+  return {
+    target: "database",
+    // `*` is every reviewer's, as on the server.
+    listApprovals: (query) =>
+      wrap(approvals.list(defined({ ...query, reviewer: query.reviewer === "*" ? undefined : query.reviewer }))),
+    getApproval: (address) => wrap(approvals.get(address)),
+    pendingApprovals: (runId) =>
+      Effect.map(
+        waiting(runId),
+        (explanation) =>
+          explanation.blockers.filter((blocker): blocker is Waiting.ApprovalWait => blocker._tag === "ApprovalWait")
+      ),
+    decide: ({ as, ...request }) =>
+      as === undefined
+        ? Effect.fail(
+          CliError.make(
+            "invalid-input",
+            "a decision on the database needs --as ID: the reviewer it is recorded for",
+            "add --as YOUR_ID (and --role R for each role you hold), or decide through a server with --server URL --token T"
+          )
+        )
+        : wrap(approvals.decide(defined({ ...request, by: { id: as.id, roles: [...as.roles] } }))),
+    listRuns: (query) => wrap(workflows.list(defined({ ...query }))),
+    inspect: (runId) => wrap(workflows.inspect(runId)),
+    cancel: (runId, reason) => wrap(workflows.cancel(runId, defined({ by: cancelActor(), reason }))),
+    waiting,
+    readEvents: ({ after, limit }) =>
+      wrap(
+        Effect.map(events.read(defined({ after, limit })), (page) => ({
+          events: page,
+          cursor: page.length > 0 ? page[page.length - 1].cursor : after
+        }))
+      ),
+    auditVerify: wrap(Audit.verify),
+    auditForRun: (runId) => wrap(Effect.zipRight(workflows.poll(runId), Audit.forRun(runId)))
+  } satisfies Backend["Type"]
+})
+
+// A cancel on the database is recorded for the operating-system user (a server records its principal).
+const cancelActor = (): string => {
+  const user = process.env.USER ?? process.env.USERNAME
+  return user !== undefined && user.trim() !== "" ? `cli:${user.trim()}` : "cli"
+}
