@@ -7,9 +7,11 @@
  * a lower amount; the run resumes, pays, and waits again for the bank's confirmation, a durable
  * deferred completed from outside. Then the timeline, the events and the audit trail are printed.
  *
- * `npm run demo -- --serve` then leaves the HTTP API running on the demo's database (port
- * `GATEHOUSE_PORT`, default 8080): open `/docs`, and call the API with the tokens written (not printed)
- * to a file beside the database, one for an operator and one for the finance reviewer grace.
+ * `npm run demo -- --serve [--port 8080]` stops at the approval instead and serves the HTTP API and the
+ * reviewer inbox on the demo's database, printing two lines: `inbox: http://127.0.0.1:PORT/inbox` and
+ * `token: TOKEN` (the finance reviewer grace's, made for this run and kept only as a hash by the
+ * server). Open the page, sign in with the token, approve with a note and an amount: the run finishes
+ * here, in this terminal. The server stays up until Ctrl-C.
  */
 import { Approvals, Audit, DurableDeferred, Events, Gatehouse, GatehouseTest, Runner, Workflows } from "@gatehouse/engine"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -21,6 +23,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { Authentication, AuthenticationLive, Server } from "@gatehouse/server"
+import * as Context from "effect/Context"
+import * as Schedule from "effect/Schedule"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -43,15 +47,23 @@ const showWaiting = (runId: string, waitingFor: string) =>
     yield* Console.log(`  runs held in memory by the runner: ${held.length}`)
   })
 
-const program = Effect.gen(function*() {
+const startRefund = Effect.gen(function*() {
   yield* Console.log(`Gatehouse demo on SQLite file ${filename}\n`)
   yield* Console.log("1. Start the refund for ticket T-1001 (120 EUR)")
   const runId = yield* RefundReview.start({ ticketId: "T-1001", amount: 120 }, { startedBy: "support-desk" })
   yield* GatehouseTest.settle
   yield* showWaiting(runId, "waiting for a finance reviewer")
+  return runId
+})
 
-  yield* Console.log("\n2. The reviewer's inbox, from another connection")
-  yield* Effect.gen(function*() {
+const reviewInProcess = (runId: string) =>
+  Effect.gen(function*() {
+    yield* Console.log("\n2. The reviewer's inbox, from another connection")
+    yield* reviewerDecides(runId)
+  })
+
+const reviewerDecides = (runId: string) =>
+  Effect.gen(function*() {
     const approvals = yield* Approvals.Approvals
     const [entry] = (yield* approvals.list({ reviewer: { id: "grace", roles: ["finance"] } })).approvals
     yield* Console.log(`  ${entry.title}`)
@@ -80,74 +92,97 @@ const program = Effect.gen(function*() {
     yield* Console.log(`  the same decision sent twice → ${again.status}`)
   }).pipe(Effect.provide(ReviewerLive))
 
-  yield* GatehouseTest.settle
-  yield* Console.log("\n4. The runner replayed the run: it paid, and now waits for the bank")
-  yield* showWaiting(runId, "waiting for the durable deferred bank-confirmation")
+const finish = (runId: string) =>
+  Effect.gen(function*() {
+    yield* GatehouseTest.settle
+    yield* Console.log("\n4. The runner replayed the run: it paid, and now waits for the bank")
+    yield* showWaiting(runId, "waiting for the durable deferred bank-confirmation")
 
-  yield* Console.log("\n5. The bank's webhook completes the deferred, from another connection")
-  const sent = yield* DurableDeferred.succeed({ runId, deferred: BankConfirmation }, { reference: "BANK-7781" }).pipe(
-    Effect.provide(ReviewerLive)
-  )
-  yield* Console.log(`  → ${sent}`)
-  const outcome = yield* RefundReview.execute({ ticketId: "T-1001", amount: 120 })
-  yield* Console.log(`  result: ${JSON.stringify(outcome)}`)
+    yield* Console.log("\n5. The bank's webhook completes the deferred, from another connection")
+    const sent = yield* DurableDeferred.succeed({ runId, deferred: BankConfirmation }, { reference: "BANK-7781" }).pipe(
+      Effect.provide(ReviewerLive)
+    )
+    yield* Console.log(`  → ${sent}`)
+    const outcome = yield* RefundReview.execute({ ticketId: "T-1001", amount: 120 })
+    yield* Console.log(`  result: ${JSON.stringify(outcome)}`)
 
-  const workflows = yield* Workflows.Workflows
-  const inspection = yield* workflows.inspect(runId)
-  yield* Console.log(`\n6. Timeline of ${runId} (claimed ${inspection.run.claims} times; every replay skipped done work)`)
-  for (const node of inspection.nodes) {
-    yield* Console.log(
-      `  ${time(node.startedAt)} → ${time(node.completedAt).padEnd(12)} ${node.kind.padEnd(9)} ${node.nodeId.padEnd(18)} ${node.status}`
-    )
-  }
-  yield* Console.log("\n7. Events (the outbox)")
-  for (const event of yield* (yield* Events.Events).read({ runId })) {
-    yield* Console.log(`  ${time(event.createdAt)}  ${event.type}${event.actor ? ` by ${event.actor}` : ""}`)
-  }
-  yield* Console.log("\n8. Audit trail (hash-chained)")
-  for (const entry of yield* Audit.forRun(runId)) {
-    yield* Console.log(
-      `  #${entry.seq} ${entry.action.padEnd(18)} ${entry.actor.padEnd(22)} hash ${entry.hash.slice(0, 12)}…` +
-        `${entry.note ? `  "${entry.note}"` : ""}`
-    )
-  }
-  const verification = yield* Audit.verify
-  yield* Console.log(`  verify: ${verification.valid ? `valid (${verification.entries} entries)` : "BROKEN"}`)
-})
+    const workflows = yield* Workflows.Workflows
+    const inspection = yield* workflows.inspect(runId)
+    yield* Console.log(`\n6. Timeline of ${runId} (claimed ${inspection.run.claims} times; every replay skipped done work)`)
+    for (const node of inspection.nodes) {
+      yield* Console.log(
+        `  ${time(node.startedAt)} → ${time(node.completedAt).padEnd(12)} ${node.kind.padEnd(9)} ${node.nodeId.padEnd(18)} ${node.status}`
+      )
+    }
+    yield* Console.log("\n7. Events (the outbox)")
+    for (const event of yield* (yield* Events.Events).read({ runId })) {
+      yield* Console.log(`  ${time(event.createdAt)}  ${event.type}${event.actor ? ` by ${event.actor}` : ""}`)
+    }
+    yield* Console.log("\n8. Audit trail (hash-chained)")
+    for (const entry of yield* Audit.forRun(runId)) {
+      yield* Console.log(
+        `  #${entry.seq} ${entry.action.padEnd(18)} ${entry.actor.padEnd(22)} hash ${entry.hash.slice(0, 12)}…` +
+          `${entry.note ? `  "${entry.note}"` : ""}`
+      )
+    }
+    const verification = yield* Audit.verify
+    yield* Console.log(`  verify: ${verification.valid ? `valid (${verification.entries} entries)` : "BROKEN"}`)
+  })
 
 const EngineLive = Gatehouse.layerSqlite({ filename, workflows: RefundReviewLive, pollInterval: "200 millis" })
 
-/**
- * The API on the demo's database until the process is stopped. The tokens are random, kept only as
- * SHA-256 hashes by the server, and handed to the person through a file only they can read.
- */
-const serve = Effect.gen(function*() {
-  const token = () => randomBytes(24).toString("base64url")
-  const tokens = { operator: token(), grace: token() }
-  const tokensFile = path.join(os.tmpdir(), "gatehouse-demo-tokens.json")
-  fs.writeFileSync(tokensFile, JSON.stringify(tokens, null, 2), { mode: 0o600 })
-  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
-  const auth = Authentication.AuthConfig.make({
-    tokens: [
-      { id: "operator", roles: ["operator"], sha256: sha256(tokens.operator) },
-      { id: "grace", roles: ["finance"], sha256: sha256(tokens.grace) }
-    ]
-  })
-  const announce = Layer.effectDiscard(Effect.gen(function*() {
-    const address = (yield* HttpServer.HttpServer).address
-    const port = address._tag === "TcpAddress" ? address.port : 0
-    yield* Console.log(`\ndemo API: listening on http://127.0.0.1:${port} (docs at /docs; Ctrl-C stops it)`)
-    yield* Console.log(`demo API: bearer tokens for "operator" and the reviewer "grace" are in ${tokensFile}`)
-  }))
-  return yield* Layer.launch(
-    announce.pipe(
-      Layer.provideMerge(Server.layer({ port: Number(process.env.GATEHOUSE_PORT ?? 8080), workflows: [RefundReview] })),
-      Layer.provide(AuthenticationLive.layer(auth))
-    )
-  )
-})
+/** `--port N` (default 8080; 0 picks a free port). */
+const portOf = (argv: ReadonlyArray<string>): number => {
+  const at = argv.indexOf("--port")
+  if (at < 0) return 8080
+  const value = argv[at + 1]
+  const port = value !== undefined && /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(port >= 0 && port <= 65535)) {
+    process.stderr.write(`demo: --port must be a port number (0-65535), got ${JSON.stringify(value ?? "")}\n`)
+    process.exit(2)
+  }
+  return port
+}
 
-const main = process.argv.includes("--serve") ? Effect.zipRight(program, serve) : program
+/**
+ * The refund up to its approval, then the API and the inbox on the demo's database: the person decides
+ * in the browser and the run finishes here. The token is random, made for this run, and the server keeps
+ * only its SHA-256.
+ */
+const serve = (port: number) =>
+  Effect.gen(function*() {
+    const runId = yield* startRefund
+    const token = randomBytes(24).toString("base64url")
+    const auth = Authentication.AuthConfig.make({
+      tokens: [{ id: "grace", roles: ["finance"], sha256: createHash("sha256").update(token).digest("hex") }]
+    })
+    const server = yield* Layer.build(
+      Server.layer({ port, workflows: [RefundReview] }).pipe(Layer.provide(AuthenticationLive.layer(auth)))
+    )
+    const address = Context.get(server, HttpServer.HttpServer).address
+    const actual = address._tag === "TcpAddress" ? address.port : port
+    yield* Console.log("\n2. The reviewer's inbox is a web page: sign in as grace (finance) with the token, and decide")
+    yield* Console.log(`inbox: http://127.0.0.1:${actual}/inbox`)
+    yield* Console.log(`token: ${token}`)
+    const workflows = yield* Workflows.Workflows
+    // The decision arrives through the server; the runner resumes the run on its own.
+    yield* workflows.poll(runId).pipe(
+      Effect.repeat({ until: (run) => run.status !== "waiting-approval", schedule: Schedule.spaced("250 millis") })
+    )
+    const decided = yield* (yield* Approvals.Approvals).get({ runId, nodeId: "refund-decision" })
+    const decision = decided.decision as { decidedBy?: string; note?: string; payload?: unknown } | undefined
+    yield* Console.log(
+      `\n3. ${decided.status} in the browser by ${decision?.decidedBy ?? "?"}` +
+        `${decision?.note ? ` ("${decision.note}")` : ""}${decision?.payload ? ` with ${JSON.stringify(decision.payload)}` : ""}`
+    )
+    yield* finish(runId)
+    yield* Console.log(`\nThe run finished. The inbox stays up at http://127.0.0.1:${actual}/inbox (Ctrl-C stops it).`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+const main: Effect.Effect<void, unknown, Gatehouse.Services> = process.argv.includes("--serve")
+  ? serve(portOf(process.argv))
+  : Effect.flatMap(startRefund, (runId) => Effect.zipRight(reviewInProcess(runId), finish(runId)))
 
 main.pipe(
   Effect.provide(EngineLive),

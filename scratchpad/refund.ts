@@ -44,7 +44,10 @@ export const RefundReviewLive = RefundReview.toLayer(({ amount, ticketId }) =>
       summary: `Customer since ${customer.since}; ${rec.reason}.`,
       metadata: { ticketId, amount },
       reviewed: rec,
-      decision: Schema.Struct({ approvedAmount: Schema.Number }),
+      // The inbox renders this as a number input labelled "Approved amount", between 0 and the amount asked.
+      decision: Schema.Struct({
+        approvedAmount: Schema.Number.pipe(Schema.between(0, amount)).annotations({ title: "Approved amount" })
+      }),
       onDeny: "continue",
       timeout: "7 days",
       onTimeout: "deny",

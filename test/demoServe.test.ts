@@ -1,50 +1,62 @@
-import { assert, describe, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
+import { afterAll, assert, describe, it } from "vitest"
+import { launch, until } from "./inbox/harness.js"
 import { tsxArgs } from "./tsx.js"
 
-// `npm run demo -- --serve`: after the demo, the HTTP API stays up on the demo's database, with
-// tokens handed over in a file only the user can read (never printed).
+// `npm run demo -- --serve`: the refund stops at its approval, the server prints the inbox's address and a
+// reviewer's token, a person approves in the browser, and the run finishes in the demo's terminal.
 describe("npm run demo -- --serve", () => {
-  it.live("leaves the API running on the demo's database: /docs, and the inbox with grace's token", () =>
-    Effect.gen(function*() {
-      const demo = path.join(__dirname, "..", "scratchpad", "demo.ts")
-      const child = spawn(process.execPath, [...tsxArgs, demo, "--serve"], {
-        cwd: path.join(__dirname, ".."),
-        env: { ...process.env, GATEHOUSE_PORT: "0" },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-      let output = ""
-      child.stdout!.on("data", (chunk) => output += chunk)
-      child.stderr!.on("data", (chunk) => output += chunk)
-      // Bounded wait for both announcement lines, which may arrive in separate chunks (generous: the demo
-      // runs a whole refund first).
-      const [listening, tokensFile] = yield* Effect.async<readonly [string, string], Error>((resume) => {
-        const check = () => {
-          const url = /demo API: listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-          const file = /tokens .* are in (\S+)/.exec(output)
-          if (url !== null && file !== null) resume(Effect.succeed([url[1], file[1]] as const))
-        }
-        child.stdout!.on("data", check)
-        child.on("exit", (code) => resume(Effect.fail(new Error(`the demo exited with ${code}:\n${output}`))))
-        check()
-      }).pipe(Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error(`no listening line:\n${output}`) }))
+  const cleanups: Array<() => Promise<void> | void> = []
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup()
+  })
 
-      const tokens = JSON.parse(fs.readFileSync(tokensFile, "utf8")) as { operator: string; grace: string }
-      assert.notInclude(output, tokens.grace)
-      assert.notInclude(output, tokens.operator)
-      if (os.platform() !== "win32") assert.strictEqual(fs.statSync(tokensFile).mode & 0o077, 0)
+  it("prints the inbox and a token; approving in chromium finishes the demo's run", async () => {
+    const demo = path.join(__dirname, "..", "scratchpad", "demo.ts")
+    const child = spawn(process.execPath, [...tsxArgs, demo, "--serve", "--port", "0"], {
+      cwd: path.join(__dirname, ".."),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    cleanups.push(() => void child.kill("SIGKILL"))
+    let output = ""
+    let exited: number | null | undefined = undefined
+    child.stdout!.on("data", (chunk) => output += chunk)
+    child.stderr!.on("data", (chunk) => output += chunk)
+    child.on("exit", (code) => exited = code)
+    const lines = () => output.split("\n")
+    // Generous bound: the demo runs the refund up to its approval first, on a loaded machine.
+    const [inbox, token] = await until("the inbox and token lines", async () => {
+      if (exited !== undefined) throw new Error(`the demo exited with ${exited}:\n${output}`)
+      const url = lines().find((line) => /^inbox: http:\/\/127\.0\.0\.1:\d+\/inbox$/.test(line))
+      const tokenLine = lines().find((line) => /^token: [A-Za-z0-9_-]+$/.test(line))
+      return url !== undefined && tokenLine !== undefined
+        ? [url.slice("inbox: ".length), tokenLine.slice("token: ".length)] as const
+        : undefined
+    }, 120)
+    assert.notInclude(output, "listening on")
 
-      const docs = yield* Effect.promise(() => fetch(`${listening}/docs`))
-      assert.strictEqual(docs.status, 200)
-      const inbox = yield* Effect.promise(() =>
-        fetch(`${listening}/v1/approvals?status=approved`, { headers: { authorization: `Bearer ${tokens.grace}` } })
-          .then((response) => response.json() as Promise<{ approvals: Array<{ workflow: string }> }>)
-      )
-      assert.deepStrictEqual(inbox.approvals.map((approval) => approval.workflow), ["refund-review"])
-    }).pipe(Effect.scoped), { timeout: 180_000 })
+    const browser = await launch()
+    cleanups.push(() => browser.close())
+    const page = await browser.newPage()
+    page.setDefaultTimeout(60_000)
+    await page.goto(inbox)
+    await page.getByLabel("Token").fill(token)
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await page.getByRole("link", { name: "Refund 120 EUR to Ada Lovelace?" }).click()
+    const amount = page.getByLabel("Approved amount")
+    assert.strictEqual(await amount.getAttribute("max"), "120")
+    await page.getByLabel("Note").fill("Goodwill refund, minus shipping.")
+    await amount.fill("100")
+    await page.getByRole("button", { name: "Approve" }).click()
+    await page.getByText("Your decision was recorded.").waitFor()
+
+    await until("the demo's run to finish", async () => {
+      if (exited !== undefined) throw new Error(`the demo exited with ${exited}:\n${output}`)
+      return output.includes("The run finished.") ? true : undefined
+    }, 120)
+    assert.include(output, "approved in the browser by grace (\"Goodwill refund, minus shipping.\") with {\"approvedAmount\":100}")
+    assert.include(output, "\"refunded\":100")
+    assert.match(output, /verify: valid/)
+  }, 300_000)
 })

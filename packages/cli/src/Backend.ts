@@ -5,9 +5,20 @@
  *
  * @since 0.1.0
  */
-import { type Approvals, type Audit, type Events, Gatehouse, type Run, type Waiting, type Workflows } from "@gatehouse/engine"
+import {
+  type Approvals,
+  type Audit,
+  type Events,
+  Gatehouse,
+  type Policies,
+  type Policy,
+  type Run,
+  type Waiting,
+  type Workflows
+} from "@gatehouse/engine"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
@@ -90,6 +101,14 @@ export class Backend extends Context.Tag("@gatehouse/cli/Backend")<Backend, {
   >
   readonly auditVerify: Effect.Effect<Audit.Verification, CliError>
   readonly auditForRun: (runId: string) => Effect.Effect<ReadonlyArray<Audit.Entry>, CliError>
+  /** The active policy, if one was activated. */
+  readonly activePolicy: Effect.Effect<Option.Option<Policies.Activation>, CliError>
+  /** Activates a policy document (YAML or JSON text); `as` names who activates it on a database. */
+  readonly activatePolicy: (document: string, as: string | undefined) => Effect.Effect<Policies.Activation, CliError>
+  /** The active policy's evaluation of an action, with its trace; none without a policy. */
+  readonly explainPolicy: (action: Policy.Action) => Effect.Effect<Option.Option<Policy.Evaluation>, CliError>
+  /** A draft policy over the actions recorded in the last `days`. */
+  readonly backtestPolicy: (document: string, days: number | undefined) => Effect.Effect<Policies.Backtest, CliError>
 }>() {}
 
 /**

@@ -10,6 +10,7 @@ import { audit } from "./commands/audit.js"
 import { approve, deny, requestChanges } from "./commands/decide.js"
 import { events } from "./commands/events.js"
 import { migrate } from "./commands/migrate.js"
+import { policy } from "./commands/policy.js"
 import { runs } from "./commands/runs.js"
 import { serve } from "./commands/serve.js"
 import { why } from "./commands/why.js"
@@ -31,6 +32,7 @@ export const gatehouse = Command.make("gatehouse").pipe(
     why,
     events,
     audit,
+    policy,
     migrate,
     worker,
     serve,

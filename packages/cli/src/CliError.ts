@@ -30,7 +30,12 @@ export const ExitCode = {
   /** The database or server could not be reached or did not answer. */
   unreachable: 7,
   /** `audit verify` found an edited, missing or reordered entry. */
-  "verification-failed": 8
+  "verification-failed": 8,
+  /**
+   * The policy that required the approval changed since it was requested and no longer requires this
+   * decision from these reviewers: nothing was recorded (the approval was re-issued or ended).
+   */
+  "policy-changed": 9
 } as const
 
 /**

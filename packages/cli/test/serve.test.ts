@@ -30,10 +30,14 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** `gatehouse serve …` as a child process; resolves with its URL once it prints the listening line. */
-const gatehouseServe = (args: ReadonlyArray<string>, cwd: string) =>
+const gatehouseServe = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.async<{ child: ChildProcess; url: string; output: () => string }, Error>((resume) => {
-      const child = spawn(process.execPath, [...tsxArgs, bin, "serve", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [...tsxArgs, bin, "serve", ...args], {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
       let output = ""
       const timer = setTimeout(() => resume(Effect.fail(new Error(`no listening line in 120 s:\n${output}`))), 120_000)
       const onData = (chunk: Buffer) => {
@@ -143,5 +147,34 @@ describe("gatehouse serve", () => {
         })
       )
       assert.include(help, "serve")
+    }).pipe(Effect.scoped), { timeout: 240_000 })
+
+  it.live("the inbox: --public-url makes its cookies Secure; a bad --public-url is refused naming it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const server = yield* gatehouseServe(
+        ["--database", "./gh.db", "--port", "0", "--public-url", "https://gatehouse.example.com"],
+        dir,
+        { GATEHOUSE_SESSION_KEY: "cli-test-session-key" }
+      )
+      const signIn = yield* Effect.promise(() => fetch(`${server.url}/inbox/sign-in`))
+      assert.strictEqual(signIn.status, 200)
+      const cookie = signIn.headers.getSetCookie().find((value) => value.startsWith("gatehouse_login="))!
+      assert.match(cookie, /; Secure/i)
+      assert.match(cookie, /HttpOnly/i)
+      const refused = yield* Effect.promise(() =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [...tsxArgs, bin, "serve", "--port", "0", "--public-url", "ftp://x"], {
+            cwd: dir,
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let out = ""
+          child.stdout.on("data", (chunk) => (out += chunk))
+          child.stderr.on("data", (chunk) => (out += chunk))
+          child.on("exit", (code) => resolve({ code, out }))
+        })
+      )
+      assert.notStrictEqual(refused.code, 0)
+      assert.include(refused.out, "--public-url must be an http:// or https:// URL")
     }).pipe(Effect.scoped), { timeout: 240_000 })
 })

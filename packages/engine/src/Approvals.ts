@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { ApprovalRow } from "./internal/approvals.js"
+import { type ApprovalRow, noDeadline } from "./internal/approvals.js"
 import * as JsonSchemaValidator from "./internal/jsonSchemaValidator.js"
 import { formatError } from "./internal/codec.js"
 import * as Decision from "./internal/decision.js"
@@ -196,14 +196,19 @@ export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/
 }) {}
 
 /**
- * Options of `list`, validated with this schema. `status` defaults to `waiting-approval`.
+ * Options of `list`, validated with this schema. `status` (`any` for every status) defaults to
+ * `waiting-approval`, or to any status with `decidedBy` (the approvals that reviewer voted on or decided). `order` is `requested` (oldest
+ * request first, the default) or `deadline` (nearest deadline first, approvals without one last); a
+ * cursor is only valid with the order it was read in.
  *
  * @since 0.1.0
  * @category models
  */
 export const ListOptions = Schema.Struct({
-  status: Schema.optional(ApprovalStatus),
+  status: Schema.optional(Schema.Union(ApprovalStatus, Schema.Literal("any"))),
   reviewer: Schema.optional(ReviewerInput),
+  decidedBy: Schema.optional(Reviewer.fields.id),
+  order: Schema.optional(Schema.Literal("requested", "deadline")),
   workflow: Schema.optional(Schema.String),
   limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 500))),
   cursor: Schema.optional(Schema.String)
@@ -463,8 +468,15 @@ const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord
     ...(row.decidedAt !== undefined ? { decidedAt: row.decidedAt } : {})
   })
 
-const encodeCursor = (row: ApprovalRecord): string =>
-  Buffer.from(JSON.stringify([row.requestedAt, row.runId, row.nodeId]), "utf8").toString("base64url")
+const encodeCursor = (row: ApprovalRecord, order: "requested" | "deadline"): string =>
+  Buffer.from(
+    JSON.stringify([
+      order === "deadline" ? row.deadline ?? noDeadline : row.requestedAt,
+      row.runId,
+      row.nodeId
+    ]),
+    "utf8"
+  ).toString("base64url")
 
 const decodeCursor = Schema.decodeUnknown(
   Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Schema.Tuple(Schema.Number, Schema.String, Schema.String)))
@@ -575,7 +587,10 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           Effect.mapError(() => new InvalidDecision({ reason: "cursor is not one this API returned" }))
         )
         const limit = decoded.limit ?? 50
-        const status = decoded.status ?? "waiting-approval"
+        const status = decoded.status === "any"
+          ? undefined
+          : decoded.status ?? (decoded.decidedBy !== undefined ? undefined : "waiting-approval")
+        const order = decoded.order ?? "requested"
         const reviewer = decoded.reviewer === undefined
           ? undefined
           : typeof decoded.reviewer === "string"
@@ -585,13 +600,15 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           status,
           workflow: decoded.workflow,
           principals: reviewer === undefined ? undefined : principalsOf(reviewer),
+          decidedBy: decoded.decidedBy,
+          order,
           after,
           limit
         })
         const records = rows.map((row) => toRecord(row))
         return new ApprovalPage({
           approvals: records,
-          ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1]) } : {})
+          ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1], order) } : {})
         })
       })
 

@@ -17,7 +17,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { mapStorage, mapStorageStream } from "./internal/storageError.js"
 import type { StorageError } from "./StorageError.js"
-import { readEvents } from "./internal/log.js"
+import { lastEventPosition, readEvents } from "./internal/log.js"
 
 /**
  * @since 0.1.0
@@ -56,6 +56,11 @@ export class Events extends Context.Tag("@gatehouse/engine/Events")<Events, {
     readonly limit?: number | undefined
     readonly runId?: string | undefined
   }) => Effect.Effect<ReadonlyArray<Event>, InvalidCursor | StorageError>
+  /**
+   * The cursor of the last event visible now (absent when there is none): `stream({ after })` from it
+   * gives only what commits from now on, and misses none of it.
+   */
+  readonly latest: Effect.Effect<string | undefined, StorageError>
   /** Every event after the cursor, then new ones as they commit (looking every `pollInterval`). */
   readonly stream: (options?: {
     readonly after?: string | undefined
@@ -97,7 +102,12 @@ export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = E
         return [Chunk.empty<Event>(), Option.some(after)] as const
       })).pipe(mapStorageStream("Events.stream"))
 
-  return Events.of({ read, stream })
+  const latest = lastEventPosition(sql).pipe(
+    Effect.map((rows) => rows.length === 0 ? undefined : `${rows[0].tx}-${rows[0].seq}`),
+    mapStorage("Events.latest")
+  )
+
+  return Events.of({ read, latest, stream })
 })
 
 /**

@@ -275,6 +275,64 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         }).pipe(provideContext(context))
       }))
 
+    it.scoped("list: decided by a reviewer (votes and decisions, any status), and nearest deadline first", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const first = yield* Change.start({ id: "by-1" })
+          const second = yield* Change.start({ id: "by-2" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          yield* approvals.decide({ runId: first, nodeId: "change-board", verdict: "approve", by: "a" })
+          const ids = (page: Approvals.ApprovalPage) => page.approvals.map((approval) => [approval.runId, approval.status])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a" })), [[first, "waiting-approval"]])
+          yield* approvals.decide({ runId: first, nodeId: "change-board", verdict: "approve", by: "b" })
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a" })), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b" })), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", status: "waiting-approval" })), [])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "c" })), [])
+          assert.deepStrictEqual(ids(yield* approvals.list({ status: "any", reviewer: "c" })), [
+            [first, "approved"],
+            [second, "waiting-approval"]
+          ])
+          assert.deepStrictEqual(ids(yield* approvals.list({ workflow: "change" })), [[second, "waiting-approval"]])
+          const bad = yield* Effect.flip(approvals.list({ decidedBy: "" }))
+          assert.include(bad.message, "decidedBy")
+
+          // By deadline: the one requested later but due sooner first; no deadline last; paged by cursor.
+          yield* TestClock.adjust("1 hour")
+          const later = yield* Deadline.start({ id: "by-3", escalate: false })
+          yield* GatehouseTest.settle
+          const byDeadline = yield* approvals.list({ order: "deadline", limit: 1 })
+          assert.deepStrictEqual(ids(byDeadline), [[later, "waiting-approval"]])
+          const next = yield* approvals.list({ order: "deadline", limit: 1, cursor: byDeadline.cursor! })
+          assert.deepStrictEqual(ids(next), [[second, "waiting-approval"]])
+          assert.deepStrictEqual(ids(yield* approvals.list())[0], [second, "waiting-approval"])
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("Events.latest: a cursor after everything visible, from which only newer events follow", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const events = yield* Events.Events
+          const runId = yield* Change.start({ id: "tail-1" })
+          yield* GatehouseTest.settle
+          const seen = yield* visibleEvents(runId, 2)
+          const latest = yield* events.latest
+          assert.isDefined(latest)
+          assert.deepStrictEqual(yield* events.read({ after: latest! }), [])
+          assert.strictEqual(seen[seen.length - 1].cursor, latest)
+          yield* (yield* approvalsService).decide({ runId, nodeId: "change-board", verdict: "deny", by: "a" })
+          let after: ReadonlyArray<Events.Event> = []
+          for (let attempt = 0; attempt < 500 && after.length === 0; attempt++) {
+            after = yield* events.read({ after: latest! })
+            if (after.length === 0) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+          }
+          assert.strictEqual(after[0].type, "approval.decided")
+        }).pipe(provideContext(context))
+      }))
+
     it.scoped("onDeny continue: a denial returns to the workflow, which branches", () =>
       Effect.gen(function*() {
         const { context } = yield* engine

@@ -30,7 +30,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { type Approvals, type Events, type Policies, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
+import { type ActionLinks, type Approvals, type Events, type Policies, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -51,6 +51,7 @@ import { PolicyLive } from "./http/PolicyLive.js"
 import { RunsLive } from "./http/RunsLive.js"
 import { DeferredsLive } from "./http/DeferredsLive.js"
 import { WebhooksLive } from "./http/WebhooksLive.js"
+import * as Inbox from "./Inbox.js"
 import * as Metrics from "./Metrics.js"
 import * as StartableWorkflows from "./StartableWorkflows.js"
 
@@ -76,9 +77,12 @@ export interface Options {
   readonly requestTimeout?: number | undefined
   /**
    * Run the webhook dispatcher in this process too (it may run in runner processes instead, or in both).
-   * The destination allow-list is `Webhooks.AllowedHosts` where the server layer is built.
+   * The destination allow-list is `Webhooks.AllowedHosts` where the server layer is built; chat messages
+   * link to the inbox's `publicUrl` unless `links` says otherwise.
    */
   readonly dispatchWebhooks?: WebhookDispatcher.DispatcherOptions | undefined
+  /** The reviewer inbox under `/inbox`: its session key and the public address action links are built on. */
+  readonly inbox?: Inbox.Options | undefined
 }
 
 /**
@@ -89,6 +93,7 @@ export interface Options {
  */
 export type Requirements =
   | Approvals.Approvals
+  | ActionLinks.ActionLinks
   | Policies.Policies
   | Workflows.Workflows
   | Events.Events
@@ -157,6 +162,17 @@ export const layerApi = (
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
   )
 
+// Chat messages link to this server's inbox unless the dispatcher's options say otherwise.
+const withInboxLinks = (
+  dispatch: WebhookDispatcher.DispatcherOptions,
+  inbox: Inbox.Options | undefined
+): WebhookDispatcher.DispatcherOptions => {
+  const publicUrl = inbox?.publicUrl
+  return dispatch.links !== undefined || publicUrl === undefined
+    ? dispatch
+    : { ...dispatch, links: { publicUrl, actionUrl: (token) => Inbox.actionLinkUrl(publicUrl, token) } }
+}
+
 /**
  * The server on Node's HTTP server, listening on `host:port`.
  *
@@ -168,9 +184,10 @@ export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer,
     Layer.merge(
       options.dispatchWebhooks === undefined
         ? Layer.empty
-        : Layer.discard(WebhookDispatcher.layerFetch(options.dispatchWebhooks))
+        : Layer.discard(WebhookDispatcher.layerFetch(withInboxLinks(options.dispatchWebhooks, options.inbox)))
     ),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(Inbox.layer(options.inbox)),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(layerApi(options)),
     Layer.provideMerge(
@@ -187,7 +204,8 @@ export const layer = (options: Options = {}): Layer.Layer<HttpServer.HttpServer,
   )
 
 /**
- * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`.
+ * The server with its port and host from `GATEHOUSE_PORT` and `GATEHOUSE_HOST`, and the inbox's session key
+ * and public address from `GATEHOUSE_SESSION_KEY` and `GATEHOUSE_PUBLIC_URL` (see `Inbox.layerConfig`).
  *
  * @since 0.1.0
  * @category layers
@@ -199,8 +217,20 @@ export const layerConfig = (
     Effect.map(
       Config.all({
         port: Config.integer("GATEHOUSE_PORT").pipe(Config.withDefault(8080)),
-        host: Config.string("GATEHOUSE_HOST").pipe(Config.withDefault("127.0.0.1"))
+        host: Config.string("GATEHOUSE_HOST").pipe(Config.withDefault("127.0.0.1")),
+        sessionKey: Config.option(Config.redacted("GATEHOUSE_SESSION_KEY")),
+        publicUrl: Config.option(Config.url("GATEHOUSE_PUBLIC_URL"))
       }),
-      (listen) => layer({ ...options, ...listen })
+      (config) =>
+        layer({
+          ...options,
+          port: config.port,
+          host: config.host,
+          inbox: {
+            ...options.inbox,
+            ...(Option.isSome(config.sessionKey) ? { sessionKey: config.sessionKey.value } : {}),
+            ...(Option.isSome(config.publicUrl) ? { publicUrl: config.publicUrl.value.toString() } : {})
+          }
+        })
     )
   )

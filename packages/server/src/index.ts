@@ -66,6 +66,11 @@ export * as GatehouseApi from "./GatehouseApi.js"
 /**
  * @since 0.1.0
  */
+export * as Inbox from "./Inbox.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Metrics from "./Metrics.js"
 
 /**

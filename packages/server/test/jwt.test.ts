@@ -88,6 +88,32 @@ describe("OIDC/JWT bearer tokens", () => {
       assert.strictEqual((yield* inbox("grace-token-0123456789abcdef")).status, 200)
     }).pipe(Effect.scoped))
 
+  it.live("the inbox: signing in with a JWT opens a session with its claims that ends when the token does", () =>
+    Effect.gen(function*() {
+      const { jwks, own } = yield* keys
+      const idp = yield* jwksServer(jwks)
+      const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`
+      const engine = yield* sqliteEngine
+      const server = yield* serve(engine, {}, { jwt: { issuer, audience, jwksUrl } })
+      const token = yield* sign(own.privateKey, { sub: "grace", roles: ["finance"] }, { expiresIn: "2 minutes" })
+      const form = yield* server.fetch("/inbox/sign-in")
+      const login = form.headers.getSetCookie().map((cookie) => cookie.split(";")[0]).join("; ")
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(yield* Effect.promise(() => form.text()))![1]
+      const signedIn = yield* server.fetch("/inbox/sign-in", {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie: login, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: csrf, token }).toString()
+      })
+      assert.strictEqual(signedIn.status, 303)
+      const session = signedIn.headers.getSetCookie().find((cookie) => cookie.startsWith("gatehouse_session="))!
+      const maxAge = Number(/Max-Age=(\d+)/i.exec(session)![1])
+      assert.isTrue(maxAge > 0 && maxAge <= 120, `Max-Age ${maxAge}`)
+      const inbox = yield* server.fetch("/inbox", { headers: { cookie: session.split(";")[0] }, redirect: "manual" })
+      assert.strictEqual(inbox.status, 200)
+      assert.include(yield* Effect.promise(() => inbox.text()), "Signed in as <strong>grace</strong>")
+    }).pipe(Effect.scoped))
+
   it.live("a JWKS URL", () =>
     Effect.gen(function*() {
       const { jwks, own } = yield* keys

@@ -12,7 +12,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
@@ -61,6 +63,13 @@ export const serve = Command.make(
       Options.withDescription("JSON file of API token hashes and OIDC/JWT settings"),
       Options.optional
     ),
+    publicUrl: Options.text("public-url").pipe(
+      Options.withDescription("the address people reach this server at, for the inbox's action links (https://…)"),
+      Options.withSchema(Schema.String.pipe(Schema.pattern(/^https?:\/\/[^\s]+$/, {
+        message: () => "--public-url must be an http:// or https:// URL"
+      }))),
+      Options.optional
+    ),
     workflows: Options.file("workflows", { exists: "yes" }).pipe(
       Options.withDescription("a module exporting workflow layers (run here) and definitions (started over HTTP)"),
       Options.optional
@@ -93,7 +102,17 @@ export const serve = Command.make(
       )
       return yield* Layer.launch(
         announce.pipe(
-          Layer.provideMerge(Server.layer({ port: options.port, host: options.host, workflows: loaded.workflows })),
+          Layer.provideMerge(Server.layer({
+            port: options.port,
+            host: options.host,
+            workflows: loaded.workflows,
+            inbox: {
+              // Shared by every server process behind one address (see docs/inbox.md); read from the
+              // environment so it never shows in a process list.
+              ...(process.env.GATEHOUSE_SESSION_KEY ? { sessionKey: Redacted.make(process.env.GATEHOUSE_SESSION_KEY) } : {}),
+              ...(Option.isSome(options.publicUrl) ? { publicUrl: options.publicUrl.value } : {})
+            }
+          })),
           Layer.provide(auth),
           Layer.provide(engine)
         )

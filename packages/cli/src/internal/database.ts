@@ -2,7 +2,8 @@
  * The backend on the database itself: the engine's client services (`Approvals`, `Workflows`, `Events`,
  * `Audit`, `Waiting`), the same calls the HTTP API's handlers make.
  */
-import { Approvals, Audit, Events, Waiting, Workflows } from "@gatehouse/engine"
+import { Approvals, Audit, Events, Policies, Waiting, Workflows } from "@gatehouse/engine"
+import * as os from "node:os"
 import * as Effect from "effect/Effect"
 import type { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
@@ -17,9 +18,10 @@ const defined = <A extends Record<string, unknown>>(record: A): A =>
 export const make: Effect.Effect<
   Backend["Type"],
   never,
-  Approvals.Approvals | Workflows.Workflows | Events.Events | SqlClient
+  Approvals.Approvals | Workflows.Workflows | Events.Events | Policies.Policies | SqlClient
 > = Effect.gen(function*() {
   const approvals = yield* Approvals.Approvals
+  const policies = yield* Policies.Policies
   const workflows = yield* Workflows.Workflows
   const events = yield* Events.Events
   const context = yield* Effect.context<
@@ -70,7 +72,12 @@ export const make: Effect.Effect<
         }))
       ),
     auditVerify: wrap(Audit.verify),
-    auditForRun: (runId) => wrap(Effect.zipRight(workflows.poll(runId), Audit.forRun(runId)))
+    auditForRun: (runId) => wrap(Effect.zipRight(workflows.poll(runId), Audit.forRun(runId))),
+    activePolicy: wrap(policies.active),
+    // On the database the CLI's user activates, as `runs cancel` cancels (a server knows its principal).
+    activatePolicy: (document, as) => wrap(policies.activate(document, { by: as ?? `cli:${os.userInfo().username}` })),
+    explainPolicy: (action) => wrap(policies.explain(action)),
+    backtestPolicy: (document, days) => wrap(policies.backtest(document, { days }))
   } satisfies Backend["Type"]
 })
 

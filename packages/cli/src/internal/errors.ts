@@ -39,7 +39,7 @@ export const fromTagged = (error: unknown, where: string): CliError.CliError => 
       return CliError.make("conflict", message)
     case "PolicyChanged":
       return CliError.make(
-        "conflict",
+        "policy-changed",
         message,
         `the policy changed since the approval was requested; \`gatehouse why ${field(error, "runId")}\` shows what the run waits on now`
       )
@@ -64,6 +64,8 @@ export const fromTagged = (error: unknown, where: string): CliError.CliError => 
     case "Forbidden":
       return CliError.make("not-authorized", message, "ask an operator, or use a token with the role this needs")
     case "InvalidDecision":
+    case "InvalidPolicy":
+    case "InvalidPolicyRequest":
     case "InvalidRequest":
     case "InvalidPayload":
     case "InvalidCursor":

@@ -9,6 +9,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Waiting } from "@gatehouse/engine"
 import * as GatehouseApi from "@gatehouse/server/GatehouseApi"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type { Backend } from "../Backend.js"
@@ -97,7 +98,15 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
           Effect.map((page) => ({ events: page.events, cursor: page.cursor ?? after }))
         ),
       auditVerify: call(client.audit.verify()),
-      auditForRun: (runId) => call(Effect.map(client.audit.forRun({ path: { runId } }), (audit) => audit.entries))
+      auditForRun: (runId) => call(Effect.map(client.audit.forRun({ path: { runId } }), (audit) => audit.entries)),
+      activePolicy: call(Effect.map(client.policy.show(), (shown) => Option.fromNullable(shown.policy))),
+      activatePolicy: (document, as) =>
+        as !== undefined
+          ? Effect.fail(CliError.make("invalid-input", "--as is refused against a server: the token says who activates"))
+          : call(client.policy.activate({ payload: { document } })),
+      explainPolicy: (action) =>
+        call(Effect.map(client.policy.explain({ payload: { action } }), (explained) => Option.fromNullable(explained.evaluation))),
+      backtestPolicy: (document, days) => call(client.policy.backtest({ payload: defined({ document, days }) }))
     }
     return backend
   }).pipe(Effect.provide(FetchHttpClient.layer))

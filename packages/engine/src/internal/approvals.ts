@@ -55,6 +55,9 @@ export const principals = (reviewers: StoredReviewers): ReadonlyArray<string> =>
     ? ["anyone"]
     : [...reviewers.users.map((user) => `user:${user}`), ...reviewers.roles.map((role) => `role:${role}`)]
 
+/** The sort key of an approval without a deadline when ordering by deadline: after every real one. @internal */
+export const noDeadline = Number.MAX_SAFE_INTEGER
+
 /** @internal */
 export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
   const get = (runId: string, nodeId: string): Effect.Effect<Option.Option<ApprovalRow>, SqlError> =>
@@ -205,31 +208,41 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
   )
 
   /**
-   * The inbox: approvals in a status, oldest request first, optionally of one workflow and assigned to
-   * one of `principals` (an index range on the assignees), after a `(requestedAt, runId, nodeId)` cursor.
+   * The inbox: approvals in a status (any when absent), oldest request (or nearest deadline, none last)
+   * first, optionally of one workflow, assigned to one of `principals` (an index range on the assignees),
+   * voted on or decided by `decidedBy` (its audit entries), after a `(key, runId, nodeId)` cursor.
    */
   const list = (options: {
-    readonly status: ApprovalStatus
+    readonly status: ApprovalStatus | undefined
     readonly workflow: string | undefined
     readonly principals: ReadonlyArray<string> | undefined
-    readonly after: readonly [requestedAt: number, runId: string, nodeId: string] | undefined
+    readonly decidedBy: string | undefined
+    readonly order: "requested" | "deadline"
+    readonly after: readonly [key: number, runId: string, nodeId: string] | undefined
     readonly limit: number
   }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
     const { after, principals } = options
+    const key = options.order === "deadline"
+      ? sql`COALESCE(a.deadline, ${noDeadline})`
+      : sql`a.requested_at`
     const filters = [
-      sql`a.status = ${options.status}`,
+      options.status !== undefined ? sql`a.status = ${options.status}` : undefined,
       options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
       principals !== undefined
         ? sql`EXISTS (SELECT 1 FROM gatehouse_approval_assignees s WHERE s.run_id = a.run_id
             AND s.node_id = a.node_id AND s.principal IN ${sql.in(principals)})`
         : undefined,
+      options.decidedBy !== undefined
+        ? sql`EXISTS (SELECT 1 FROM gatehouse_audit au WHERE au.run_id = a.run_id AND au.node_id = a.node_id
+            AND au.actor = ${options.decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
+        : undefined,
       after !== undefined
-        ? sql`(a.requested_at > ${after[0]} OR (a.requested_at = ${after[0]} AND (a.run_id > ${after[1]}
+        ? sql`(${key} > ${after[0]} OR (${key} = ${after[0]} AND (a.run_id > ${after[1]}
             OR (a.run_id = ${after[1]} AND a.node_id > ${after[2]}))))`
         : undefined
     ].filter((filter) => filter !== undefined)
-    return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${sql.and(filters)}
-      ORDER BY a.requested_at, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+    return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${filters.length > 0 ? sql.and(filters) : sql`1 = 1`}
+      ORDER BY ${key}, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
   }
 
   return { sql, get, resolve, insert, settle, escalate, reissue, votes, insertVote, pendingCount, list } as const

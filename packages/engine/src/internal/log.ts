@@ -114,6 +114,24 @@ export const readEvents = (
     ORDER BY tx, seq LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeEvents))
 }
 
+/**
+ * The position of the last event a reader may see now (see `readEvents`): a cursor that skips the history
+ * and still misses nothing committed after it. None when the outbox is empty.
+ *
+ * @internal
+ */
+export const lastEventPosition = (
+  sql: SqlClient.SqlClient
+): Effect.Effect<ReadonlyArray<Rows.EventRow>, SqlError> => {
+  const visible = sql.onDialectOrElse({
+    pg: () => sql`tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+    orElse: () => sql`1 = 1`
+  })
+  return sql`SELECT * FROM gatehouse_events WHERE ${visible} ORDER BY tx DESC, seq DESC LIMIT 1`.pipe(
+    Effect.flatMap(decodeEvents)
+  )
+}
+
 /** Every event of one run, in the order they were appended. @internal */
 export const eventsOfRun = (sql: SqlClient.SqlClient, runId: string): Effect.Effect<ReadonlyArray<Rows.EventRow>, SqlError> =>
   sql`SELECT * FROM gatehouse_events WHERE run_id = ${runId} ORDER BY seq`.pipe(Effect.flatMap(decodeEvents))

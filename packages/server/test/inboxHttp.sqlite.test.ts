@@ -1,0 +1,4 @@
+import { suite } from "./inboxHttp.js"
+import { sqliteEngine } from "./utils/fixtures.js"
+
+suite("inbox over HTTP (SQLite)", sqliteEngine)

@@ -1,0 +1,3 @@
+import { suite } from "./inbox/scenarios.js"
+
+suite("sqlite")
