@@ -159,6 +159,45 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         }))
       }))
 
+    it.scoped("a declared action over its rate fails its step with Throttled (the workflow catches it), recorded on the run", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        yield* withEngine(db, Live, Effect.gen(function*() {
+          const { policies } = yield* services
+          yield* sideEffects.setup
+          yield* policies.activate({
+            version: "rate",
+            default: { decide: "allow" },
+            rules: [{
+              id: "one-payment-per-environment",
+              match: { action: "finance.payment.execute" },
+              decide: "throttle",
+              throttle: { key: "pay:{labels.environment}", limit: 1, window: "1 minute" }
+            }]
+          }, { by: "ops" })
+          const first = yield* Payout.start({ id: "p-rate-1", amount: 1, environment: "test" })
+          yield* GatehouseTest.settle
+          const second = yield* Payout.start({ id: "p-rate-2", amount: 2, environment: "test" })
+          yield* GatehouseTest.settle
+          assert.deepStrictEqual(yield* Payout.result(first), Exit.succeed("paid 1"))
+          const throttled = yield* Payout.result(second)
+          assert(Exit.isSuccess(throttled))
+          assert.match(throttled.value, /^throttled until \d+$/)
+          assert.strictEqual(yield* sideEffects.count(second, "paid"), 0)
+          // The next window admits again; the throttled run does not retry by itself. (A short window: under
+          // TestClock every poll of the runner in between runs.)
+          yield* TestClock.adjust("1 minute")
+          const third = yield* Payout.start({ id: "p-rate-3", amount: 3, environment: "test" })
+          yield* GatehouseTest.settle
+          assert.deepStrictEqual(yield* Payout.result(third), Exit.succeed("paid 3"))
+          const evaluations = yield* policies.evaluations(second)
+          assert.deepStrictEqual(evaluations.map((e) => [e.nodeId ?? "start", e.decision.decide]), [
+            ["start", "allow"],
+            ["pay", "throttle"]
+          ])
+        }))
+      }))
+
     it.scoped("a policy activated between request and decision: one that would deny refuses with PolicyChanged; one that changes nothing lets it through", () =>
       Effect.gen(function*() {
         const db = yield* makeDatabase
