@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
-import { ok, okJson, run } from "./utils/cli.js"
+import { background, fixtures, ok, okJson, run } from "./utils/cli.js"
 import { serverTarget, tempDir } from "./utils/targets.js"
 import type { Target } from "./scenario.js"
 
@@ -122,6 +122,59 @@ describe("gatehouse webhooks on a SQLite file", () => {
     assert.strictEqual(twice.code, 3, twice.stderr)
     assert.include(twice.stderr, "gatehouse webhooks list")
   }, 240_000)
+})
+
+describe("gatehouse worker delivers webhooks", () => {
+  it("a worker process delivers a queued message by itself; --no-webhooks leaves it queued", async () => {
+    const temp = tempDir()
+    const database = path.join(temp.dir, "gh.db")
+    const env = { GATEHOUSE_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }
+    const received: Array<string> = []
+    const server = http.createServer((req, res) => {
+      received.push(String(req.headers["webhook-id"]))
+      req.resume()
+      req.on("end", () => res.writeHead(200).end())
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const workflows = path.join(fixtures, "payout.mjs")
+    const start = async (extra: ReadonlyArray<string>) => {
+      const worker = background(["worker", "--database", database, "--workflows", workflows, "--poll-interval", "100", ...extra], env)
+      await worker.waitFor(/gatehouse: worker \S+ running on/, "the worker's start line")
+      return worker
+    }
+    try {
+      const added = await okJson(["webhooks", "add", url, "--event", "webhook.test", "--secret-file",
+        path.join(temp.dir, "hook.secret"), "--database", database], env)
+      const quiet = await start(["--no-webhooks"])
+      const first = await okJson(["webhooks", "test", added.subscription.id, "--database", database], env)
+      // The quiet worker runs a whole payout after the message was queued, and still delivers nothing.
+      const started = await run([database, "payout", "payout-quiet", JSON.stringify({ amount: 1 }), "ci"], {
+        script: path.join(fixtures, "start-run.mjs")
+      })
+      assert.strictEqual(started.code, 0, started.stderr)
+      const runDeadline = Date.now() + 120_000
+      while ((await okJson(["runs", "inspect", "payout-quiet", "--database", database], env)).run.status !== "completed") {
+        if (Date.now() > runDeadline) throw new Error(`the run did not complete: ${quiet.output()}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const pending = await okJson(["webhooks", "deliveries", "--status", "pending", "--database", database], env)
+      assert.deepStrictEqual(pending.map((d: any) => d.id), [first.id])
+      assert.strictEqual(await quiet.stop("SIGTERM"), 0)
+      assert.deepStrictEqual(received, [])
+
+      const worker = await start([])
+      const deadline = Date.now() + 120_000
+      while (!received.includes(first.id)) {
+        if (Date.now() > deadline) throw new Error(`not delivered: ${worker.output()}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.strictEqual(await worker.stop("SIGTERM"), 0)
+    } finally {
+      server.close()
+      temp.remove()
+    }
+  }, 300_000)
 })
 
 describe("gatehouse webhooks against a real gatehouse serve", () => {

@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Gatehouse } from "@gatehouse/engine"
+import { Gatehouse, Webhooks } from "@gatehouse/engine"
 import type { StartableWorkflows } from "@gatehouse/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -73,6 +73,9 @@ export const serve = Command.make(
     workflows: Options.file("workflows", { exists: "yes" }).pipe(
       Options.withDescription("a module exporting workflow layers (run here) and definitions (started over HTTP)"),
       Options.optional
+    ),
+    noWebhooks: Options.boolean("no-webhooks").pipe(
+      Options.withDescription("do not deliver webhooks (nor emit approval reminders) from this process")
     )
   },
   (options) =>
@@ -106,6 +109,7 @@ export const serve = Command.make(
             port: options.port,
             host: options.host,
             workflows: loaded.workflows,
+            ...(options.noWebhooks ? {} : { dispatchWebhooks: {} }),
             inbox: {
               // Shared by every server process behind one address (see docs/inbox.md); read from the
               // environment so it never shows in a process list.
@@ -114,7 +118,9 @@ export const serve = Command.make(
             }
           })),
           Layer.provide(auth),
-          Layer.provide(engine)
+          Layer.provide(engine),
+          // The destination allow-list and the secrets' sealing key, for the API and the dispatcher.
+          Layer.provide(Webhooks.layerConfig)
         )
       )
     })

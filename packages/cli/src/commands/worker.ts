@@ -6,7 +6,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Gatehouse, Runner } from "@gatehouse/engine"
+import { Gatehouse, Runner, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -38,6 +38,9 @@ export const worker = Command.make(
       Options.withSchema(Schema.Int.pipe(Schema.between(10, 3_600_000))),
       Options.withDescription("milliseconds between looks for work another process woke (default 1000)"),
       Options.optional
+    ),
+    noWebhooks: Options.boolean("no-webhooks").pipe(
+      Options.withDescription("do not deliver webhooks (nor emit approval reminders) from this process")
     )
   },
   (options) =>
@@ -66,7 +69,17 @@ export const worker = Command.make(
         Effect.flatMap(Runner.Runner, (runner) =>
           Console.log(`gatehouse: worker ${runner.runnerId} running on ${redactUrl(url)}`))
       )
-      return yield* Layer.launch(Layer.provide(announce, engine)).pipe(
+      // The dispatcher delivers the outbox's webhooks and emits reminders, one delivery at a time across
+      // every process that runs one (claims with SKIP LOCKED). Chat links need the inbox's public address.
+      const publicUrl = process.env.GATEHOUSE_PUBLIC_URL
+      const dispatcher = options.noWebhooks ? Layer.empty : Layer.discard(WebhookDispatcher.layerFetch(
+        publicUrl === undefined || publicUrl === ""
+          ? {}
+          : { links: { publicUrl, actionUrl: (token) => `${publicUrl.replace(/\/+$/, "")}/inbox/links/${token}` } }
+      ))
+      return yield* Layer.launch(
+        Layer.mergeAll(announce, dispatcher).pipe(Layer.provide(engine), Layer.provide(Webhooks.layerConfig))
+      ).pipe(
         Effect.mapError((error) =>
           CliError.make(
             "unreachable",
