@@ -760,10 +760,6 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           yield* signals.work.notify
           yield* Metric.increment(Metric.tagged(InternalMetrics.approvalsDecided, "verdict", decoded.verdict))
           yield* Metric.update(InternalMetrics.decisionWait, Math.max(0, now - outcome.approval.requestedAt) / 1000)
-          yield* approvals.pendingCount.pipe(
-            Effect.flatMap((n) => Metric.set(InternalMetrics.approvalsPending, n)),
-            Effect.ignore
-          )
         } else if (outcome.status === "already-decided") {
           yield* Metric.increment(InternalMetrics.approvalsAlreadyDecided)
         }

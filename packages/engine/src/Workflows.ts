@@ -241,8 +241,10 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     Run.InvalidPayload | Run.RunNotFound | Run.RunNotActive | NodeKindMismatch | DeferredNotReady | StorageError
   >
   /**
-   * Counts the runs in each status and sets the `gatehouse_runs{status}` gauge (`metrics.runs`): one
-   * `GROUP BY` query, meant to be run when the metrics are read (the HTTP server does it on every scrape).
+   * Counts the runs in each status and the approvals waiting for a decision, and sets the
+   * `gatehouse_runs{status}` gauge (`metrics.runs`) and `gatehouse_approvals_pending`
+   * (`Approvals.metrics.pending`): two counting queries, meant to be run when the metrics are read (the HTTP
+   * server does it on every scrape); nothing on the hot path keeps them.
    */
   readonly refreshMetrics: Effect.Effect<void, StorageError>
 }>() {}
@@ -293,7 +295,7 @@ const ruleOf = (evaluation: Policy.Evaluation) => evaluation.ruleId === undefine
  */
 export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const { policies, runs: store, signals } = yield* Storage.Storage
+    const { approvals: approvalStore, policies, runs: store, signals } = yield* Storage.Storage
 
     // An id that is not storable text names no run: refused before it reaches the database.
     const getRun = (runId: string) =>
@@ -498,11 +500,14 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         )
       })
 
+    // Counted when read, never on the hot path: a request or a decision costs nothing proportional to the
+    // number of approvals pending, and the figures are exact whichever processes made the changes.
     const refreshMetrics = Effect.gen(function*() {
       const counts = new Map((yield* store.countRunsByStatus()).map(({ n, status }) => [status, n]))
       for (const status of Run.RunStatus.literals) {
         yield* Metric.set(Metric.tagged(InternalMetrics.runs, "status", status), counts.get(status) ?? 0)
       }
+      yield* Metric.set(InternalMetrics.approvalsPending, yield* approvalStore.pendingCount)
     })
 
     const start = (run: StartInput) =>

@@ -223,7 +223,6 @@ const create = (
       return node
     }).pipe(state.store.sql.withTransaction, (effect) => Instance.storage(instance, effect))
     yield* Metric.increment(Metrics.approvalsRequested)
-    yield* approvals.pendingCount.pipe(Effect.flatMap((n) => Metric.set(Metrics.approvalsPending, n)), Effect.ignore)
     return node
   })
 

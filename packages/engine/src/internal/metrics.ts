@@ -39,7 +39,7 @@ export const approvalsEscalated = Metric.counter("gatehouse_approvals_escalated_
 
 /** @internal */
 export const approvalsPending = Metric.gauge("gatehouse_approvals_pending", {
-  description: "Approvals waiting for a decision, as last counted"
+  description: "Approvals waiting for a decision, as last counted (on every scrape, by Workflows.refreshMetrics)"
 })
 
 /** Seconds from request to decision. @internal */
