@@ -21,6 +21,7 @@ import { makeActionLinkStore } from "./internal/actionLinks.js"
 import { sha256 } from "./internal/canonical.js"
 import type { ActionLinkRow } from "./internal/rows.js"
 import { formatError } from "./internal/codec.js"
+import * as PgWakeups from "./internal/pgWakeups.js"
 import { JsonValue, Text } from "./internal/json.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
@@ -293,7 +294,7 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
                 refused(error.reason === "deadline-passed" ? "expired" : "decided", error.status)
             })
           )
-        }).pipe(sql.withTransaction)
+        }).pipe(PgWakeups.withTransaction(sql))
         // `decide` nudged the runner inside this transaction; nudge it again now that the decision committed.
         yield* signals.work.notify
         return result

@@ -21,6 +21,7 @@ import * as PolicyRecheck from "./internal/policyRecheck.js"
 import { JsonValue, Text } from "./internal/json.js"
 import { appendAudit, appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
@@ -748,7 +749,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             approval: { ...approval, status: judgement.outcome, decision, decidedAt: now }
           }
         }).pipe(
-          sql.withTransaction,
+          PgWakeups.withTransaction(sql),
           Effect.tapError((error) => error._tag === "StaleApproval" ? Metric.increment(InternalMetrics.approvalsStale) : Effect.void)
         )
 

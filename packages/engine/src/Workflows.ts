@@ -24,6 +24,7 @@ import { declared } from "./internal/deferreds.js"
 import { jsonProblem, stringProblem, Text } from "./internal/json.js"
 import { appendEvent, eventsOfRun } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as PgWakeups from "./internal/pgWakeups.js"
 import * as PolicyGate from "./internal/policyGate.js"
 import type { StartGate } from "./internal/rows.js"
 import * as Tracing from "./internal/tracing.js"
@@ -354,7 +355,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
             runAudit: { runId, action: "run.canceled", actor: by, note: reason, now }
           })
           return "canceled" as const
-        }).pipe(store.sql.withTransaction)
+        }).pipe(PgWakeups.withTransaction(store.sql))
         if (result === "canceled") {
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
@@ -467,7 +468,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
           yield* store.wake(options.runId, now, link)
           yield* appendEvent(store.sql, { runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
           return "completed" as const
-        }).pipe(store.sql.withTransaction)
+        }).pipe(PgWakeups.withTransaction(store.sql))
         if (outcome === "completed") yield* signals.work.notify
         return outcome
       })

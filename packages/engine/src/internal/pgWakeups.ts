@@ -1,5 +1,5 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -7,6 +7,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
@@ -26,9 +27,27 @@ import { createRequire } from "node:module"
 const channelExpression = "left('gatehouse_wake.' || current_schema(), 63)"
 
 /**
- * Sends a wake-up from SQL. Inside a transaction PostgreSQL delivers it on commit (and drops it on
- * rollback), so a listener never wakes before the change it announces is visible. On other dialects
- * nothing is sent: in-process signals and polling are all there is.
+ * The wake-ups of the transaction this fiber is in (`withTransaction`), sent once it has committed.
+ */
+const afterCommit = FiberRef.unsafeMake<Array<string> | undefined>(undefined)
+
+/** One statement, its own (autocommit) transaction: every payload of a commit in one notifying transaction. */
+const send = (sql: SqlClient.SqlClient, payloads: ReadonlyArray<string>): Effect.Effect<void, SqlError> => {
+  const unique = Array.from(new Set(payloads))
+  return Effect.asVoid(sql`SELECT ${
+    sql.csv(unique.map((payload) => sql`pg_notify(${sql.literal(channelExpression)}, ${payload})`))
+  }`)
+}
+
+/**
+ * Sends a wake-up, on PostgreSQL only: in-process signals and polling are all there is elsewhere.
+ *
+ * Inside a transaction run by `withTransaction` it is sent after that transaction commits, in a statement
+ * of its own: PostgreSQL serializes the commits of notifying transactions server-wide (one lock held
+ * through the commit's WAL flush), so a hot transaction that notified would queue behind every other one.
+ * A listener still never wakes before the change it announces is visible. If the process dies between the
+ * commit and the wake-up, the runners' polling finds the work. Inside any other transaction it is sent
+ * from within it (PostgreSQL delivers it on commit and drops it on rollback); outside one, at once.
  *
  * Payloads: a run id (that run became runnable), `cancel:<runId>` (the runner holding it should stop),
  * `released` (a runner gave back its runs), `ping:<runnerId>:<n>` (a listener checking its connection).
@@ -37,9 +56,41 @@ const channelExpression = "left('gatehouse_wake.' || current_schema(), 63)"
  */
 export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void, SqlError> =>
   sql.onDialectOrElse({
-    pg: () => Effect.asVoid(sql`SELECT pg_notify(${sql.literal(channelExpression)}, ${payload})`),
+    pg: () =>
+      Effect.flatMap(FiberRef.get(afterCommit), (pending) => {
+        if (pending === undefined) return send(sql, [payload])
+        pending.push(payload)
+        return Effect.void
+      }),
     orElse: () => Effect.void
   })
+
+/**
+ * `sql.withTransaction`, with the wake-ups `notify` records inside it sent once it has committed (and
+ * dropped if it rolls back). A failure to send is logged, not raised: the change is committed, and the
+ * runners' polling finds it. Nested in another transaction it is that transaction's savepoint, and its
+ * wake-ups go with the outer one.
+ *
+ * @internal
+ */
+export const withTransaction = (sql: SqlClient.SqlClient) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.flatMap(
+    Effect.zip(FiberRef.get(afterCommit), Effect.serviceOption(SqlClient.TransactionConnection)),
+    ([outer, transaction]) => {
+      if (outer !== undefined || Option.isSome(transaction)) return sql.withTransaction(effect)
+      const pending: Array<string> = []
+      return sql.withTransaction(Effect.locally(effect, afterCommit, pending)).pipe(
+        Effect.tap(() =>
+          pending.length === 0 ? Effect.void : send(sql, pending).pipe(
+            Effect.catchAllCause((cause) =>
+              Effect.logDebug("Gatehouse could not send a wake-up; polling will find the work", cause)
+            )
+          )
+        )
+      )
+    }
+  )
 
 /**
  * What a wake-up asks of the runner.

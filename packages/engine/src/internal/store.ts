@@ -223,7 +223,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           }).pipe(Effect.zipRight(andThen), Effect.zipRight(PgWakeups.notify(sql, run.id)))
           : Effect.void
       ),
-      sql.withTransaction
+      PgWakeups.withTransaction(sql)
     )
 
   const getRun = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
