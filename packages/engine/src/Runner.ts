@@ -31,6 +31,7 @@ import { hostname } from "node:os"
 import { describeCause } from "./internal/codec.js"
 import { appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
+import * as GroupCommit from "./internal/groupCommit.js"
 import * as Instance from "./internal/instance.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
@@ -163,6 +164,8 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     )
   )
 
+  // Made before the runs' FiberMap, so it stops after every run fiber has.
+  const groupCommit = yield* GroupCommit.make(store, { maxBatch: Math.max(16, concurrency) })
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -254,6 +257,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         const journal = yield* store.loadJournal(claim.id)
         const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
+        state.writeCheckpoint = groupCommit.checkpoint
         const instance = Instance.make({
           runId: claim.id,
           workflow: claim.workflow,

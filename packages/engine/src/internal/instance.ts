@@ -35,6 +35,8 @@ export class InstanceState {
   readonly reached = new Set<string>()
   /** The approval the policy put before the run's body when it started, if it did. */
   startGate: StartGate | undefined = undefined
+  /** How a checkpoint is written: the runner shares commits between its runs (`internal/groupCommit.ts`). */
+  writeCheckpoint: (owner: string, node: NewNode) => Effect.Effect<boolean, SqlError>
 
   constructor(
     readonly store: Store,
@@ -42,6 +44,7 @@ export class InstanceState {
     readonly wakeSeq: number,
     nodes: ReadonlyArray<NodeRow>
   ) {
+    this.writeCheckpoint = store.checkpoint
     this.journal = new Map(nodes.map((node) => [node.nodeId, node]))
     this.nextSeq = nodes.reduce((max, node) => Math.max(max, node.seq), 0) + 1
   }
@@ -274,7 +277,7 @@ export const checkpoint = (
 ): Effect.Effect<NodeRow> =>
   Effect.flatMap(Effect.zipRight(guard(instance), Clock.currentTimeMillis), (now) => {
     const row = newNode(instance, node, now)
-    return storage(instance, stateOf(instance).store.checkpoint(stateOf(instance).owner, row)).pipe(
+    return storage(instance, stateOf(instance).writeCheckpoint(stateOf(instance).owner, row)).pipe(
       Effect.flatMap((written) => {
         if (written) return Effect.succeed(remember(instance, row))
         stateOf(instance).leaseLost = true

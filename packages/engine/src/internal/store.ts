@@ -311,6 +311,46 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
     })
 
+  /**
+   * Many checkpoints in one transaction (see `internal/groupCommit.ts`), each fenced on its own run's lease:
+   * the answer says, in the order given, which were written. On PostgreSQL one statement applies
+   * `gatehouse_checkpoint` to every row, in the order of (run, node) so that two batches never lock rows in
+   * opposite orders; elsewhere the single statements run in one transaction.
+   */
+  const checkpointMany = (
+    entries: ReadonlyArray<{ readonly owner: string; readonly node: NewNode }>
+  ): Effect.Effect<ReadonlyArray<boolean>, SqlError> => {
+    if (entries.length === 1) return Effect.map(checkpoint(entries[0].owner, entries[0].node), (written) => [written])
+    return sql.onDialectOrElse({
+      pg: () => {
+        const order = entries.map((_, index) => index).sort((a, b) => {
+          const x = entries[a].node
+          const y = entries[b].node
+          return x.runId < y.runId ? -1 : x.runId > y.runId ? 1 : x.nodeId < y.nodeId ? -1 : x.nodeId > y.nodeId ? 1 : 0
+        })
+        const column = <A>(f: (entry: (typeof entries)[number]) => A) => order.map((index) => f(entries[index]))
+        return sql<{ ord: string | number; written: boolean }>`SELECT t.ord, gatehouse_checkpoint(t.run_id, t.owner,
+            t.node_id, t.kind, t.status, t.exit, t.attempt, t.seq, t.fire_at, t.now) AS written
+          FROM unnest(${column((e) => e.node.runId)}::text[], ${column((e) => e.owner)}::text[],
+            ${column((e) => e.node.nodeId)}::text[], ${column((e) => e.node.kind)}::text[],
+            ${column((e) => e.node.status)}::text[],
+            ${column((e) => e.node.exit === undefined ? null : JSON.stringify(e.node.exit))}::text[],
+            ${column((e) => e.node.attempt)}::int[], ${column((e) => e.node.seq)}::int[],
+            ${column((e) => e.node.fireAt ?? null)}::bigint[], ${column((e) => e.node.now)}::bigint[])
+            WITH ORDINALITY AS t(run_id, owner, node_id, kind, status, exit, attempt, seq, fire_at, now, ord)
+          ORDER BY t.ord`.pipe(
+          Effect.map((rows) => {
+            const written = new Array<boolean>(entries.length).fill(false)
+            for (const row of rows) written[order[Number(row.ord) - 1]] = row.written === true
+            return written
+          })
+        )
+      },
+      orElse: () =>
+        Effect.forEach(entries, ({ node, owner }) => checkpoint(owner, node)).pipe(sql.withTransaction)
+    })
+  }
+
   const finishRun = (options: {
     readonly runId: string
     readonly owner: string
@@ -523,6 +563,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     loadJournal,
     ensureNode,
     checkpoint,
+    checkpointMany,
     finishRun,
     suspendRun,
     releaseRun,
