@@ -174,6 +174,10 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const inFlight = new Set<string>()
   let idle = false
 
+  // A run that ended here hands its row to the waiters on its result in this process.
+  const finish = (options: Parameters<Store["finishRun"]>[0]) =>
+    Effect.tap(store.finishRun(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
+
   const settleRun = (
     claim: ClaimedRun,
     state: Instance.InstanceState,
@@ -185,7 +189,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       const now = yield* Clock.currentTimeMillis
       if (state.fatal !== undefined && Option.isSome(registration)) {
         const result = yield* registration.value.encodeExit(Exit.fail(state.fatal))
-        yield* store.finishRun({
+        yield* finish({
           runId: claim.id,
           owner: runnerId,
           status: "failed",
@@ -221,7 +225,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       }
       if (Option.isNone(registration)) return yield* store.releaseRun(claim.id, runnerId, now)
       const result = yield* registration.value.encodeExit(exit)
-      yield* store.finishRun({
+      yield* finish({
         runId: claim.id,
         owner: runnerId,
         status: Exit.isSuccess(exit) ? "completed" : "failed",

@@ -309,14 +309,22 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
 
     const poll = (runId: string) => Effect.map(getRun(runId), toSummary)
 
+    // A run that ends in this process hands its row over at once (`signals.ended`); one executing in another
+    // process is looked at every `ResultPollInterval`.
     const result = (runId: string) =>
       Effect.gen(function*() {
         const interval = yield* ResultPollInterval
         while (true) {
-          const changed = yield* signals.changes.capture
-          const run = yield* getRun(runId)
-          if (Run.isTerminal(run.status)) return toSummary(run)
-          yield* Effect.race(changed, Effect.sleep(interval))
+          const waiter = signals.ended.register(runId)
+          const ended = yield* Effect.gen(function*() {
+            const run = yield* getRun(runId)
+            if (Run.isTerminal(run.status)) return Option.some(run)
+            return yield* Effect.raceFirst(
+              Effect.map(waiter.ended, Option.some),
+              Effect.as(Effect.sleep(interval), Option.none())
+            )
+          }).pipe(Effect.ensuring(Effect.sync(waiter.release)))
+          if (Option.isSome(ended)) return toSummary(ended.value)
         }
       })
 
@@ -360,7 +368,9 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
         }
-        return new CancelResult({ status: result, run: yield* poll(runId) })
+        const run = yield* getRun(runId)
+        if (result === "canceled") signals.ended.publish(run)
+        return new CancelResult({ status: result, run: toSummary(run) })
       })
 
     const inspect = (runId: string) =>

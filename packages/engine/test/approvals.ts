@@ -882,9 +882,9 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
                 executing: []
               })
               assert.include(claimed.map((claim) => claim.id), runId)
-              assert.isTrue(
+              assert.isTrue(Option.isSome(
                 yield* store.finishRun({ runId, owner: "test-runner", status, result: null, error: undefined, now: 2 })
-              )
+              ))
             }
             const approvals = yield* approvalsService
             for (const runId of [completed, failed]) {

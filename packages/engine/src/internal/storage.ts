@@ -1,12 +1,15 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import { makeApprovalStore } from "./approvals.js"
 import * as Beacon from "./beacon.js"
 import { makePolicyStore } from "./policyStore.js"
-import { makeStore } from "./store.js"
+import { makeStore, type RunRow } from "./store.js"
 
 /**
  * In-process wake-ups between the client, the registry and the runners of one engine: a start or a
@@ -22,6 +25,51 @@ export interface Signals {
   readonly changes: Beacon.Beacon
   /** Runs canceled by an operator, so the runner holding one interrupts it. */
   readonly canceled: PubSub.PubSub<string>
+  /** Runs that ended in this process, for the waiters on their results. */
+  readonly ended: RunEnds
+}
+
+/**
+ * Waiters on the end of one run: a run that ends in this process hands its final row to whoever waits on
+ * it, at once and without another read; a change of any other run wakes nobody.
+ *
+ * @internal
+ */
+export interface RunEnds {
+  /** Registers a waiter before the caller checks the run; `release` when it stops waiting. */
+  readonly register: (runId: string) => { readonly ended: Effect.Effect<RunRow>; readonly release: () => void }
+  readonly publish: (row: RunRow) => void
+}
+
+/** @internal */
+export const makeRunEnds = (): RunEnds => {
+  const waiting = new Map<string, { readonly deferred: Deferred.Deferred<RunRow>; count: number }>()
+  return {
+    register: (runId) => {
+      let entry = waiting.get(runId)
+      if (entry === undefined) {
+        entry = { deferred: Deferred.unsafeMake<RunRow>(FiberId.none), count: 0 }
+        waiting.set(runId, entry)
+      }
+      const registered = entry
+      registered.count++
+      let released = false
+      return {
+        ended: Deferred.await(registered.deferred),
+        release: () => {
+          if (released) return
+          released = true
+          if (--registered.count === 0 && waiting.get(runId) === registered) waiting.delete(runId)
+        }
+      }
+    },
+    publish: (row) => {
+      const entry = waiting.get(row.id)
+      if (entry === undefined) return
+      waiting.delete(row.id)
+      Deferred.unsafeDone(entry.deferred, Exit.succeed(row))
+    }
+  }
 }
 
 /**
@@ -69,7 +117,8 @@ export const make: Effect.Effect<Storage["Type"], never, SqlClient.SqlClient> = 
     const storage = makeWith(client, {
       work: Beacon.make(),
       changes: Beacon.make(),
-      canceled: Effect.runSync(PubSub.unbounded<string>())
+      canceled: Effect.runSync(PubSub.unbounded<string>()),
+      ended: makeRunEnds()
     })
     byClient.set(client, storage)
     return storage

@@ -351,6 +351,14 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     })
   }
 
+  /**
+   * Ends a run its owner finished: the run's row, its event, and everything of it still open closed (see
+   * `closeOpenWork`). The finished row, or `None` when the lease was lost (nothing was written).
+   *
+   * On PostgreSQL the usual case, a run with nothing left open, is one statement (its own transaction,
+   * under the run's lock); a run that still waits on something (an approval that lost a race against a
+   * timer) ends in a transaction that also closes it, with its events and audit entries.
+   */
   const finishRun = (options: {
     readonly runId: string
     readonly owner: string
@@ -358,30 +366,48 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly result: unknown
     readonly error: string | undefined
     readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
-    Effect.gen(function*() {
-      yield* lockRun(options.runId)
-      const finished = yield* sql`UPDATE gatehouse_runs SET status = ${options.status},
-          result = ${JSON.stringify(options.result)}, error = ${options.error ?? null}, lease_owner = NULL,
-          lease_expires_at = NULL, wake_at = NULL, updated_at = ${options.now}, completed_at = ${options.now}
-        WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
-        RETURNING id`
-      if (finished.length === 0) return false
+  }): Effect.Effect<Option.Option<RunRow>, SqlError> => {
+    const { now, runId } = options
+    const type = options.status === "completed" ? "run.completed" : "run.failed"
+    const data = options.error === undefined ? undefined : { error: options.error }
+    const set = sql`status = ${options.status}, result = ${JSON.stringify(options.result)},
+      error = ${options.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+      updated_at = ${now}, completed_at = ${now}`
+    const owned = sql`id = ${runId} AND lease_owner = ${options.owner} AND status = 'running'`
+    const inTransaction = Effect.gen(function*() {
+      yield* lockRun(runId)
+      const finished = yield* sql`UPDATE gatehouse_runs SET ${set} WHERE ${owned} RETURNING *`.pipe(
+        Effect.flatMap(decodeRun)
+      )
+      if (Option.isNone(finished)) return finished
       // Whatever the run still waited on (an approval that lost a race against a timer) can no longer matter.
       yield* closeOpenWork({
-        runId: options.runId,
-        now: options.now,
+        runId,
+        now,
         actor: "system",
         reason: options.status === "completed" ? "run-completed" : "run-failed",
-        runEvent: {
-          runId: options.runId,
-          type: options.status === "completed" ? "run.completed" : "run.failed",
-          data: options.error === undefined ? undefined : { error: options.error },
-          now: options.now
-        }
+        runEvent: { runId, type, data, now }
       })
-      return true
+      return finished
     }).pipe(sql.withTransaction)
+    return sql.onDialectOrElse({
+      pg: () =>
+        sql`WITH run_lock AS (SELECT pg_advisory_xact_lock(7253002, hashtext(${runId})) IS NULL AS locked),
+          finished AS (UPDATE gatehouse_runs SET ${set}
+            WHERE ${owned} AND EXISTS (SELECT 1 FROM run_lock)
+              AND NOT EXISTS (SELECT 1 FROM gatehouse_approvals WHERE run_id = ${runId} AND status = 'waiting-approval')
+              AND NOT EXISTS (SELECT 1 FROM gatehouse_nodes WHERE run_id = ${runId}
+                AND status IN ('waiting', 'requested', 'waiting-approval'))
+            RETURNING *),
+          event AS (INSERT INTO gatehouse_events (run_id, node_id, type, actor, data, created_at)
+            SELECT id, NULL, ${type}, NULL, ${data === undefined ? null : JSON.stringify(data)}, ${now} FROM finished)
+          SELECT * FROM finished`.pipe(
+          Effect.flatMap(decodeRun),
+          Effect.flatMap((finished) => Option.isSome(finished) ? Effect.succeed(finished) : inTransaction)
+        ),
+      orElse: () => inTransaction
+    })
+  }
 
   /**
    * Stores the run as suspended, unless something woke it while it was being suspended (the wake
