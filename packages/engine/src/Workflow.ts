@@ -17,7 +17,7 @@ import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
-import { Workflows } from "./Workflows.js"
+import { type StartInput, Workflows } from "./Workflows.js"
 
 /**
  * @since 0.1.0
@@ -44,6 +44,21 @@ export interface Workflow<
     payload: Payload["Type"],
     options?: StartOptions
   ) => Effect.Effect<Run.RunId, Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError, Workflows>
+  /**
+   * Starts many runs at once, one per payload, with the same options: every payload is validated first
+   * (one invalid payload fails the call and nothing is written), then, where no policy was ever activated,
+   * all runs are written in one statement and one transaction. The run ids, in the order of the payloads;
+   * a payload whose idempotency key names an existing run gives that run's id. With a policy active each
+   * start goes through it in order, and the first refusal fails the call (the runs before it stay started).
+   */
+  readonly startMany: (
+    payloads: Iterable<Payload["Type"]>,
+    options?: StartOptions
+  ) => Effect.Effect<
+    ReadonlyArray<Run.RunId>,
+    Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError,
+    Workflows
+  >
   /** Starts the run (or finds it) and waits for its result. */
   readonly execute: (
     payload: Payload["Type"],
@@ -148,7 +163,8 @@ export const make = <
         : `${options.name}-${hash(`${options.name}\u0000${key}`).slice(0, 24)}`
     )
 
-  const start = (payload: unknown, startOptions?: StartOptions) =>
+  // The run a start asks for, validated: nothing is written for a payload that fails here.
+  const prepare = (payload: unknown, startOptions?: StartOptions) =>
     Effect.gen(function*() {
       const invalid = (reason: string) => new Run.InvalidPayload({ workflow: options.name, reason })
       const encoded = yield* Schema.encodeUnknown(payloadSchema)(payload).pipe(
@@ -171,19 +187,36 @@ export const make = <
         const keyProblem = stringProblem(idempotencyKey)
         if (keyProblem !== undefined) return yield* invalid(`the idempotency key ${keyProblem}`)
       }
-      const runId = runIdFor(idempotencyKey)
-      const workflows = yield* Workflows
-      yield* workflows.start({
-        runId,
+      const input: StartInput = {
+        runId: runIdFor(idempotencyKey),
         workflow: options.name,
         idempotencyKey,
         payload: encoded,
         startedBy,
         labels: startOptions?.labels,
         roles: startOptions?.roles
-      })
-      return runId
+      }
+      return input
+    })
+
+  const start = (payload: unknown, startOptions?: StartOptions) =>
+    Effect.gen(function*() {
+      const input = yield* prepare(payload, startOptions)
+      yield* (yield* Workflows).start(input)
+      return input.runId
     }) as Effect.Effect<Run.RunId, Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError, Workflows>
+
+  const startMany = (payloads: Iterable<unknown>, startOptions?: StartOptions) =>
+    Effect.gen(function*() {
+      // Every payload is checked before anything is written.
+      const inputs = yield* Effect.forEach(payloads, (payload) => prepare(payload, startOptions))
+      yield* (yield* Workflows).startMany(inputs)
+      return inputs.map((input) => input.runId)
+    }) as Effect.Effect<
+      ReadonlyArray<Run.RunId>,
+      Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError,
+      Workflows
+    >
 
   const result = (runId: string) =>
     Effect.gen(function*() {
@@ -200,6 +233,7 @@ export const make = <
     errorSchema,
     idempotencyKey: options.idempotencyKey,
     start,
+    startMany,
     execute: (payload, startOptions) =>
       Effect.flatMap(start(payload, startOptions), (runId) => Effect.flatten(result(runId))),
     result,

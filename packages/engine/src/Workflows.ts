@@ -194,6 +194,16 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
     boolean,
     Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError
   >
+  /**
+   * Starts many runs at once: where no policy was ever activated, every run with its event in one
+   * statement and one transaction, and one wake-up; where one was, each start goes through the policy in
+   * order and the first refusal fails the call (the runs before it stay started). Says, in the order
+   * given, which runs were created (false: it existed, or it came earlier in the batch).
+   */
+  readonly startMany: (runs: ReadonlyArray<StartInput>) => Effect.Effect<
+    ReadonlyArray<boolean>,
+    Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError
+  >
   /** The run as it stands now. */
   readonly poll: (runId: string) => Effect.Effect<Run.Summary, Run.RunNotFound | StorageError>
   /** Waits until the run is completed, failed or canceled, and returns it. */
@@ -521,26 +531,28 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       yield* Metric.set(InternalMetrics.approvalsPending, yield* approvalStore.pendingCount)
     })
 
-    const start = (run: StartInput) =>
+    const actionOf = (run: StartInput) =>
+      Schema.decodeUnknown(Policy.Action)({
+        workflow: run.workflow,
+        ...(run.labels !== undefined ? { labels: run.labels } : {}),
+        ...(run.startedBy !== undefined ? { actor: run.startedBy } : {}),
+        ...(run.roles !== undefined ? { roles: run.roles } : {}),
+        input: run.payload
+      }).pipe(Effect.mapError((error) => new Run.InvalidPayload({ workflow: run.workflow, reason: formatError(error) })))
+
+    const ungovernedRun = (run: StartInput) => ({
+      id: run.runId,
+      workflow: run.workflow,
+      idempotencyKey: run.idempotencyKey,
+      payload: JSON.stringify(run.payload),
+      startedBy: run.startedBy
+    })
+
+    /** A start where a policy was activated: the policy decides, the run's start gate and evaluation are stored with it. */
+    const startGoverned = (run: StartInput, action: Policy.Action, now: number) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
         const insert = (startGate: StartGate | undefined, andThen?: Effect.Effect<void, SqlError>) =>
-          store.insertRun({
-            id: run.runId,
-            workflow: run.workflow,
-            idempotencyKey: run.idempotencyKey,
-            payload: JSON.stringify(run.payload),
-            startedBy: run.startedBy,
-            startGate,
-            now
-          }, andThen)
-        const action = yield* Schema.decodeUnknown(Policy.Action)({
-          workflow: run.workflow,
-          ...(run.labels !== undefined ? { labels: run.labels } : {}),
-          ...(run.startedBy !== undefined ? { actor: run.startedBy } : {}),
-          ...(run.roles !== undefined ? { roles: run.roles } : {}),
-          input: run.payload
-        }).pipe(Effect.mapError((error) => new Run.InvalidPayload({ workflow: run.workflow, reason: formatError(error) })))
+          store.insertRun({ ...ungovernedRun(run), startGate, now }, andThen)
         const policy = yield* PolicyGate.active(store.sql)
         let created: boolean
         if (Option.isNone(policy)) {
@@ -577,8 +589,27 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         return created
       })
 
+    // Where no policy was ever activated a start is one statement (and a batch of starts, one too);
+    // otherwise each start goes through the policy.
+    const startMany = (runs: ReadonlyArray<StartInput>) =>
+      Effect.gen(function*() {
+        if (runs.length === 0) return []
+        const now = yield* Clock.currentTimeMillis
+        const actions = yield* Effect.forEach(runs, actionOf)
+        const batch = yield* store.insertRuns(runs.map(ungovernedRun), now)
+        if (!batch.governed) {
+          if (batch.created.size > 0) yield* signals.work.notify
+          const reported = new Set<string>()
+          return runs.map((run) => batch.created.has(run.runId) && !reported.has(run.runId) && reported.add(run.runId) !== undefined)
+        }
+        return yield* Effect.forEach(runs, (run, index) => startGoverned(run, actions[index], now))
+      })
+
+    const start = (run: StartInput) => Effect.map(startMany([run]), (created) => created[0] === true)
+
     return Workflows.of({
       start: (run) => start(run).pipe(mapStorage("Workflows.start")),
+      startMany: (runs) => startMany(runs).pipe(mapStorage("Workflows.startMany")),
       poll: (runId) => mapStorage("Workflows.poll")(poll(runId)),
       result: (runId) => mapStorage("Workflows.result")(result(runId)),
       cancel: (runId, options) => mapStorage("Workflows.cancel")(cancel(runId, options)),

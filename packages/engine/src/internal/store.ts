@@ -226,6 +226,79 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       PgWakeups.withTransaction(sql)
     )
 
+  /**
+   * Starts runs where no policy was ever activated (the usual case): every run with its `run.started`
+   * event, in one statement on PostgreSQL (one transaction on SQLite), with a single wake-up for the batch.
+   * A run whose id exists is left as it is (idempotent starts). `governed` is true when a policy was
+   * activated: then nothing was written, and each start must go through the policy (`insertRun`).
+   */
+  const insertRuns = (runs: ReadonlyArray<{
+    readonly id: string
+    readonly workflow: string
+    readonly idempotencyKey: string | undefined
+    readonly payload: string
+    readonly startedBy: string | undefined
+  }>, now: number): Effect.Effect<{ readonly governed: boolean; readonly created: ReadonlySet<string> }, SqlError> => {
+    // The same run twice in one batch is started once.
+    const seen = new Set<string>()
+    runs = runs.filter((run) => !seen.has(run.id) && seen.add(run.id) !== undefined)
+    const column = <A>(f: (run: (typeof runs)[number]) => A) => runs.map(f)
+    const started = column((run) => JSON.stringify({ workflow: run.workflow }))
+    const wakeUp = (created: ReadonlySet<string>) =>
+      created.size === 0 ? Effect.void : PgWakeups.notify(sql, created.size === 1 ? created.values().next().value! : "started")
+    return sql.onDialectOrElse({
+      pg: () =>
+        sql<{ governed: boolean; id: string | null }>`WITH governed AS (
+            SELECT EXISTS (SELECT 1 FROM gatehouse_policy_activations) AS yes
+          ),
+          created AS (
+            INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status, started_by, start_gate,
+              created_at, updated_at)
+            SELECT t.id, t.workflow, t.idempotency_key, t.payload, 'pending', t.started_by, NULL, ${now}, ${now}
+            FROM unnest(${column((run) => run.id)}::text[], ${column((run) => run.workflow)}::text[],
+              ${column((run) => run.idempotencyKey ?? null)}::text[], ${column((run) => run.payload)}::text[],
+              ${column((run) => run.startedBy ?? null)}::text[], ${started}::text[])
+              WITH ORDINALITY AS t(id, workflow, idempotency_key, payload, started_by, started, ord)
+            WHERE NOT (SELECT yes FROM governed)
+            ORDER BY t.ord
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id, started_by
+          ),
+          events AS (
+            INSERT INTO gatehouse_events (run_id, type, actor, data, created_at)
+            SELECT c.id, 'run.started', c.started_by, t.started, ${now}
+            FROM created c JOIN unnest(${column((run) => run.id)}::text[], ${started}::text[]) AS t(id, started)
+              ON t.id = c.id
+          )
+          SELECT g.yes AS governed, c.id FROM governed g LEFT JOIN created c ON TRUE`.pipe(
+          Effect.map((rows) => ({
+            governed: rows[0]?.governed === true,
+            created: new Set(rows.flatMap((row) => row.id === null ? [] : [row.id]))
+          })),
+          Effect.tap(({ created }) => wakeUp(created))
+        ),
+      orElse: () =>
+        Effect.gen(function*() {
+          const governed = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM gatehouse_policy_activations`
+          if (Number(governed[0]?.n ?? 0) > 0) return { governed: true, created: new Set<string>() }
+          const created = new Set<string>()
+          for (const [index, run] of runs.entries()) {
+            const inserted = yield* sql`INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status,
+                started_by, created_at, updated_at)
+              VALUES (${run.id}, ${run.workflow}, ${run.idempotencyKey ?? null}, ${run.payload}, 'pending',
+                ${run.startedBy ?? null}, ${now}, ${now})
+              ON CONFLICT (id) DO NOTHING
+              RETURNING id`
+            if (inserted.length === 0) continue
+            created.add(run.id)
+            yield* sql`INSERT INTO gatehouse_events (run_id, type, actor, data, created_at)
+              VALUES (${run.id}, 'run.started', ${run.startedBy ?? null}, ${started[index]}, ${now})`
+          }
+          return { governed: false, created }
+        }).pipe(sql.withTransaction)
+    })
+  }
+
   const getRun = (id: string): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
       Effect.flatMap(decodeRun))
@@ -584,6 +657,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   return {
     sql,
     insertRun,
+    insertRuns,
     getRun,
     claim,
     loadJournal,
