@@ -109,10 +109,17 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.isAbove(throttled.retryAt, 0)
           // Another tenant has its own window.
           yield* Report.start({ id: "r-other", tenant: "globex" }, { labels: { tenant: "globex" } })
+          // A batch under a policy: each start is evaluated in order, and the first refusal fails the call.
+          const initech = [1, 2, 3].map((n) => ({ id: `m-${n}`, tenant: "initech" }))
+          const batch = yield* Report.startMany(initech, { labels: { tenant: "initech" } }).pipe(Effect.flip)
+          assert.strictEqual(batch._tag, "Throttled")
+          const started = (yield* workflows.list({ workflow: "report", limit: 100 })).runs.map((run) => run.runId)
+          assert.includeMembers(started, yield* Effect.forEach(initech.slice(0, 2), (payload) => Report.start(payload)))
+          assert.strictEqual(started.length, 6)
           yield* TestClock.adjust("1 minute")
           yield* Report.start({ id: "r-3", tenant: "acme" }, { labels: { tenant: "acme" } })
           yield* GatehouseTest.settle
-          assert.strictEqual((yield* workflows.list({ workflow: "report", status: "completed" })).runs.length, 5)
+          assert.strictEqual((yield* workflows.list({ workflow: "report", status: "completed" })).runs.length, 7)
 
           const evaluations = yield* policies.evaluations((yield* Report.start({ id: "r-1", tenant: "acme" })))
           assert.deepStrictEqual(evaluations.map((e) => [e.ruleId, e.decision.decide]), [["reports-per-tenant", "throttle"]])
