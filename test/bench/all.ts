@@ -151,7 +151,12 @@ const raw = Effect.gen(function*() {
     PRIMARY KEY (run_id, node_id))`
   yield* Effect.logInfo("raw: warm-up (32 connections)")
   yield* commitRate(sql, "warmup", 32, 1, commits.autocommit)
-  const measured = { raw1: [] as Array<number>, raw32: [] as Array<number>, raw32Tx: [] as Array<number>, raw32Notify: [] as Array<number> }
+  const measured: Record<"raw1" | "raw32" | "raw32Tx" | "raw32Notify", Array<number>> = {
+    raw1: [],
+    raw32: [],
+    raw32Tx: [],
+    raw32Notify: []
+  }
   for (let r = 1; r <= config.rawRounds; r++) {
     measured.raw1.push(yield* commitRate(sql, `r${r}-1`, 1, config.rawSeconds, commits.autocommit))
     measured.raw32.push(yield* commitRate(sql, `r${r}-32`, 32, config.rawSeconds, commits.autocommit))
@@ -183,9 +188,9 @@ const raw = Effect.gen(function*() {
       raw32Notify: measured.raw32Notify.map((x) => round(x, 0))
     },
     seconds: config.rawSeconds,
-    what: "single-row INSERTs into a (text, text) primary key with a short JSON text body; 1 fiber, or 32 fibers on a " +
-      "pool of 32 connections, each committing one after another; Tx/Notify: BEGIN, INSERT[, SELECT pg_notify], COMMIT " +
-      "(no listener)"
+    what: "single-row INSERTs into a (text, text) primary key with a short JSON text body; 1 fiber, or 32 " +
+      "fibers on a pool of 32 connections, each committing one after another; Tx/Notify: BEGIN, INSERT[, " +
+      "SELECT pg_notify], COMMIT (no listener)"
   }
 }).pipe(Effect.scoped)
 
@@ -194,9 +199,8 @@ const raw = Effect.gen(function*() {
 
 const sequential = Effect.gen(function*() {
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_bench" })
-  return yield* measureSteps("pg", { steps: config.steps, warmup: config.stepsWarmup, rounds: config.stepsRounds }).pipe(
-    Effect.provide(Gatehouse.layerPg({ url, workflows: BenchStepsLive }))
-  )
+  const options = { steps: config.steps, warmup: config.stepsWarmup, rounds: config.stepsRounds }
+  return yield* measureSteps("pg", options).pipe(Effect.provide(Gatehouse.layerPg({ url, workflows: BenchStepsLive })))
 }).pipe(Effect.scoped)
 
 // ---------------------------------------------------------------------------------------------------------
@@ -250,7 +254,9 @@ const result = Effect.gen(function*() {
       const decidedAt = performance.now()
       const exit = yield* Resume.result(runId).pipe(Effect.timeout("30 seconds"))
       latencies.push(performance.now() - decidedAt)
-      if (Exit.isFailure(exit)) return yield* Effect.dieMessage(`run ${runId} did not complete: ${Cause.pretty(exit.cause)}`)
+      if (Exit.isFailure(exit)) {
+        return yield* Effect.dieMessage(`run ${runId} did not complete: ${Cause.pretty(exit.cause)}`)
+      }
     }
     const sorted = [...latencies].sort((a, b) => a - b)
     return {
@@ -364,8 +370,14 @@ const main = Effect.gen(function*() {
     },
     parallel: parallelFigures === undefined ? parallelPart : {
       ...parallelFigures,
-      oneRunner: { ...parallelFigures.oneRunner, stepsRatioToRaw32: ratio(parallelFigures.oneRunner.stepsPerSecond, raw32) },
-      twoRunners: { ...parallelFigures.twoRunners, stepsRatioToRaw32: ratio(parallelFigures.twoRunners.stepsPerSecond, raw32) }
+      oneRunner: {
+        ...parallelFigures.oneRunner,
+        stepsRatioToRaw32: ratio(parallelFigures.oneRunner.stepsPerSecond, raw32)
+      },
+      twoRunners: {
+        ...parallelFigures.twoRunners,
+        stepsRatioToRaw32: ratio(parallelFigures.twoRunners.stepsPerSecond, raw32)
+      }
     },
     suspend: suspendFigures === undefined ? suspendPart : {
       ...suspendFigures,

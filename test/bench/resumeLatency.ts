@@ -29,7 +29,8 @@ export const measureResume = (runs: number) =>
       const runIds = yield* Effect.forEach(Array.from({ length: runs }, (_, n) => n), (n) => Resume.start({ n }), {
         concurrency: 16
       })
-      const waiting = sql<{ n: string }>`SELECT COUNT(*) AS n FROM gatehouse_approvals WHERE status = 'waiting-approval'`
+      const waiting = sql<{ n: string }>`SELECT COUNT(*) AS n FROM gatehouse_approvals
+        WHERE status = 'waiting-approval'`
       yield* waiting.pipe(
         Effect.repeat({ until: (rows) => Number(rows[0].n) === runs, schedule: Schedule.spaced("50 millis") }),
         Effect.timeout("60 seconds")
@@ -39,7 +40,8 @@ export const measureResume = (runs: number) =>
       for (const runId of runIds) {
         yield* approvals.decide({ runId, nodeId: "gate", verdict: "approve", by: "bench" })
         const decidedAt = preciseNow()
-        const started = yield* sql<{ started_at: number }>`SELECT started_at FROM bench_resume WHERE run_id = ${runId}`.pipe(
+        const query = sql<{ started_at: number }>`SELECT started_at FROM bench_resume WHERE run_id = ${runId}`
+        const started = yield* query.pipe(
           Effect.filterOrFail((rows) => rows.length > 0, () => "not yet"),
           Effect.retry(Schedule.spaced("2 millis")),
           Effect.timeout("30 seconds")
