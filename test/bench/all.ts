@@ -5,10 +5,11 @@
  *
  * 1. raw limits through `@effect/sql-pg` (the engine's driver), a pool of 32 connections: one fiber doing
  *    single-row autocommit INSERTs one after another (`raw1PerSec`); 32 fibers doing the same at once
- *    (`raw32PerSec`); 32 fibers each committing `BEGIN; INSERT; COMMIT` (`raw32TxPerSec`) and the same with
- *    `SELECT pg_notify(...)` inside the transaction (`raw32NotifyPerSec`; nobody listens on the channel, so
- *    it is the commit path's cost alone, as pgbench would see it). Each figure is timed over
- *    `BENCH_RAW_SECONDS`, after a warm-up, in `BENCH_RAW_ROUNDS` interleaved rounds; medians.
+ *    (`raw32PerSec`), and with a `pg_notify` in the same statement, so in the same commit
+ *    (`raw32NotifyPerSec`); 32 fibers each committing `BEGIN; INSERT; COMMIT` (`raw32TxPerSec`) and the same
+ *    with `SELECT pg_notify(...)` before the COMMIT, the engine's shape (`raw32TxNotifyPerSec`). Nobody
+ *    listens on the channel: the commit path's cost alone, as pgbench would see it. Each figure is timed
+ *    over `BENCH_RAW_SECONDS`, after a warm-up, in `BENCH_RAW_ROUNDS` interleaved rounds; medians.
  * 2. sequential steps/s of one run in this process (`test/bench/steps.ts`, PostgreSQL only), with the
  *    1-client INSERT rate measured right after the steps in the same rounds; `sequentialRatio` is the
  *    median of each round's own ratio.
@@ -116,11 +117,19 @@ const insert = (sql: SqlClient.SqlClient, key: string, i: number) =>
     JSON.stringify({ _tag: "Success", value: i })
   })`
 
-const commits: Record<"autocommit" | "transaction" | "notify", Commit> = {
+const notify = (sql: SqlClient.SqlClient, key: string, i: number) =>
+  sql`SELECT pg_notify('gh_bench_raw', ${`${key}:${i}`})`
+
+const commits: Record<"autocommit" | "autocommitNotify" | "transaction" | "transactionNotify", Commit> = {
   autocommit: insert,
+  // One statement, so one round trip and one commit like `autocommit`: the INSERT and the NOTIFY commit together.
+  autocommitNotify: (sql, key, i) =>
+    sql`WITH inserted AS (INSERT INTO bench_raw (run_id, node_id, body) VALUES (${key}, ${String(i)}, ${
+      JSON.stringify({ _tag: "Success", value: i })
+    }) RETURNING 1) SELECT pg_notify('gh_bench_raw', ${`${key}:${i}`}) FROM inserted`,
+  // The engine's shape: its writes, then `pg_notify`, in one transaction.
   transaction: (sql, key, i) => sql.withTransaction(insert(sql, key, i)),
-  notify: (sql, key, i) =>
-    sql.withTransaction(Effect.zipRight(insert(sql, key, i), sql`SELECT pg_notify('gh_bench_raw', ${`${key}:${i}`})`))
+  transactionNotify: (sql, key, i) => sql.withTransaction(Effect.zipRight(insert(sql, key, i), notify(sql, key, i)))
 }
 
 /** `clients` fibers committing one after another until `seconds` are over; commits per second overall. */
@@ -151,46 +160,45 @@ const raw = Effect.gen(function*() {
     PRIMARY KEY (run_id, node_id))`
   yield* Effect.logInfo("raw: warm-up (32 connections)")
   yield* commitRate(sql, "warmup", 32, 1, commits.autocommit)
-  const measured: Record<"raw1" | "raw32" | "raw32Tx" | "raw32Notify", Array<number>> = {
+  const measured: Record<"raw1" | "raw32" | "raw32Notify" | "raw32Tx" | "raw32TxNotify", Array<number>> = {
     raw1: [],
     raw32: [],
+    raw32Notify: [],
     raw32Tx: [],
-    raw32Notify: []
+    raw32TxNotify: []
   }
   for (let r = 1; r <= config.rawRounds; r++) {
     measured.raw1.push(yield* commitRate(sql, `r${r}-1`, 1, config.rawSeconds, commits.autocommit))
     measured.raw32.push(yield* commitRate(sql, `r${r}-32`, 32, config.rawSeconds, commits.autocommit))
+    measured.raw32Notify.push(yield* commitRate(sql, `r${r}-n`, 32, config.rawSeconds, commits.autocommitNotify))
     measured.raw32Tx.push(yield* commitRate(sql, `r${r}-tx`, 32, config.rawSeconds, commits.transaction))
-    measured.raw32Notify.push(yield* commitRate(sql, `r${r}-notify`, 32, config.rawSeconds, commits.notify))
+    measured.raw32TxNotify.push(yield* commitRate(sql, `r${r}-txn`, 32, config.rawSeconds, commits.transactionNotify))
+    const last = (key: keyof typeof measured) => round(measured[key].at(-1)!, 0)
     yield* Effect.logInfo(
-      `raw: round ${r}/${config.rawRounds}: 1 client ${round(measured.raw1.at(-1)!, 0)}/s, 32 clients ${
-        round(measured.raw32.at(-1)!, 0)
-      }/s, 32 in BEGIN/COMMIT ${round(measured.raw32Tx.at(-1)!, 0)}/s, with pg_notify ${
-        round(measured.raw32Notify.at(-1)!, 0)
-      }/s`
+      `raw: round ${r}/${config.rawRounds}: 1 client ${last("raw1")}/s; 32 clients ${last("raw32")}/s, ` +
+        `with pg_notify ${last("raw32Notify")}/s; 32 in BEGIN/COMMIT ${last("raw32Tx")}/s, with pg_notify ` +
+        `${last("raw32TxNotify")}/s`
     )
   }
-  const raw1PerSec = round(median(measured.raw1), 1)
-  const raw32TxPerSec = round(median(measured.raw32Tx), 1)
-  const raw32NotifyPerSec = round(median(measured.raw32Notify), 1)
-  return {
-    raw1PerSec,
+  const figures = {
+    raw1PerSec: round(median(measured.raw1), 1),
     raw32PerSec: round(median(measured.raw32), 1),
-    raw32TxPerSec,
-    raw32NotifyPerSec,
-    /** What NOTIFY inside the transaction leaves of the commit rate (1 = free). */
-    notifyRatio: ratio(raw32NotifyPerSec, raw32TxPerSec),
-    commitMs: round(1000 / raw1PerSec, 3),
-    rounds: {
-      raw1: measured.raw1.map((x) => round(x, 0)),
-      raw32: measured.raw32.map((x) => round(x, 0)),
-      raw32Tx: measured.raw32Tx.map((x) => round(x, 0)),
-      raw32Notify: measured.raw32Notify.map((x) => round(x, 0))
-    },
+    raw32NotifyPerSec: round(median(measured.raw32Notify), 1),
+    raw32TxPerSec: round(median(measured.raw32Tx), 1),
+    raw32TxNotifyPerSec: round(median(measured.raw32TxNotify), 1)
+  }
+  return {
+    ...figures,
+    // What NOTIFY in the committing transaction leaves of the commit rate (1: it costs nothing).
+    notifyRatio: ratio(figures.raw32NotifyPerSec, figures.raw32PerSec),
+    txNotifyRatio: ratio(figures.raw32TxNotifyPerSec, figures.raw32TxPerSec),
+    commitMs: round(1000 / figures.raw1PerSec, 3),
+    rounds: Object.fromEntries(Object.entries(measured).map(([key, values]) => [key, values.map((x) => round(x, 0))])),
     seconds: config.rawSeconds,
     what: "single-row INSERTs into a (text, text) primary key with a short JSON text body; 1 fiber, or 32 " +
-      "fibers on a pool of 32 connections, each committing one after another; Tx/Notify: BEGIN, INSERT[, " +
-      "SELECT pg_notify], COMMIT (no listener)"
+      "fibers on a pool of 32 connections, each committing one after another. raw32Notify: the INSERT and " +
+      "pg_notify in one statement (WITH … INSERT … SELECT pg_notify), one commit; raw32Tx: BEGIN, INSERT, " +
+      "COMMIT; raw32TxNotify: BEGIN, INSERT, SELECT pg_notify, COMMIT (the engine's shape). Nobody listens."
   }
 }).pipe(Effect.scoped)
 
@@ -403,8 +411,9 @@ const main = Effect.gen(function*() {
     dialect: "pg",
     raw1PerSec: rawFigures?.raw1PerSec ?? null,
     raw32PerSec: raw32 ?? null,
-    raw32TxPerSec: rawFigures?.raw32TxPerSec ?? null,
     raw32NotifyPerSec: rawFigures?.raw32NotifyPerSec ?? null,
+    raw32TxPerSec: rawFigures?.raw32TxPerSec ?? null,
+    raw32TxNotifyPerSec: rawFigures?.raw32TxNotifyPerSec ?? null,
     sequentialStepsPerSec: sequentialFigures?.stepsPerSec ?? null,
     sequentialRatio: sequentialFigures?.ratio ?? null,
     parallelStepsPerSec: parallelFigures?.oneRunner.stepsPerSecond ?? null,
