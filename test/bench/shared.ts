@@ -45,3 +45,7 @@ export const spawnRunners = (url: string, count: number): Effect.Effect<Readonly
       }),
       (child) => Effect.sync(() => child.kill("SIGKILL"))
     ), { concurrency: "unbounded" })
+
+/** Whether the module at `url` (its `import.meta.url`) is the script node was started with, not an import. */
+export const isMain = (url: string): boolean =>
+  process.argv[1] !== undefined && fileURLToPath(url) === path.resolve(process.argv[1])

@@ -14,7 +14,8 @@
  * PostgreSQL: `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/test), a fresh schema per run,
  * dropped at the end. SQLite: a file in a temp directory (WAL), removed at the end.
  *
- * Prints one JSON line on stdout; logs go to stderr. Run with `npx tsx test/bench/steps.ts`.
+ * Prints one JSON line on stdout; logs go to stderr. Run with `npx tsx test/bench/steps.ts`. `measureSteps`
+ * is also used by `test/bench/all.ts`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Gatehouse, GatehouseTest, Step, Workflow } from "@gatehouse/engine"
@@ -27,6 +28,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
+import { isMain } from "./shared.js"
 
 const intFromEnv = (name: string, fallback: number): number => {
   const value = Number(process.env[name])
@@ -44,7 +46,7 @@ const BenchSteps = Workflow.make({
   success: Schema.Struct({ elapsedMs: Schema.Number })
 })
 
-const BenchStepsLive = BenchSteps.toLayer((payload) =>
+export const BenchStepsLive = BenchSteps.toLayer((payload) =>
   Effect.gen(function*() {
     const start = performance.now()
     for (let i = 0; i < payload.steps; i++) {
@@ -53,6 +55,12 @@ const BenchStepsLive = BenchSteps.toLayer((payload) =>
     return { elapsedMs: performance.now() - start }
   })
 )
+
+export interface StepsOptions {
+  readonly steps: number
+  readonly warmup: number
+  readonly rounds: number
+}
 
 interface Round {
   readonly stepsMs: number
@@ -69,7 +77,7 @@ const median = (values: ReadonlyArray<number>): number => {
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits))
 
 /** Medians over the rounds; `ratio` is the median of each round's own ratio (its steps and inserts back to back). */
-const summarize = (rounds: ReadonlyArray<Round>) => {
+const summarize = (steps: number, rounds: ReadonlyArray<Round>) => {
   const ratios = rounds.map((r) => r.rawMs / r.stepsMs)
   return {
     stepsPerSec: round(median(rounds.map((r) => steps / (r.stepsMs / 1000)))),
@@ -96,7 +104,7 @@ const rawInserts = (sql: SqlClient.SqlClient, label: string, count: number) =>
   })
 
 /** Warm-up, then rounds of one workflow's steps followed by as many raw INSERTs, on the engine in context. */
-const measure = (dialect: string) =>
+export const measureSteps = (dialect: string, { rounds, steps, warmup }: StepsOptions) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE bench_raw (run_id TEXT NOT NULL, node_id TEXT NOT NULL, body TEXT NOT NULL,
@@ -115,13 +123,13 @@ const measure = (dialect: string) =>
       measured.push({ stepsMs, rawMs, executeMs })
       yield* Effect.logInfo(`${dialect}: round ${i}/${rounds}: steps ${round(stepsMs)} ms, inserts ${round(rawMs)} ms`)
     }
-    return summarize(measured)
+    return summarize(steps, measured)
   })
 
 /** A fresh schema on the server, the engine on it, and the schema dropped afterwards. */
 const pg = Effect.gen(function*() {
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_bench" })
-  return yield* measure("pg").pipe(
+  return yield* measureSteps("pg", { steps, warmup, rounds }).pipe(
     Effect.provide(Gatehouse.layerPg({ url, workflows: BenchStepsLive }))
   )
 }).pipe(Effect.scoped)
@@ -133,7 +141,7 @@ const sqlite = Effect.gen(function*() {
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
   const filename = path.join(dir, "bench.db")
-  return yield* measure("sqlite").pipe(
+  return yield* measureSteps("sqlite", { steps, warmup, rounds }).pipe(
     Effect.provide(Gatehouse.layerSqlite({ filename, workflows: BenchStepsLive }))
   )
 }).pipe(Effect.scoped)
@@ -161,10 +169,12 @@ const main = Effect.gen(function*() {
   if ("error" in pgFigures || "error" in sqliteFigures) process.exitCode = 1
 })
 
-main.pipe(
-  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
-  Effect.runPromise
-).catch((error) => {
-  console.error(error)
-  process.exitCode = 1
-})
+if (isMain(import.meta.url)) {
+  main.pipe(
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
+    Effect.runPromise
+  ).catch((error) => {
+    console.error(error)
+    process.exitCode = 1
+  })
+}

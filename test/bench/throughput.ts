@@ -4,7 +4,8 @@
  * `BENCH_RUNS` (default 500) runs of a 5-step workflow started at once; timed from the first start to the
  * last run completed (observed by polling the runs table every 20ms).
  *
- * Prints one JSON line with a row per N. Run with `npx tsx test/bench/throughput.ts`.
+ * Prints one JSON line with a row per N. Run with `npx tsx test/bench/throughput.ts`. `measureThroughput` is
+ * also used by `test/bench/all.ts`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Console from "effect/Console"
@@ -12,13 +13,14 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { performance } from "node:perf_hooks"
 import * as os from "node:os"
-import { makeDatabase, round, spawnRunners } from "./shared.js"
+import { isMain, makeDatabase, round, spawnRunners } from "./shared.js"
 import { Five } from "./worker.js"
 
 const runs = Number(process.env.BENCH_RUNS ?? 500)
 const runnerCounts = (process.env.BENCH_RUNNERS ?? "1,2,4").split(",").map(Number)
 
-const measure = (runners: number) =>
+/** `runs` runs of the 5-step workflow started at once on a fresh schema with `runners` runner processes. */
+export const measureThroughput = (runners: number, runs: number) =>
   Effect.scoped(Effect.gen(function*() {
     const { client, url } = yield* makeDatabase
     return yield* Effect.gen(function*() {
@@ -46,7 +48,7 @@ const measure = (runners: number) =>
 
 const program = Effect.gen(function*() {
   const results = []
-  for (const n of runnerCounts) results.push(yield* measure(n))
+  for (const n of runnerCounts) results.push(yield* measureThroughput(n, runs))
   yield* Console.log(JSON.stringify({
     bench: "throughput",
     dialect: "pg",
@@ -57,7 +59,9 @@ const program = Effect.gen(function*() {
   }))
 })
 
-Effect.runPromise(program).then(() => process.exit(0), (error) => {
-  process.stderr.write(String(error) + "\n")
-  process.exit(1)
-})
+if (isMain(import.meta.url)) {
+  Effect.runPromise(program).then(() => process.exit(0), (error) => {
+    process.stderr.write(String(error) + "\n")
+    process.exit(1)
+  })
+}

@@ -26,7 +26,8 @@ export const Five = Workflow.make({
   idempotencyKey: (payload) => String(payload.n)
 })
 
-const ResumeLive = Resume.toLayer((_, run) =>
+/** Also run in-process by `test/bench/all.ts` (decide → `result`). */
+export const ResumeLive = Resume.toLayer((_, run) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* Approval.request("gate", { title: "Resume?" })
