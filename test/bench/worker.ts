@@ -42,7 +42,7 @@ export const ResumeLive = Resume.toLayer((_, run) =>
   })
 )
 
-const FiveLive = Five.toLayer(({ n }) =>
+export const FiveLive = Five.toLayer(({ n }) =>
   Effect.gen(function*() {
     let total = n
     for (let i = 0; i < 5; i++) total = yield* Step.run(`step-${i}`, Effect.succeed(total + 1), { success: Schema.Number })

@@ -35,7 +35,7 @@ import * as GroupCommit from "./internal/groupCommit.js"
 import * as Instance from "./internal/instance.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
-import { type ClaimedRun, makeStore, type Store } from "./internal/store.js"
+import { type ClaimedRun, makeStore, type NewNode, type NodeRow, type Store } from "./internal/store.js"
 import * as Tracing from "./internal/tracing.js"
 import type * as Run from "./Run.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
@@ -164,8 +164,19 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     )
   )
 
-  // Made before the runs' FiberMap, so it stops after every run fiber has.
-  const groupCommit = yield* GroupCommit.make(store, { maxBatch: Math.max(16, concurrency) })
+  // Shared commits (`internal/groupCommit.ts`) of the runs' checkpoints and ends. Made before the runs'
+  // FiberMap, so they stop after every run fiber has.
+  const checkpoints = yield* GroupCommit.make({
+    writeOne: ({ node, owner }: { readonly owner: string; readonly node: NewNode }) => store.checkpoint(owner, node),
+    writeMany: store.checkpointMany,
+    maxBatch: Math.max(16, concurrency)
+  })
+  const ends = yield* GroupCommit.make({
+    writeOne: store.finishRun,
+    writeMany: store.finishRuns,
+    maxBatch: Math.max(16, concurrency)
+  })
+  const writeCheckpoint = (owner: string, node: NewNode) => checkpoints.write({ owner, node })
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -176,7 +187,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
 
   // A run that ended here hands its row to the waiters on its result in this process.
   const finish = (options: Parameters<Store["finishRun"]>[0]) =>
-    Effect.tap(store.finishRun(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
+    Effect.tap(ends.write(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
 
   const settleRun = (
     claim: ClaimedRun,
@@ -250,7 +261,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       })
     }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not record a takeover", cause)))
 
-  const execute = (claim: ClaimedRun) =>
+  const execute = (claim: ClaimedRun, loaded: ReadonlyArray<NodeRow> | undefined) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         if (claim.takenOverFrom !== undefined) yield* recordTakeover(claim, claim.takenOverFrom)
@@ -258,10 +269,10 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         if (Option.isNone(registration)) {
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
         }
-        const journal = yield* store.loadJournal(claim.id)
+        const journal = loaded ?? (yield* store.loadJournal(claim.id))
         const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
-        state.writeCheckpoint = groupCommit.checkpoint
+        state.writeCheckpoint = writeCheckpoint
         const instance = Instance.make({
           runId: claim.id,
           workflow: claim.workflow,
@@ -319,10 +330,12 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       limit: free,
       executing: Array.from(inFlight)
     })
-    for (const claim of claimed) {
-      inFlight.add(claim.id)
-      yield* FiberMap.run(fibers, claim.id, execute(claim))
-    }
+    for (const claim of claimed) inFlight.add(claim.id)
+    // The journals of every run claimed, in one query; should it fail, each run loads its own.
+    const journals = yield* store.loadJournals(claimed.map((claim) => claim.id)).pipe(
+      Effect.catchAllCause(() => Effect.succeed(new Map<string, ReadonlyArray<NodeRow>>()))
+    )
+    for (const claim of claimed) yield* FiberMap.run(fibers, claim.id, execute(claim, journals.get(claim.id)))
     return claimed.length === free
   })
 

@@ -345,6 +345,21 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       Effect.flatMap(decodeNodes)
     )
 
+  /** The journals of many runs in one query (the runs a claim took), each in the order `loadJournal` gives. */
+  const loadJournals = (
+    runIds: ReadonlyArray<string>
+  ): Effect.Effect<ReadonlyMap<string, ReadonlyArray<NodeRow>>, SqlError> =>
+    runIds.length === 0 ? Effect.succeed(new Map()) : sql<{ run_id: string }>`SELECT * FROM gatehouse_nodes
+      WHERE run_id IN ${sql.in(runIds)} ORDER BY run_id, seq, started_at, node_id`.pipe(
+      Effect.flatMap((rows) =>
+        Effect.map(decodeNodes(rows), (nodes) => {
+          const journals = new Map<string, Array<NodeRow>>(runIds.map((runId) => [runId, []]))
+          nodes.forEach((node, index) => journals.get(rows[index].run_id)?.push(node))
+          return journals
+        })
+      )
+    )
+
   const nodeValues = (node: NewNode) =>
     sql`SELECT ${node.runId}, ${node.nodeId}, ${node.kind}, ${node.status},
       ${node.exit === undefined ? null : JSON.stringify(node.exit)}, CAST(${node.attempt} AS INTEGER),
@@ -424,63 +439,102 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     })
   }
 
-  /**
-   * Ends a run its owner finished: the run's row, its event, and everything of it still open closed (see
-   * `closeOpenWork`). The finished row, or `None` when the lease was lost (nothing was written).
-   *
-   * On PostgreSQL the usual case, a run with nothing left open, is one statement (its own transaction,
-   * under the run's lock); a run that still waits on something (an approval that lost a race against a
-   * timer) ends in a transaction that also closes it, with its events and audit entries.
-   */
-  const finishRun = (options: {
+  /** What `finishRun` writes: the run's end as its owner saw it. */
+  type RunEnd = {
     readonly runId: string
     readonly owner: string
     readonly status: "completed" | "failed"
     readonly result: unknown
     readonly error: string | undefined
     readonly now: number
-  }): Effect.Effect<Option.Option<RunRow>, SqlError> => {
-    const { now, runId } = options
-    const type = options.status === "completed" ? "run.completed" : "run.failed"
-    const data = options.error === undefined ? undefined : { error: options.error }
-    const set = sql`status = ${options.status}, result = ${JSON.stringify(options.result)},
-      error = ${options.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
-      updated_at = ${now}, completed_at = ${now}`
-    const owned = sql`id = ${runId} AND lease_owner = ${options.owner} AND status = 'running'`
-    const inTransaction = Effect.gen(function*() {
+  }
+
+  const endEventOf = (end: RunEnd) => ({
+    type: end.status === "completed" ? "run.completed" : "run.failed",
+    data: end.error === undefined ? undefined : { error: end.error }
+  })
+
+  /** The end of a run in a transaction that also closes whatever it still waits on. */
+  const finishInTransaction = (end: RunEnd): Effect.Effect<Option.Option<RunRow>, SqlError> =>
+    Effect.gen(function*() {
+      const { now, runId } = end
       yield* lockRun(runId)
-      const finished = yield* sql`UPDATE gatehouse_runs SET ${set} WHERE ${owned} RETURNING *`.pipe(
-        Effect.flatMap(decodeRun)
-      )
+      const finished = yield* sql`UPDATE gatehouse_runs SET status = ${end.status}, result = ${JSON.stringify(end.result)},
+          error = ${end.error ?? null}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+          updated_at = ${now}, completed_at = ${now}
+        WHERE id = ${runId} AND lease_owner = ${end.owner} AND status = 'running'
+        RETURNING *`.pipe(Effect.flatMap(decodeRun))
       if (Option.isNone(finished)) return finished
       // Whatever the run still waited on (an approval that lost a race against a timer) can no longer matter.
       yield* closeOpenWork({
         runId,
         now,
         actor: "system",
-        reason: options.status === "completed" ? "run-completed" : "run-failed",
-        runEvent: { runId, type, data, now }
+        reason: end.status === "completed" ? "run-completed" : "run-failed",
+        runEvent: { runId, ...endEventOf(end), now }
       })
       return finished
     }).pipe(sql.withTransaction)
-    return sql.onDialectOrElse({
-      pg: () =>
-        sql`WITH run_lock AS (SELECT pg_advisory_xact_lock(7253002, hashtext(${runId})) IS NULL AS locked),
-          finished AS (UPDATE gatehouse_runs SET ${set}
-            WHERE ${owned} AND EXISTS (SELECT 1 FROM run_lock)
-              AND NOT EXISTS (SELECT 1 FROM gatehouse_approvals WHERE run_id = ${runId} AND status = 'waiting-approval')
-              AND NOT EXISTS (SELECT 1 FROM gatehouse_nodes WHERE run_id = ${runId}
-                AND status IN ('waiting', 'requested', 'waiting-approval'))
-            RETURNING *),
-          event AS (INSERT INTO gatehouse_events (run_id, node_id, type, actor, data, created_at)
-            SELECT id, NULL, ${type}, NULL, ${data === undefined ? null : JSON.stringify(data)}, ${now} FROM finished)
+
+  /**
+   * Ends runs their owner finished: each run's row, its event, and everything of it still open closed (see
+   * `closeOpenWork`). For each, in the order given, the finished row, or `None` when its lease was lost
+   * (nothing was written for it).
+   *
+   * On PostgreSQL the usual case, runs with nothing left open, is one statement for all of them (its own
+   * transaction, under each run's lock, taken in the order of the run ids); a run that still waits on
+   * something (an approval that lost a race against a timer) ends in a transaction of its own that also
+   * closes it, with its events and audit entries. Elsewhere, one transaction.
+   */
+  const finishRuns = (ends: ReadonlyArray<RunEnd>): Effect.Effect<ReadonlyArray<Option.Option<RunRow>>, SqlError> =>
+    sql.onDialectOrElse({
+      pg: () => {
+        const column = <A>(f: (end: RunEnd) => A) => ends.map(f)
+        const events = ends.map(endEventOf)
+        return sql`WITH input AS (
+            SELECT * FROM unnest(${column((end) => end.runId)}::text[], ${column((end) => end.owner)}::text[],
+              ${column((end) => end.status)}::text[], ${column((end) => JSON.stringify(end.result))}::text[],
+              ${column((end) => end.error ?? null)}::text[], ${column((end) => end.now)}::bigint[],
+              ${events.map((event) => event.type)}::text[],
+              ${events.map((event) => event.data === undefined ? null : JSON.stringify(event.data))}::text[])
+              AS t(id, owner, status, result, error, now, event_type, event_data)
+          ),
+          run_locks AS (
+            SELECT pg_advisory_xact_lock(7253002, hashtext(o.id)) FROM (SELECT id FROM input ORDER BY id) o
+          ),
+          finished AS (
+            UPDATE gatehouse_runs r SET status = i.status, result = i.result, error = i.error, lease_owner = NULL,
+              lease_expires_at = NULL, wake_at = NULL, updated_at = i.now, completed_at = i.now
+            FROM input i
+            WHERE r.id = i.id AND r.lease_owner = i.owner AND r.status = 'running'
+              AND (SELECT COUNT(*) FROM run_locks) >= 0
+              AND NOT EXISTS (SELECT 1 FROM gatehouse_approvals a WHERE a.run_id = i.id AND a.status = 'waiting-approval')
+              AND NOT EXISTS (SELECT 1 FROM gatehouse_nodes n WHERE n.run_id = i.id
+                AND n.status IN ('waiting', 'requested', 'waiting-approval'))
+            RETURNING r.*
+          ),
+          run_events AS (
+            INSERT INTO gatehouse_events (run_id, node_id, type, actor, data, created_at)
+            SELECT f.id, NULL, i.event_type, NULL, i.event_data, i.now FROM finished f JOIN input i ON i.id = f.id
+          )
           SELECT * FROM finished`.pipe(
-          Effect.flatMap(decodeRun),
-          Effect.flatMap((finished) => Option.isSome(finished) ? Effect.succeed(finished) : inTransaction)
-        ),
-      orElse: () => inTransaction
+          Effect.flatMap(decodeRuns),
+          Effect.flatMap((rows) => {
+            const byId = new Map(rows.map((row) => [row.id, row]))
+            // Not finished by the statement: its lease is gone, or something is still open (then its own transaction).
+            return Effect.forEach(ends, (end) => {
+              const row = byId.get(end.runId)
+              return row !== undefined ? Effect.succeed(Option.some(row)) : finishInTransaction(end)
+            })
+          })
+        )
+      },
+      orElse: () => Effect.forEach(ends, finishInTransaction).pipe(sql.withTransaction)
     })
-  }
+
+  /** Ends one run its owner finished (see `finishRuns`). */
+  const finishRun = (end: RunEnd): Effect.Effect<Option.Option<RunRow>, SqlError> =>
+    Effect.map(finishRuns([end]), (finished) => finished[0])
 
   /**
    * Stores the run as suspended, unless something woke it while it was being suspended (the wake
@@ -661,10 +715,12 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     getRun,
     claim,
     loadJournal,
+    loadJournals,
     ensureNode,
     checkpoint,
     checkpointMany,
     finishRun,
+    finishRuns,
     suspendRun,
     releaseRun,
     releaseAll,
