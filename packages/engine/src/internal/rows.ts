@@ -229,6 +229,9 @@ export type EvaluationRow = typeof EvaluationRow.Type
 /** One single-value aggregate (`COUNT(*) AS n`, `MIN(x) AS n`). */
 export const Aggregate = Schema.Struct({ n: column("n", Int) })
 
+/** When a runner's next timer fires, and how long until the first lease it does not renew expires. */
+export const WakeAt = Schema.Struct({ timerAt: column("timer_at", Int), leaseDelay: column("lease_delay", Int) })
+
 const storageError = (table: string) => (error: ParseResult.ParseError) =>
   new SqlError({ cause: error, message: `A row of ${table} does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
 

@@ -21,6 +21,7 @@ const decodeJsonSchema = Rows.decodeFirst(
   Schema.Struct({ n: Schema.optionalWith(Rows.JsonText, { nullable: true }) }),
   "gatehouse_nodes"
 )
+const decodeWakeAt = Rows.decodeFirst(Rows.WakeAt, "gatehouse_runs")
 const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
@@ -681,22 +682,22 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     options: { readonly now: number; readonly executing: ReadonlyArray<string> }
   ): Effect.Effect<Option.Option<number>, SqlError> => {
     if (names.length === 0) return Effect.succeed(Option.none())
-    const timer = sql`SELECT MIN(wake_at) AS n FROM gatehouse_runs
-      WHERE workflow IN ${sql.in(names)} AND status IN ('suspended', 'waiting-approval') AND wake_at IS NOT NULL`.pipe(
-      Effect.flatMap(decodeAggregate),
-      Effect.map(Option.flatMap((row) => Option.fromNullable(row.n)))
-    )
-    const leaseExpiry = sql`SELECT MIN(lease_expires_at) - ${leaseNow(sql, options.now)} AS n FROM gatehouse_runs
-      WHERE workflow IN ${sql.in(names)} AND status = 'running'${
+    // One round trip for both: a runner asks this every time it runs out of work.
+    return sql`SELECT
+        (SELECT MIN(wake_at) FROM gatehouse_runs WHERE workflow IN ${sql.in(names)}
+          AND status IN ('suspended', 'waiting-approval') AND wake_at IS NOT NULL) AS timer_at,
+        (SELECT MIN(lease_expires_at) - ${leaseNow(sql, options.now)} FROM gatehouse_runs
+          WHERE workflow IN ${sql.in(names)} AND status = 'running'${
       options.executing.length > 0 ? sql` AND id NOT IN ${sql.in(options.executing)}` : sql``
-    }`.pipe(
-      Effect.flatMap(decodeAggregate),
-      // Claimable once the lease clock has passed the expiry (a strict comparison): a millisecond later.
-      Effect.map(Option.flatMap((row) => Option.fromNullable(row.n))),
-      Effect.map(Option.map((delay) => options.now + Math.max(0, delay) + 1))
+    }) AS lease_delay`.pipe(
+      Effect.flatMap(decodeWakeAt),
+      Effect.map(Option.flatMap((row) => {
+        // Claimable once the lease clock has passed the expiry (a strict comparison): a millisecond later.
+        const leaseAt = row.leaseDelay === undefined ? undefined : options.now + Math.max(0, row.leaseDelay) + 1
+        const at = row.timerAt === undefined ? leaseAt : leaseAt === undefined ? row.timerAt : Math.min(row.timerAt, leaseAt)
+        return Option.fromNullable(at)
+      }))
     )
-    return Effect.map(Effect.all([timer, leaseExpiry]), ([timerAt, leaseAt]) =>
-      Option.isNone(timerAt) ? leaseAt : Option.isNone(leaseAt) ? timerAt : Option.some(Math.min(timerAt.value, leaseAt.value)))
   }
 
   /** How many runs of these workflows a runner could still pick up or is executing now. */
