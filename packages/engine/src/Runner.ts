@@ -176,6 +176,11 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     writeMany: store.finishRuns,
     maxBatch: Math.max(16, concurrency)
   })
+  const suspensions = yield* GroupCommit.make({
+    writeOne: store.suspendRun,
+    writeMany: store.suspendRuns,
+    maxBatch: Math.max(16, concurrency)
+  })
   const writeCheckpoint = (owner: string, node: NewNode) => checkpoints.write({ owner, node })
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
@@ -221,7 +226,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       // and then ended, whichever way, is stored suspended all the same.
       if (suspendedHere || (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))) {
         if (state.suspended) {
-          yield* store.suspendRun({
+          yield* suspensions.write({
             runId: claim.id,
             owner: runnerId,
             wakeSeq: claim.wakeSeq,

@@ -3,6 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { GatehouseTest, Step, Workflow, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { makeStore } from "../src/internal/store.js"
 import type { MakeDatabase } from "./utils/database.js"
@@ -121,6 +122,62 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.deepStrictEqual((yield* store.loadJournal(mine)).map((row) => row.nodeId), ["s", "t"])
           assert.deepStrictEqual(yield* store.loadJournal(theirs), [])
           assert.deepStrictEqual(yield* store.loadJournal(lost), [])
+        }))
+      }))
+
+    it.scoped("shared suspensions and ends: each run's own fence, a wake during suspension, a run with open work", () =>
+      Effect.gen(function*() {
+        const db = yield* makeDatabase
+        yield* withClient(db, Effect.gen(function*() {
+          const store = makeStore(yield* SqlClient.SqlClient)
+          const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+          const ids = yield* Batch.startMany(["s-1", "s-2", "s-3", "e-1", "e-2", "e-3"].map((id) => ({ id })))
+          const claimed = yield* store.claim({ owner: "runner-a", names: ["batch"], now: 1, leaseMillis: 60_000, limit: 6, executing: [] })
+          const wakeSeq = new Map(claimed.map((claim) => [claim.id, claim.wakeSeq]))
+          const [s1, s2, s3, e1, e2, e3] = ids
+          yield* sql`UPDATE gatehouse_runs SET lease_owner = 'runner-b' WHERE id IN (${s2}, ${e2})`
+          // Woken while it suspends: it becomes runnable instead.
+          yield* store.wake(s3, 1)
+          const suspension = (runId: string) => ({
+            runId,
+            owner: "runner-a",
+            wakeSeq: wakeSeq.get(runId)!,
+            wakeAt: undefined,
+            status: "waiting-approval" as const,
+            now: 2
+          })
+          const stored = yield* store.suspendRuns([suspension(s3), suspension(s2), suspension(s1)])
+          assert.deepStrictEqual(stored.map(Option.getOrUndefined), ["runnable", undefined, "waiting-approval"])
+          // A run still waiting on a node ends in a transaction of its own that closes it.
+          yield* store.ensureNode("runner-a", {
+            runId: e3,
+            nodeId: "timer",
+            kind: "clock",
+            status: "waiting",
+            exit: undefined,
+            attempt: 0,
+            seq: 1,
+            fireAt: 100,
+            now: 2
+          })
+          const end = (runId: string) => ({
+            runId,
+            owner: "runner-a",
+            status: "completed" as const,
+            result: { _tag: "Success", value: 1 },
+            error: undefined,
+            now: 3
+          })
+          const ended = yield* store.finishRuns([end(e3), end(e2), end(e1)])
+          assert.deepStrictEqual(ended.map((row) => Option.map(row, (run) => run.status).pipe(Option.getOrUndefined)), [
+            "completed",
+            undefined,
+            "completed"
+          ])
+          assert.deepStrictEqual((yield* store.loadJournal(e3)).map((node) => node.status), ["canceled"])
+          const completed = yield* sql<{ run_id: string }>`SELECT run_id FROM gatehouse_events WHERE type = 'run.completed'
+            ORDER BY run_id`
+          assert.deepStrictEqual(completed.map((row) => row.run_id), [e1, e3].sort())
         }))
       }))
   })

@@ -22,7 +22,7 @@ const decodeJsonSchema = Rows.decodeFirst(
   "gatehouse_nodes"
 )
 const decodeWakeAt = Rows.decodeFirst(Rows.WakeAt, "gatehouse_runs")
-const decodeStatus = Rows.decodeFirst(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
+const decodeStatuses = Rows.decodeAll(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
 export const toSummary = ({ claimLink: _link, id, startGate: _gate, wakeSeq: _, ...row }: RunRow): Run.Summary =>
@@ -537,24 +537,60 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const finishRun = (end: RunEnd): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     Effect.map(finishRuns([end]), (finished) => finished[0])
 
-  /**
-   * Stores the run as suspended, unless something woke it while it was being suspended (the wake
-   * sequence moved on): then it becomes runnable at once, so no completion is ever lost at the
-   * suspension boundary.
-   */
-  const suspendRun = (options: {
+  /** What `suspendRun` writes. */
+  type Suspension = {
     readonly runId: string
     readonly owner: string
     readonly wakeSeq: number
     readonly wakeAt: number | undefined
     readonly status: "suspended" | "waiting-approval"
     readonly now: number
-  }): Effect.Effect<Option.Option<Run.RunStatus>, SqlError> =>
-    sql`UPDATE gatehouse_runs SET
-        status = CASE WHEN wake_seq = ${options.wakeSeq} THEN ${options.status} ELSE 'runnable' END,
-        wake_at = ${options.wakeAt ?? null}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${options.now}
-      WHERE id = ${options.runId} AND lease_owner = ${options.owner} AND status = 'running'
-      RETURNING status`.pipe(Effect.flatMap(decodeStatus), Effect.map(Option.map((row) => row.status)))
+  }
+
+  /**
+   * Stores runs as suspended, each unless something woke it while it was being suspended (the wake
+   * sequence moved on): then it becomes runnable at once, so no completion is ever lost at the suspension
+   * boundary. For each, in the order given, the status stored, or `None` when its lease was lost. One
+   * statement for them all, their rows taken in the order of the run ids.
+   */
+  const suspendRuns = (
+    suspensions: ReadonlyArray<Suspension>
+  ): Effect.Effect<ReadonlyArray<Option.Option<Run.RunStatus>>, SqlError> => {
+    const column = <A>(f: (suspension: Suspension) => A) => suspensions.map(f)
+    return sql<{ id: string }>`UPDATE gatehouse_runs AS r SET
+        status = CASE WHEN r.wake_seq = i.wake_seq THEN i.status ELSE 'runnable' END,
+        wake_at = i.wake_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = i.now
+      FROM (SELECT * FROM ${
+      sql.onDialectOrElse({
+        pg: () =>
+          sql`unnest(${column((x) => x.runId)}::text[], ${column((x) => x.owner)}::text[],
+            ${column((x) => x.wakeSeq)}::bigint[], ${column((x) => x.wakeAt ?? null)}::bigint[],
+            ${column((x) => x.status)}::text[], ${column((x) => x.now)}::bigint[])
+            AS t(id, owner, wake_seq, wake_at, status, now)`,
+        // SQLite has no arrays: the rows as JSON, read back with json_each.
+        orElse: () =>
+          sql`(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS owner,
+              json_extract(value, '$[2]') AS wake_seq, json_extract(value, '$[3]') AS wake_at,
+              json_extract(value, '$[4]') AS status, json_extract(value, '$[5]') AS now
+            FROM json_each(${
+            JSON.stringify(suspensions.map((x) => [x.runId, x.owner, x.wakeSeq, x.wakeAt ?? null, x.status, x.now]))
+          }))`
+      })
+    } ORDER BY id) i
+      WHERE r.id = i.id AND r.lease_owner = i.owner AND r.status = 'running'
+      RETURNING ${sql.onDialectOrElse({ pg: () => sql`r.id, r.status`, orElse: () => sql`id, status` })}`.pipe(
+      Effect.flatMap((rows) =>
+        Effect.map(decodeStatuses(rows), (statuses) => {
+          const byId = new Map(statuses.map((row, index) => [rows[index].id, row.status]))
+          return suspensions.map((suspension) => Option.fromNullable(byId.get(suspension.runId)))
+        })
+      )
+    )
+  }
+
+  /** Stores one run as suspended (see `suspendRuns`). */
+  const suspendRun = (suspension: Suspension): Effect.Effect<Option.Option<Run.RunStatus>, SqlError> =>
+    Effect.map(suspendRuns([suspension]), (stored) => stored[0])
 
   const releaseRun = (runId: string, owner: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
@@ -723,6 +759,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     finishRun,
     finishRuns,
     suspendRun,
+    suspendRuns,
     releaseRun,
     releaseAll,
     renewLeases,
