@@ -238,13 +238,16 @@ const step = <A, E, R>(
       yield* ApprovalRequest.request(`${id}/approval`, { ...options.needsApproval, onDeny: "fail" })
     }
 
-    const key = makeIdempotencyKey(instance.runId, id)
+    // Hashed only when the step's effect asks for it: most steps never do, and it is on the hot path.
+    let key: string | undefined
     const attempt = (attempt: number) => {
       const attemptEffect = Effect.provideService(effect, StepContext, {
         runId: instance.runId,
         nodeId: id,
         attempt,
-        idempotencyKey: key
+        get idempotencyKey() {
+          return key ??= makeIdempotencyKey(instance.runId, id)
+        }
       })
       return timeout === undefined ? attemptEffect : Effect.timeoutFail(attemptEffect, {
         duration: timeout,

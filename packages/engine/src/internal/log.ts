@@ -39,13 +39,22 @@ export interface AuditFields {
   readonly createdAt: number
 }
 
+/** What an audit entry's hash covers besides the hash before it: its fields, as canonical JSON. @internal */
+export const auditBody = (fields: AuditFields): string => canonicalJson({ ...fields, data: fields.data ?? null })
+
 /** The hash of an audit entry: its fields and the hash of the entry before it. @internal */
-export const auditHash = (prevHash: string, fields: AuditFields): string =>
-  sha256(`${prevHash}\n${canonicalJson({ ...fields, data: fields.data ?? null })}`)
+export const auditHash = (prevHash: string, fields: AuditFields): string => sha256(`${prevHash}\n${auditBody(fields)}`)
 
 /**
  * Appends to the hash-chained audit log, inside the caller's transaction. Appends are serialized (an
  * advisory lock on PostgreSQL, the single writer on SQLite) so the chain never forks.
+ *
+ * The lock is held from here to the caller's commit, and every decision and approval request anywhere
+ * waits for it, so what runs under it is kept short: the lock is the last thing a writer takes (see the
+ * lock order in `store.ts`), and on PostgreSQL the read of the chain's head and the insert are one
+ * statement that computes the hash itself (`sha256` over the same bytes `auditHash` hashes: the hash
+ * before it, a newline and the entry's canonical JSON, in UTF-8). That statement runs after the lock is
+ * taken, in a statement of its own, so its snapshot sees every entry committed before.
  *
  * @internal
  */
@@ -63,12 +72,6 @@ export const appendAudit = (
   }
 ): Effect.Effect<void, SqlError> =>
   Effect.gen(function*() {
-    yield* sql.onDialectOrElse({
-      pg: () => sql`SELECT pg_advisory_xact_lock(7253001)`,
-      orElse: () => Effect.void
-    })
-    const last = yield* sql<{ hash: string }>`SELECT hash FROM gatehouse_audit ORDER BY seq DESC LIMIT 1`
-    const prevHash = last[0]?.hash ?? genesisHash
     // Serialized once: the hash covers exactly what is stored, read back the way `Audit.verify` reads it.
     const dataJson = entry.data === undefined ? null : JSON.stringify(entry.data)
     const fields: AuditFields = {
@@ -81,12 +84,23 @@ export const appendAudit = (
       data: dataJson === null ? undefined : JSON.parse(dataJson),
       createdAt: entry.now
     }
-    yield* sql`INSERT INTO gatehouse_audit (run_id, node_id, action, actor, request_hash, note, data, created_at,
-        prev_hash, hash)
-      VALUES (${entry.runId ?? null}, ${entry.nodeId ?? null}, ${entry.action}, ${entry.actor},
-        ${entry.requestHash ?? null}, ${entry.note ?? null},
-        ${dataJson}, ${entry.now}, ${prevHash},
-        ${auditHash(prevHash, fields)})`
+    const columns = sql`run_id, node_id, action, actor, request_hash, note, data, created_at, prev_hash, hash`
+    const values = sql`${entry.runId ?? null}, ${entry.nodeId ?? null}, ${entry.action}, ${entry.actor},
+      ${entry.requestHash ?? null}, ${entry.note ?? null}, ${dataJson}, ${entry.now}`
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`SELECT pg_advisory_xact_lock(7253001)`.pipe(
+          Effect.zipRight(sql`INSERT INTO gatehouse_audit (${columns})
+            SELECT ${values}, head.hash, encode(sha256(convert_to(head.hash || chr(10) || ${auditBody(fields)}, 'UTF8')), 'hex')
+            FROM (SELECT COALESCE((SELECT hash FROM gatehouse_audit ORDER BY seq DESC LIMIT 1), ${genesisHash}) AS hash) head`)
+        ),
+      orElse: () =>
+        Effect.gen(function*() {
+          const last = yield* sql<{ hash: string }>`SELECT hash FROM gatehouse_audit ORDER BY seq DESC LIMIT 1`
+          const prevHash = last[0]?.hash ?? genesisHash
+          yield* sql`INSERT INTO gatehouse_audit (${columns}) VALUES (${values}, ${prevHash}, ${auditHash(prevHash, fields)})`
+        })
+    })
   })
 
 const decodeEvents = Rows.decodeAll(Rows.EventRow, "gatehouse_events")
