@@ -9,7 +9,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -179,8 +178,8 @@ export const replay = (
     const decision = evaluation.decision
     let to: string = decision.decide
     if (decision.decide === "throttle") {
-      const window = Duration.toMillis(Duration.decode(decision.throttle.window as Duration.DurationInput))
-      const key = `${Policy.throttleKey(decision.throttle.key, entry.action)}\u0000${Math.floor(entry.createdAt / window)}`
+      const window = Policy.windowOf(decision.throttle, entry.createdAt)
+      const key = `${Policy.throttleKey(decision.throttle.key, entry.action)}\u0000${window.start}`
       const admitted = windows.get(key) ?? 0
       if (admitted >= decision.throttle.limit) {
         throttleHits++

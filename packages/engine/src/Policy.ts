@@ -549,6 +549,19 @@ export const evaluate = (policy: Policy, action: Action): Evaluation => {
 }
 
 /**
+ * The fixed window of a throttle that `at` (epoch milliseconds) falls in: its start and its end, when the
+ * next window begins. Every process computes the same windows, so they share one count per key and window.
+ *
+ * @since 0.1.0
+ * @category evaluation
+ */
+export const windowOf = (throttle: Throttle, at: number): { readonly start: number; readonly end: number } => {
+  const length = Duration.toMillis(Duration.decode(throttle.window as Duration.DurationInput))
+  const start = Math.floor(at / length) * length
+  return { start, end: start + length }
+}
+
+/**
  * The throttle key of an action under a template: `{workflow}`, `{action}`, `{actor}`, `{labels.NAME}`
  * and `{input.PATH}` are replaced by the action's values (empty when absent).
  *

@@ -94,13 +94,12 @@ export const verdictUnder = (
         case "require_human":
           return { _tag: "RequireHuman", evaluation, approval: decision.approval } as const
         case "throttle": {
-          const window = Duration.toMillis(Duration.decode(decision.throttle.window as Duration.DurationInput))
-          const windowStart = Math.floor(now / window) * window
+          const window = Policy.windowOf(decision.throttle, now)
           const key = Policy.throttleKey(decision.throttle.key, action)
-          const admitted = yield* makePolicyStore(sql).admit({ key, windowStart, limit: decision.throttle.limit })
+          const admitted = yield* makePolicyStore(sql).admit({ key, windowStart: window.start, limit: decision.throttle.limit })
           return admitted
             ? { _tag: "Allow", evaluation } as const
-            : { _tag: "Throttled", evaluation, key, limit: decision.throttle.limit, retryAt: windowStart + window } as const
+            : { _tag: "Throttled", evaluation, key, limit: decision.throttle.limit, retryAt: window.end } as const
         }
       }
     })
