@@ -66,9 +66,26 @@ export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect
   })
 
 /**
+ * Sends a wake-up for a change already committed, in a fiber of its own: the caller goes on at once. A
+ * failure to send is logged; the runners' polling finds the work.
+ *
+ * @internal
+ */
+export const notifyCommitted = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void> =>
+  sql.onDialectOrElse({
+    pg: () =>
+      send(sql, [payload]).pipe(
+        Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse could not send a wake-up; polling will find the work", cause)),
+        Effect.forkDaemon,
+        Effect.asVoid
+      ),
+    orElse: () => Effect.void
+  })
+
+/**
  * `sql.withTransaction`, with the wake-ups `notify` records inside it sent once it has committed (and
- * dropped if it rolls back). A failure to send is logged, not raised: the change is committed, and the
- * runners' polling finds it. Nested in another transaction it is that transaction's savepoint, and its
+ * dropped if it rolls back), in a fiber of their own. A failure to send is logged, not raised: the change
+ * is committed, and the runners' polling finds it. Nested in another transaction it is that transaction's savepoint, and its
  * wake-ups go with the outer one.
  *
  * @internal
@@ -80,13 +97,11 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
     ([outer, transaction]) => {
       if (outer !== undefined || Option.isSome(transaction)) return sql.withTransaction(effect)
       const pending: Array<string> = []
+      // Sent beside the caller, not before it returns: a decision's own process (its runner, a waiter on the
+      // result) is woken in process at once, and the caller does not wait one more round trip.
       return sql.withTransaction(Effect.locally(effect, afterCommit, pending)).pipe(
         Effect.tap(() =>
-          pending.length === 0 ? Effect.void : send(sql, pending).pipe(
-            Effect.catchAllCause((cause) =>
-              Effect.logDebug("Gatehouse could not send a wake-up; polling will find the work", cause)
-            )
-          )
+          Effect.forEach(new Set(pending), (payload) => notifyCommitted(sql, payload), { discard: true })
         )
       )
     }

@@ -246,7 +246,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     const column = <A>(f: (run: (typeof runs)[number]) => A) => runs.map(f)
     const started = column((run) => JSON.stringify({ workflow: run.workflow }))
     const wakeUp = (created: ReadonlySet<string>) =>
-      created.size === 0 ? Effect.void : PgWakeups.notify(sql, created.size === 1 ? created.values().next().value! : "started")
+      created.size === 0 ? Effect.void : PgWakeups.notifyCommitted(sql, created.size === 1 ? created.values().next().value! : "started")
     return sql.onDialectOrElse({
       pg: () =>
         sql<{ governed: boolean; id: string | null }>`WITH governed AS (
