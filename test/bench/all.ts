@@ -66,7 +66,7 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { tsxArgs } from "../tsx.js"
 import { measureResume } from "./resumeLatency.js"
-import { databaseUrl, makeDatabase, percentile, round, spawnRunners } from "./shared.js"
+import { databaseUrl, makeDatabase, latencySummary, round, spawnRunners } from "./shared.js"
 import { BenchStepsLive, measureSteps } from "./steps.js"
 import { measureThroughput } from "./throughput.js"
 import { Resume, ResumeLive } from "./worker.js"
@@ -269,15 +269,7 @@ const result = Effect.gen(function*() {
         return yield* Effect.dieMessage(`run ${runId} did not complete: ${Cause.pretty(exit.cause)}`)
       }
     }
-    const sorted = [...latencies].sort((a, b) => a - b)
-    return {
-      runs,
-      p50Ms: round(percentile(sorted, 0.5)),
-      p90Ms: round(percentile(sorted, 0.9)),
-      p99Ms: round(percentile(sorted, 0.99)),
-      maxMs: round(sorted[sorted.length - 1]),
-      meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length)
-    }
+    return { runs, ...latencySummary(latencies) }
   }).pipe(Effect.provide(Gatehouse.layerPg({ url, workflows: ResumeLive })))
 }).pipe(Effect.scoped)
 

@@ -13,7 +13,7 @@ import { Approvals, Workflows } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { isMain, makeDatabase, percentile, round, spawnRunners } from "./shared.js"
+import { isMain, makeDatabase, latencySummary, spawnRunners } from "./shared.js"
 import { preciseNow, Resume } from "./worker.js"
 
 const runs = Number(process.env.BENCH_RUNS ?? 200)
@@ -50,15 +50,7 @@ export const measureResume = (runs: number) =>
       }
       const workflows = yield* Workflows.Workflows
       yield* workflows.poll(runIds[runIds.length - 1])
-      const sorted = [...latencies].sort((a, b) => a - b)
-      return {
-        runs,
-        p50Ms: round(percentile(sorted, 0.5)),
-        p90Ms: round(percentile(sorted, 0.9)),
-        p99Ms: round(percentile(sorted, 0.99)),
-        maxMs: round(sorted[sorted.length - 1]),
-        meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length)
-      }
+      return { runs, ...latencySummary(latencies) }
     }).pipe(Effect.provide(client))
   }))
 

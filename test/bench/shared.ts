@@ -20,6 +20,18 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
 
 export const round = (x: number, digits = 2) => Number(x.toFixed(digits))
 
+/** p50, p90, p99, max and mean of latencies in milliseconds. */
+export const latencySummary = (latencies: ReadonlyArray<number>) => {
+  const sorted = [...latencies].sort((a, b) => a - b)
+  return {
+    p50Ms: round(percentile(sorted, 0.5)),
+    p90Ms: round(percentile(sorted, 0.9)),
+    p99Ms: round(percentile(sorted, 0.99)),
+    maxMs: round(sorted[sorted.length - 1]),
+    meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length)
+  }
+}
+
 /** A schema of its own, dropped at the end, and a client (Workflows, Approvals) on it. */
 export const makeDatabase = Effect.gen(function*() {
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_bench" })
