@@ -87,18 +87,37 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     )
   }
 
-  const insert = (row: ApprovalRow): Effect.Effect<void, SqlError> =>
-    Effect.gen(function*() {
-      yield* sql`INSERT INTO gatehouse_approvals (run_id, node_id, base_id, workflow, status, title, summary, metadata,
-          reviewed, request_hash, revision, policy, reviewers, started_by, deadline, escalations, requested_at, updated_at)
-        VALUES (${row.runId}, ${row.nodeId}, ${row.baseId}, ${row.workflow}, ${row.status}, ${row.title},
-          ${row.summary ?? null}, ${row.metadata === undefined ? null : JSON.stringify(row.metadata)},
-          ${row.reviewed === undefined ? null : JSON.stringify(row.reviewed)}, ${row.requestHash}, ${row.revision},
-          ${JSON.stringify(row.policy)}, ${JSON.stringify(row.reviewers)}, ${row.startedBy ?? null},
-          ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt})
-        ON CONFLICT (run_id, node_id) DO NOTHING`
-      yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt)
+  /**
+   * A new approval with its assignees. On PostgreSQL one statement: an approval requested while many runs
+   * suspend costs as few round trips as can be, inside its transaction (which the audit chain's lock ends).
+   */
+  const insert = (row: ApprovalRow): Effect.Effect<void, SqlError> => {
+    const values = sql`(${row.runId}, ${row.nodeId}, ${row.baseId}, ${row.workflow}, ${row.status}, ${row.title},
+      ${row.summary ?? null}, ${row.metadata === undefined ? null : JSON.stringify(row.metadata)},
+      ${row.reviewed === undefined ? null : JSON.stringify(row.reviewed)}, ${row.requestHash}, ${row.revision},
+      ${JSON.stringify(row.policy)}, ${JSON.stringify(row.reviewers)}, ${row.startedBy ?? null},
+      ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt})`
+    const columns = sql.literal(`run_id, node_id, base_id, workflow, status, title, summary, metadata, reviewed,
+      request_hash, revision, policy, reviewers, started_by, deadline, escalations, requested_at, updated_at`)
+    return sql.onDialectOrElse({
+      pg: () =>
+        sql`WITH approval AS (
+            INSERT INTO gatehouse_approvals (${columns}) VALUES ${values}
+            ON CONFLICT (run_id, node_id) DO NOTHING
+            RETURNING run_id, node_id
+          )
+          INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at)
+          SELECT a.run_id, a.node_id, p.principal, 'waiting-approval', ${row.requestedAt}
+          FROM approval a CROSS JOIN unnest(${principals(row.reviewers)}::text[]) AS p(principal)
+          ON CONFLICT DO NOTHING`.pipe(Effect.asVoid),
+      orElse: () =>
+        Effect.gen(function*() {
+          yield* sql`INSERT INTO gatehouse_approvals (${columns}) VALUES ${values}
+            ON CONFLICT (run_id, node_id) DO NOTHING`
+          yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt)
+        })
     })
+  }
 
   const assign = (runId: string, nodeId: string, reviewers: StoredReviewers, requestedAt: number) =>
     Effect.gen(function*() {
