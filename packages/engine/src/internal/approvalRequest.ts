@@ -17,6 +17,7 @@ import {
   type StoredReviewers
 } from "./approvals.js"
 import * as Instance from "./instance.js"
+import * as PgWakeups from "./pgWakeups.js"
 import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import { appendAudit, appendEvent } from "./log.js"
 import { insertReminder, type ReminderPlan } from "./reminders.js"
@@ -221,7 +222,7 @@ const create = (
         ], { discard: true })
       )
       return node
-    }).pipe(state.store.sql.withTransaction, (effect) => Instance.storage(instance, effect))
+    }).pipe(PgWakeups.withTransaction(state.store.sql), (effect) => Instance.storage(instance, effect))
     yield* Metric.increment(Metrics.approvalsRequested)
     return node
   })
@@ -296,7 +297,7 @@ const timeOut = (
     return { ...node, status: "timed-out" as const, exit: decision, completedAt: now }
   }).pipe(
     (effect) => withLease(instance, effect),
-    Instance.stateOf(instance).store.sql.withTransaction,
+    PgWakeups.withTransaction(Instance.stateOf(instance).store.sql),
     (effect) => Instance.storage(instance, effect),
     Effect.tap((row) => Effect.sync(() => Instance.stateOf(instance).journal.set(row.nodeId, row)))
   )

@@ -352,6 +352,19 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     )`
     // A run whose start the policy put behind an approval: the approval's settings, read before its body.
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN start_gate TEXT`
+  }),
+  "0013_audit_linked_after_commit": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // On PostgreSQL an audit entry is written unlinked and linked into the chain once its transaction has
+    // committed (`internal/auditChain.ts`); the unlinked ones are found by a small partial index.
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        Effect.all([
+          sql`ALTER TABLE gatehouse_audit ALTER COLUMN prev_hash DROP NOT NULL, ALTER COLUMN hash DROP NOT NULL`,
+          sql`CREATE INDEX gatehouse_audit_unlinked_idx ON gatehouse_audit (seq) WHERE hash IS NULL`
+        ], { discard: true }),
+      orElse: () => Effect.void
+    })
   })
 }
 

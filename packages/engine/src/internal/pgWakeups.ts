@@ -13,6 +13,8 @@ import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { createRequire } from "node:module"
+import * as AfterCommit from "./afterCommit.js"
+import * as AuditChain from "./auditChain.js"
 
 /**
  * Wake-ups across processes through PostgreSQL `LISTEN/NOTIFY`.
@@ -26,10 +28,6 @@ import { createRequire } from "node:module"
  */
 const channelExpression = "left('gatehouse_wake.' || current_schema(), 63)"
 
-/**
- * The wake-ups of the transaction this fiber is in (`withTransaction`), sent once it has committed.
- */
-const afterCommit = FiberRef.unsafeMake<Array<string> | undefined>(undefined)
 
 /** One statement, its own (autocommit) transaction: every payload of a commit in one notifying transaction. */
 const send = (sql: SqlClient.SqlClient, payloads: ReadonlyArray<string>): Effect.Effect<void, SqlError> => {
@@ -57,9 +55,9 @@ const send = (sql: SqlClient.SqlClient, payloads: ReadonlyArray<string>): Effect
 export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void, SqlError> =>
   sql.onDialectOrElse({
     pg: () =>
-      Effect.flatMap(FiberRef.get(afterCommit), (pending) => {
+      Effect.flatMap(FiberRef.get(AfterCommit.current), (pending) => {
         if (pending === undefined) return send(sql, [payload])
-        pending.push(payload)
+        pending.wakeups.push(payload)
         return Effect.void
       }),
     orElse: () => Effect.void
@@ -83,25 +81,29 @@ export const notifyCommitted = (sql: SqlClient.SqlClient, payload: string): Effe
   })
 
 /**
- * `sql.withTransaction`, with the wake-ups `notify` records inside it sent once it has committed (and
- * dropped if it rolls back), in a fiber of their own. A failure to send is logged, not raised: the change
- * is committed, and the runners' polling finds it. Nested in another transaction it is that transaction's savepoint, and its
- * wake-ups go with the outer one.
+ * `sql.withTransaction`, with what must follow its commit done once it has committed, in fibers of their
+ * own: the wake-ups `notify` recorded inside it are sent (and dropped if it rolls back), and the audit
+ * entries it appended are linked into the chain (`AuditChain`). A failure there is logged, not raised: the
+ * change is committed, the runners' polling finds the work, and the next link of the chain links them.
+ * Nested in another transaction it is that transaction's savepoint, and what it leaves goes with the outer.
  *
  * @internal
  */
 export const withTransaction = (sql: SqlClient.SqlClient) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
   Effect.flatMap(
-    Effect.zip(FiberRef.get(afterCommit), Effect.serviceOption(SqlClient.TransactionConnection)),
+    Effect.zip(FiberRef.get(AfterCommit.current), Effect.serviceOption(SqlClient.TransactionConnection)),
     ([outer, transaction]) => {
       if (outer !== undefined || Option.isSome(transaction)) return sql.withTransaction(effect)
-      const pending: Array<string> = []
-      // Sent beside the caller, not before it returns: a decision's own process (its runner, a waiter on the
+      const pending: AfterCommit.AfterCommit = { wakeups: [], auditAppended: false }
+      // Done beside the caller, not before it returns: a decision's own process (its runner, a waiter on the
       // result) is woken in process at once, and the caller does not wait one more round trip.
-      return sql.withTransaction(Effect.locally(effect, afterCommit, pending)).pipe(
+      return sql.withTransaction(Effect.locally(effect, AfterCommit.current, pending)).pipe(
         Effect.tap(() =>
-          Effect.forEach(new Set(pending), (payload) => notifyCommitted(sql, payload), { discard: true })
+          Effect.zipRight(
+            Effect.forEach(new Set(pending.wakeups), (payload) => notifyCommitted(sql, payload), { discard: true }),
+            pending.auditAppended ? AuditChain.linkSoon(sql) : Effect.void
+          )
         )
       )
     }

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Policy from "../Policy.js"
 import { appendAudit, appendEvent } from "./log.js"
+import * as PgWakeups from "./pgWakeups.js"
 import * as Rows from "./rows.js"
 
 const decodeActive = Rows.decodeFirst(Rows.ActivePolicyRow, "gatehouse_policies")
@@ -55,7 +56,7 @@ export const makePolicyStore = (sql: SqlClient.SqlClient) => {
         data: { snapshotId: input.snapshotId, version: input.version },
         now: input.now
       })
-    }).pipe(sql.withTransaction)
+    }).pipe(PgWakeups.withTransaction(sql))
 
   /**
    * Records an evaluation and its audit entry, in a transaction (the caller's, when there is one): the
@@ -91,7 +92,7 @@ export const makePolicyStore = (sql: SqlClient.SqlClient) => {
         },
         now: input.now
       })
-    }).pipe(sql.withTransaction)
+    }).pipe(PgWakeups.withTransaction(sql))
 
   /**
    * Counts one action against its window, if the window has room: one statement, atomic under concurrent

@@ -475,7 +475,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
         runEvent: { runId, ...endEventOf(end), now }
       })
       return finished
-    }).pipe(sql.withTransaction)
+    }).pipe(PgWakeups.withTransaction(sql))
 
   /**
    * Ends runs their owner finished: each run's row, its event, and everything of it still open closed (see
