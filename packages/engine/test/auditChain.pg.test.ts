@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Approval, Approvals, Audit, GatehouseTest, Workflow } from "@gatehouse/engine"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { pg, pgAvailable } from "./utils/database.js"
@@ -21,7 +22,8 @@ describe.skipIf(!pgAvailable)("the audit chain, linked after commit (PostgreSQL)
     Effect.gen(function*() {
       const db = yield* pg
       const engine = yield* buildEngine(db, GateLive, { concurrency: 32 })
-      const other = yield* buildClient(db)
+      // Another process: a client on its own connections (`Gatehouse.layerClient` provides `Approvals` too).
+      const other = (yield* buildClient(db)) as Context.Context<Approvals.Approvals | SqlClient.SqlClient>
       const runIds = yield* Gate.startMany(Array.from({ length: 40 }, (_, n) => ({ id: `g-${n}` }))).pipe(
         provideContext(engine)
       )
