@@ -1,5 +1,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as AfterCommit from "./afterCommit.js"
@@ -15,14 +17,15 @@ import { canonicalJson, sha256 } from "./canonical.js"
  * approval request, each cancel) wait for the chain's one lock from its append to its commit, WAL flush
  * included: every such transaction on the server, however unrelated, one after another. Instead an entry is
  * written unlinked (`prev_hash` and `hash` NULL) under the chain's lock in *shared* mode, which writers do
- * not wait for among themselves, and linked right after its transaction commits by `linkSoon`: a
+ * not wait for among themselves, and linked a moment (20 ms) after its transaction commits by `linkSoon`: a
  * transaction that takes the lock in *exclusive* mode (so every writer holding it has committed or rolled
  * back, and none starts meanwhile), links every unlinked entry in `seq` order after the last linked one,
  * and commits. A `seq` is drawn while its writer holds the lock, so everything drawn before the link took
  * the lock is visible to it and everything drawn after comes after: the linked entries are always a prefix
  * of the log in `seq` order, and the chain is the same one, verified the same way, as if each entry had been
  * linked as it was written. One link serves every entry committed since the one before, however many
- * writers committed meanwhile.
+ * writers committed meanwhile; waiting those 20 ms to gather them is what keeps writers from queueing
+ * behind a link after every commit.
  *
  * An entry is unlinked for the moments between its commit and the next link; reading the log (`Audit`)
  * links first, so a reader sees every committed entry linked. If a process dies between a commit and its
@@ -88,8 +91,9 @@ export const appendAudit = (
               Effect.zipRight(sql`INSERT INTO gatehouse_audit (${columns}) VALUES (${values})`),
               Effect.zipRight(linkUnlinked(sql))
             )
-            : sql`SELECT pg_advisory_xact_lock_shared(${chainLock})`.pipe(
-              Effect.zipRight(sql`INSERT INTO gatehouse_audit (${columns}) VALUES (${values})`),
+            // One statement: the lock is taken (scanning `chain_lock`) before the row, and its `seq`, is made.
+            : sql`WITH chain_lock AS (SELECT pg_advisory_xact_lock_shared(${chainLock}))
+                INSERT INTO gatehouse_audit (${columns}) SELECT ${values} FROM chain_lock`.pipe(
               Effect.zipRight(Effect.sync(() => {
                 afterCommit.auditAppended = true
               }))
@@ -179,39 +183,31 @@ export const linkNow = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError>
     orElse: () => Effect.void
   })
 
-// One link in flight per client and process; commits that land meanwhile ask for one more, which then
-// takes all of them at once.
-const linking = new WeakMap<SqlClient.SqlClient, { again: boolean }>()
+// One link scheduled per client and process: the commits that land before it runs are linked by it, all at
+// once. Waiting a moment before linking is what lets writers run side by side: each link takes the lock
+// exclusively, so new writers wait while it is queued and held.
+const scheduled = new WeakSet<SqlClient.SqlClient>()
+
+/** How long a link waits to gather the commits after the one that asked for it. */
+const gatherFor = Duration.millis(20)
 
 /**
- * Links the entries a committed transaction appended, beside the caller (see above). A failure is logged:
- * the entries stay unlinked until the next link, which takes them.
+ * Links the entries a committed transaction appended, beside the caller and a moment later (see above). A
+ * failure is logged: the entries stay unlinked until the next link, which takes them. Timed on the live
+ * clock: a test's `TestClock` does not hold the chain back.
  *
  * @internal
  */
 export const linkSoon = (sql: SqlClient.SqlClient): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const inFlight = linking.get(sql)
-    if (inFlight !== undefined) {
-      inFlight.again = true
-      return Effect.void
-    }
-    const state = { again: false }
-    linking.set(sql, state)
-    const loop: Effect.Effect<void> = linkNow(sql).pipe(
+    if (scheduled.has(sql)) return Effect.void
+    scheduled.add(sql)
+    return Effect.sleep(gatherFor).pipe(
+      Effect.withClock(Clock.make()),
+      // Cleared before the link reads: a commit from now on schedules the next one.
+      Effect.zipRight(Effect.sync(() => scheduled.delete(sql))),
+      Effect.zipRight(linkNow(sql)),
       Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse could not link audit entries; the next link will", cause)),
-      // Checked and cleared in one synchronous step: a commit that asks now is either seen here or starts its own.
-      Effect.zipRight(Effect.suspend(() => {
-        if (!state.again) {
-          linking.delete(sql)
-          return Effect.void
-        }
-        state.again = false
-        return loop
-      }))
-    )
-    return loop.pipe(
-      Effect.ensuring(Effect.sync(() => linking.delete(sql))),
       Effect.forkDaemon,
       Effect.asVoid
     )
