@@ -207,7 +207,7 @@ export const linkSoon = (sql: SqlClient.SqlClient): Effect.Effect<void> =>
       // Cleared before the link reads: a commit from now on schedules the next one.
       Effect.zipRight(Effect.sync(() => scheduled.delete(sql))),
       Effect.zipRight(linkNow(sql)),
-      Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse could not link audit entries; the next link will", cause)),
+      Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse could not link audit entries; the next link, or the next reader, will", cause)),
       Effect.forkDaemon,
       Effect.asVoid
     )
