@@ -1,5 +1,6 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -26,7 +27,7 @@ const decodeApprovals = Rows.decodeAll(Rows.ApprovalRow, "gatehouse_approvals")
 const decodeApproval = Rows.decodeFirst(Rows.ApprovalRow, "gatehouse_approvals")
 const decodeVotes = Rows.decodeAll(Rows.VoteRow, "gatehouse_votes")
 const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
-const decodeRequestedAt = Rows.decodeFirst(Rows.ApprovalRow.pipe(Schema.pick("requestedAt")), "gatehouse_approvals")
+const decodeRequestedAt = Rows.decodeFirst(Rows.ApprovalRow.pipe(Schema.pick("requestedAt", "deadline")), "gatehouse_approvals")
 
 /**
  * The hash of what a reviewer is shown. A decision made on another version of the request (an older
@@ -97,10 +98,16 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
           ${JSON.stringify(row.policy)}, ${JSON.stringify(row.reviewers)}, ${row.startedBy ?? null},
           ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt})
         ON CONFLICT (run_id, node_id) DO NOTHING`
-      yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt)
+      yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt, row.deadline)
     })
 
-  const assign = (runId: string, nodeId: string, reviewers: StoredReviewers, requestedAt: number) =>
+  const assign = (
+    runId: string,
+    nodeId: string,
+    reviewers: StoredReviewers,
+    requestedAt: number,
+    deadline: number | undefined
+  ) =>
     Effect.gen(function*() {
       yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}`
       yield* sql`INSERT INTO gatehouse_approval_assignees ${
@@ -109,7 +116,8 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
           node_id: nodeId,
           principal,
           status: "waiting-approval",
-          requested_at: requestedAt
+          requested_at: requestedAt,
+          deadline: deadline ?? null
         })))
       }`
     })
@@ -150,7 +158,13 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
         RETURNING requested_at`
       if (updated.length === 0) return false
       const requestedAt = yield* decodeRequestedAt(updated)
-      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
+      yield* assign(
+        options.runId,
+        options.nodeId,
+        options.reviewers,
+        Option.getOrThrow(requestedAt).requestedAt,
+        options.deadline
+      )
       yield* sql`UPDATE gatehouse_nodes SET fire_at = ${options.deadline}
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
       return true
@@ -171,10 +185,10 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
           policy = ${JSON.stringify(options.policy)}, escalations = escalations + 1, updated_at = ${options.now}
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
-        RETURNING requested_at`
+        RETURNING requested_at, deadline`
       if (updated.length === 0) return false
-      const requestedAt = yield* decodeRequestedAt(updated)
-      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
+      const kept = Option.getOrThrow(yield* decodeRequestedAt(updated))
+      yield* assign(options.runId, options.nodeId, options.reviewers, kept.requestedAt, kept.deadline)
       return true
     })
 
@@ -208,41 +222,71 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
   )
 
   /**
-   * The inbox: approvals in a status (any when absent), oldest request (or nearest deadline, none last)
-   * first, optionally of one workflow, assigned to one of `principals` (an index range on the assignees),
-   * voted on or decided by `decidedBy` (its audit entries), after a `(key, runId, nodeId)` cursor.
+   * The inbox: approvals in a status (any when absent), optionally of one workflow, assigned to one of
+   * `principals`, voted on or decided by `decidedBy` (its audit entries), in `order` after a
+   * `(key, runId, nodeId)` cursor. The cursor is a row comparison, so that an index serves it as a range
+   * (an `OR` of the same condition is only a filter): `requested` and `newest` read the `requested_at`
+   * indexes forwards and backwards, `deadline` the indexes on `COALESCE(deadline, noDeadline)`. A
+   * reviewer's inbox is read from the assignees' index, one range per principal merged: each gives its
+   * first `limit`, and the first `limit` of their union are the page.
    */
   const list = (options: {
     readonly status: ApprovalStatus | undefined
     readonly workflow: string | undefined
     readonly principals: ReadonlyArray<string> | undefined
     readonly decidedBy: string | undefined
-    readonly order: "requested" | "deadline"
+    readonly order: "requested" | "newest" | "deadline"
     readonly after: readonly [key: number, runId: string, nodeId: string] | undefined
     readonly limit: number
   }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
     const { after, principals } = options
-    const key = options.order === "deadline"
-      ? sql`COALESCE(a.deadline, ${noDeadline})`
-      : sql`a.requested_at`
-    const filters = [
-      options.status !== undefined ? sql`a.status = ${options.status}` : undefined,
+    const descending = options.order === "newest"
+    const direction = sql.literal(descending ? "DESC" : "ASC")
+    // The same expression as the indexes' (a literal, not a parameter), or the planners cannot match it.
+    const key = (table: string) =>
+      sql.literal(options.order === "deadline" ? `COALESCE(${table}.deadline, ${noDeadline})` : `${table}.requested_at`)
+    const orderBy = (table: string) =>
+      sql`${key(table)} ${direction}, ${sql.literal(table)}.run_id ${direction}, ${sql.literal(table)}.node_id ${direction}`
+    const afterCursor = (table: string) =>
+      after === undefined ? undefined : sql`(${key(table)}, ${sql.literal(table)}.run_id, ${sql.literal(table)}.node_id) ${
+        sql.literal(descending ? "<" : ">")
+      } (${after[0]}, ${after[1]}, ${after[2]})`
+    const approvalFilters = [
       options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
-      principals !== undefined
-        ? sql`EXISTS (SELECT 1 FROM gatehouse_approval_assignees s WHERE s.run_id = a.run_id
-            AND s.node_id = a.node_id AND s.principal IN ${sql.in(principals)})`
-        : undefined,
       options.decidedBy !== undefined
-        ? sql`EXISTS (SELECT 1 FROM gatehouse_audit au WHERE au.run_id = a.run_id AND au.node_id = a.node_id
-            AND au.actor = ${options.decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
-        : undefined,
-      after !== undefined
-        ? sql`(${key} > ${after[0]} OR (${key} = ${after[0]} AND (a.run_id > ${after[1]}
-            OR (a.run_id = ${after[1]} AND a.node_id > ${after[2]}))))`
+        ? sql`EXISTS (SELECT 1 FROM gatehouse_audit au WHERE au.actor = ${options.decidedBy}
+            AND au.action IN ('approval.voted', 'approval.decided') AND au.run_id = a.run_id AND au.node_id = a.node_id)`
         : undefined
-    ].filter((filter) => filter !== undefined)
-    return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${filters.length > 0 ? sql.and(filters) : sql`1 = 1`}
-      ORDER BY ${key}, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+    ]
+    const where = (filters: ReadonlyArray<Statement.Fragment | undefined>) => {
+      const defined = filters.filter((filter) => filter !== undefined)
+      return defined.length > 0 ? sql.and(defined) : sql`1 = 1`
+    }
+    if (principals === undefined) {
+      return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${
+        where([options.status !== undefined ? sql`a.status = ${options.status}` : undefined, ...approvalFilters, afterCursor("a")])
+      } ORDER BY ${orderBy("a")} LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+    }
+    const branch = (principal: string) =>
+      sql`SELECT a.* FROM gatehouse_approval_assignees s
+        JOIN gatehouse_approvals a ON a.run_id = s.run_id AND a.node_id = s.node_id
+        WHERE ${
+        where([
+          sql`s.principal = ${principal}`,
+          options.status !== undefined ? sql`s.status = ${options.status}` : undefined,
+          ...approvalFilters,
+          afterCursor("s")
+        ])
+      } ORDER BY ${orderBy("s")} LIMIT ${options.limit}`
+    if (principals.length === 1) return branch(principals[0]).pipe(Effect.flatMap(decodeApprovals))
+    // Each range in a subquery of its own (SQLite takes no ORDER BY or LIMIT in a compound's member);
+    // UNION drops an approval assigned to several of the principals.
+    const union = sql.join(" UNION ", false)(
+      principals.map((principal, i) => sql`SELECT * FROM (${branch(principal)}) ${sql.literal(`p${i}`)}`)
+    )
+    return sql`SELECT u.* FROM (${union}) u ORDER BY ${orderBy("u")} LIMIT ${options.limit}`.pipe(
+      Effect.flatMap(decodeApprovals)
+    )
   }
 
   return { sql, get, resolve, insert, settle, escalate, reissue, votes, insertVote, pendingCount, list } as const
