@@ -223,7 +223,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
 
   /**
    * The inbox: approvals in a status (any when absent), optionally of one workflow, assigned to one of
-   * `principals`, voted on or decided by `decidedBy` (its audit entries), in `order` after a
+   * `principals`, voted on or decided by `decidedBy` (its audit entries, by the actor's index), in `order` after a
    * `(key, runId, nodeId)` cursor. The cursor is a row comparison, so that an index serves it as a range
    * (an `OR` of the same condition is only a filter): `requested` and `newest` read the `requested_at`
    * indexes forwards and backwards, `deadline` the indexes on `COALESCE(deadline, noDeadline)`. A
@@ -247,15 +247,18 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       sql.literal(options.order === "deadline" ? `COALESCE(${table}.deadline, ${noDeadline})` : `${table}.requested_at`)
     const orderBy = (table: string) =>
       sql`${key(table)} ${direction}, ${sql.literal(table)}.run_id ${direction}, ${sql.literal(table)}.node_id ${direction}`
+    // SQLite does not take a row comparison whose first member is an indexed expression as a range of that
+    // index: the bound on the key alone makes it one there (PostgreSQL takes either).
     const afterCursor = (table: string) =>
-      after === undefined ? undefined : sql`(${key(table)}, ${sql.literal(table)}.run_id, ${sql.literal(table)}.node_id) ${
+      after === undefined ? undefined : sql`${key(table)} ${sql.literal(descending ? "<=" : ">=")} ${after[0]}
+        AND (${key(table)}, ${sql.literal(table)}.run_id, ${sql.literal(table)}.node_id) ${
         sql.literal(descending ? "<" : ">")
       } (${after[0]}, ${after[1]}, ${after[2]})`
     const approvalFilters = [
       options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
       options.decidedBy !== undefined
-        ? sql`EXISTS (SELECT 1 FROM gatehouse_audit au WHERE au.actor = ${options.decidedBy}
-            AND au.action IN ('approval.voted', 'approval.decided') AND au.run_id = a.run_id AND au.node_id = a.node_id)`
+        ? sql`(a.run_id, a.node_id) IN (SELECT au.run_id, au.node_id FROM gatehouse_audit au
+            WHERE au.actor = ${options.decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
         : undefined
     ]
     const where = (filters: ReadonlyArray<Statement.Fragment | undefined>) => {
