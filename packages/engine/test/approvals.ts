@@ -602,6 +602,14 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(escalated.status, "waiting-approval")
           assert.strictEqual((yield* approvals.list({ reviewer: "boss" })).approvals.length, 1)
           assert.strictEqual((yield* approvals.list({ reviewer: "ana" })).approvals.length, 0)
+          // The reviewer's inbox by deadline is ordered by the new deadline (copied to the assignees).
+          const sql = yield* SqlClient.SqlClient
+          const assigned = yield* sql<{ deadline: number | string }>`SELECT deadline FROM gatehouse_approval_assignees
+            WHERE run_id = ${runId}`
+          assert.deepStrictEqual(assigned.map((row) => Number(row.deadline)), [escalated.deadline])
+          const byDeadline = yield* approvals.list({ reviewer: "boss", order: "deadline", limit: 1 })
+          assert.deepStrictEqual(byDeadline.approvals.map((approval) => approval.deadline), [escalated.deadline])
+          assert.strictEqual((yield* approvals.list({ reviewer: "boss", order: "deadline", cursor: byDeadline.cursor! })).approvals.length, 0)
           const former = yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "ana" }).pipe(Effect.flip)
           assert.strictEqual(former._tag, "NotAuthorized")
           yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "boss" })
