@@ -228,7 +228,8 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
    * (an `OR` of the same condition is only a filter): `requested` and `newest` read the `requested_at`
    * indexes forwards and backwards, `deadline` the indexes on `COALESCE(deadline, noDeadline)`. A
    * reviewer's inbox is read from the assignees' index, one range per principal merged: each gives its
-   * first `limit`, and the first `limit` of their union are the page.
+   * first `limit`, and the first `limit` of their union are the page (any of them is in the first `limit`
+   * of its own principal's range).
    */
   const list = (options: {
     readonly status: ApprovalStatus | undefined
@@ -270,24 +271,25 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
         where([options.status !== undefined ? sql`a.status = ${options.status}` : undefined, ...approvalFilters, afterCursor("a")])
       } ORDER BY ${orderBy("a")} LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
     }
-    const branch = (principal: string) =>
-      sql`SELECT a.* FROM gatehouse_approval_assignees s
-        JOIN gatehouse_approvals a ON a.run_id = s.run_id AND a.node_id = s.node_id
-        WHERE ${
+    // One range of the assignees' index per principal, keys only (the approvals joined only when a filter
+    // needs them), each its first `limit` in a subquery of its own (SQLite takes no ORDER BY or LIMIT in a
+    // compound's member); UNION drops an approval assigned to several of the principals; then the page's
+    // approvals are read by primary key.
+    const filtered = approvalFilters.some((filter) => filter !== undefined)
+    const branch = (principal: string, i: number) =>
+      sql`SELECT * FROM (SELECT s.run_id, s.node_id, ${key("s")} AS k FROM gatehouse_approval_assignees s ${
+        filtered ? sql`JOIN gatehouse_approvals a ON a.run_id = s.run_id AND a.node_id = s.node_id` : sql``
+      } WHERE ${
         where([
           sql`s.principal = ${principal}`,
           options.status !== undefined ? sql`s.status = ${options.status}` : undefined,
           ...approvalFilters,
           afterCursor("s")
         ])
-      } ORDER BY ${orderBy("s")} LIMIT ${options.limit}`
-    if (principals.length === 1) return branch(principals[0]).pipe(Effect.flatMap(decodeApprovals))
-    // Each range in a subquery of its own (SQLite takes no ORDER BY or LIMIT in a compound's member);
-    // UNION drops an approval assigned to several of the principals.
-    const union = sql.join(" UNION ", false)(
-      principals.map((principal, i) => sql`SELECT * FROM (${branch(principal)}) ${sql.literal(`p${i}`)}`)
-    )
-    return sql`SELECT u.* FROM (${union}) u ORDER BY ${orderBy("u")} LIMIT ${options.limit}`.pipe(
+      } ORDER BY ${orderBy("s")} LIMIT ${options.limit}) ${sql.literal(`p${i}`)}`
+    const union = sql.join(" UNION ", false)(principals.map(branch))
+    return sql`SELECT a.* FROM (${union}) u JOIN gatehouse_approvals a ON a.run_id = u.run_id AND a.node_id = u.node_id
+      ORDER BY u.k ${direction}, u.run_id ${direction}, u.node_id ${direction} LIMIT ${options.limit}`.pipe(
       Effect.flatMap(decodeApprovals)
     )
   }
