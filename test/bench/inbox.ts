@@ -75,8 +75,8 @@ const seed = Effect.gen(function*() {
         CASE WHEN i % ${pendingEvery} = 0 THEN NULL ELSE ${base} + (i / 2) * 1000 + 60000 END,
         ${base} + (i / 2) * 1000
       FROM generate_series(${from}::bigint, ${to}::bigint) AS i`
-    yield* sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at)
-      SELECT a.run_id, a.node_id, p.principal, a.status, a.requested_at
+    yield* sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT a.run_id, a.node_id, p.principal, a.status, a.requested_at, a.deadline
       FROM generate_series(${from}::bigint, ${to}::bigint) AS i
       JOIN gatehouse_approvals a ON a.run_id = 'run-' || lpad(i::text, 8, '0') AND a.node_id = 'review'
       CROSS JOIN LATERAL (VALUES ('user:reviewer-' || ((i / ${pendingEvery}) % ${reviewers})),
@@ -87,6 +87,12 @@ const seed = Effect.gen(function*() {
         md5(i::text), NULL, '{"verdict":"approve","payload":null}', ${base} + (i / 2) * 1000 + 60000,
         md5((i - 1)::text), md5(i::text)
       FROM generate_series(${from}::bigint, ${to}::bigint) AS i WHERE i % ${pendingEvery} <> 0`
+    // What `Approvals.decide` writes with each decision: the approval indexed under its decider.
+    yield* sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT a.run_id, a.node_id, 'decided:' || au.actor, a.status, a.requested_at, a.deadline
+      FROM gatehouse_audit au JOIN gatehouse_approvals a ON a.run_id = au.run_id AND a.node_id = au.node_id
+      WHERE au.run_id BETWEEN ${"run-" + String(from).padStart(8, "0")} AND ${"run-" + String(to).padStart(8, "0")}
+        AND au.action = 'approval.decided'`
     yield* Effect.logInfo(`seeded ${to} of ${approvals} approvals`)
   }
   yield* sql`ANALYZE gatehouse_approvals`
@@ -148,7 +154,8 @@ const measure = (queries: ReadonlyArray<Query>) =>
 
 const program = Effect.gen(function*() {
   const found = yield* counts
-  if (found.total !== approvals || found.pending !== pending || found.assignees !== 2 * approvals) {
+  // Two assignees per approval (a reviewer and a role), and its decider once decided.
+  if (found.total !== approvals || found.pending !== pending || found.assignees !== 3 * approvals - pending) {
     yield* Effect.logInfo(`seeding ${approvals} approvals into ${schema} (found ${JSON.stringify(found)})`)
     const t0 = performance.now()
     yield* seed

@@ -728,6 +728,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             now
           })
           if (judgement._tag === "Vote") {
+            yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
             yield* appendEvent(sql, { ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
             yield* auditVote
             return { status: "vote-recorded" as const, approval }
@@ -743,6 +744,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           }
           const settled = yield* approvals.settle({ ...address, status: judgement.outcome, decision, now })
           if (!settled) return yield* Effect.dieMessage(`Approval "${approval.nodeId}" changed under its run's lock`)
+          yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
           // The run's row last: a runner's claim skips a locked run only between this wake and the commit.
           yield* store.wake(approval.runId, now, link)
           yield* appendEvent(sql, {

@@ -56,6 +56,15 @@ export const principals = (reviewers: StoredReviewers): ReadonlyArray<string> =>
     ? ["anyone"]
     : [...reviewers.users.map((user) => `user:${user}`), ...reviewers.roles.map((role) => `role:${role}`)]
 
+/**
+ * The principal under which the approvals `actor` voted on or decided are indexed among the assignees, so
+ * that "decided by me" is an index range as a reviewer's inbox is. A reviewer's own principals are `user:`,
+ * `role:` and `anyone`, never this one.
+ *
+ * @internal
+ */
+export const decider = (actor: string): string => `decided:${actor}`
+
 /** The sort key of an approval without a deadline when ordering by deadline: after every real one. @internal */
 export const noDeadline = Number.MAX_SAFE_INTEGER
 
@@ -109,7 +118,8 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     deadline: number | undefined
   ) =>
     Effect.gen(function*() {
-      yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}`
+      yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}
+        AND principal NOT LIKE 'decided:%'`
       yield* sql`INSERT INTO gatehouse_approval_assignees ${
         sql.insert(principals(reviewers).map((principal) => ({
           run_id: runId,
@@ -120,6 +130,8 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
           deadline: deadline ?? null
         })))
       }`
+      yield* sql`UPDATE gatehouse_approval_assignees SET deadline = ${deadline ?? null}
+        WHERE run_id = ${runId} AND node_id = ${nodeId} AND principal LIKE 'decided:%'`
     })
 
   /** Records the outcome if the approval is still waiting. False when another outcome won. */
@@ -192,6 +204,16 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       return true
     })
 
+  /**
+   * Indexes the approval under `actor`'s decider principal (see `decider`), with its status, request time and
+   * deadline as they are now; `settle` keeps the status up to date afterwards.
+   */
+  const recordDecider = (runId: string, nodeId: string, actor: string): Effect.Effect<void, SqlError> =>
+    sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT run_id, node_id, ${decider(actor)}, status, requested_at, deadline FROM gatehouse_approvals
+      WHERE run_id = ${runId} AND node_id = ${nodeId}
+      ON CONFLICT (run_id, node_id, principal) DO NOTHING`.pipe(Effect.asVoid)
+
   /** Every vote of the approval, of every round, oldest first. */
   const votes = (runId: string, nodeId: string): Effect.Effect<ReadonlyArray<Rows.VoteRow>, SqlError> =>
     sql`SELECT voter, verdict, note, payload, request_hash, round, created_at FROM gatehouse_votes
@@ -240,7 +262,11 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     readonly after: readonly [key: number, runId: string, nodeId: string] | undefined
     readonly limit: number
   }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
-    const { after, principals } = options
+    const { after } = options
+    // "Decided by" alone reads the decider's range of the assignees; beside a reviewer, it filters theirs.
+    const byDecider = options.decidedBy !== undefined && options.principals === undefined
+    const principals = byDecider ? [decider(options.decidedBy!)] : options.principals
+    const decidedBy = byDecider ? undefined : options.decidedBy
     const descending = options.order === "newest"
     const direction = sql.literal(descending ? "DESC" : "ASC")
     // The same expression as the indexes' (a literal, not a parameter), or the planners cannot match it.
@@ -257,9 +283,9 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       } (${after[0]}, ${after[1]}, ${after[2]})`
     const approvalFilters = [
       options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
-      options.decidedBy !== undefined
+      decidedBy !== undefined
         ? sql`(a.run_id, a.node_id) IN (SELECT au.run_id, au.node_id FROM gatehouse_audit au
-            WHERE au.actor = ${options.decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
+            WHERE au.actor = ${decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
         : undefined
     ]
     const where = (filters: ReadonlyArray<Statement.Fragment | undefined>) => {
@@ -294,5 +320,18 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     )
   }
 
-  return { sql, get, resolve, insert, settle, escalate, reissue, votes, insertVote, pendingCount, list } as const
+  return {
+    sql,
+    get,
+    resolve,
+    insert,
+    settle,
+    escalate,
+    reissue,
+    recordDecider,
+    votes,
+    insertVote,
+    pendingCount,
+    list
+  } as const
 }

@@ -372,7 +372,18 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
         AND a.node_id = gatehouse_approval_assignees.node_id AND a.deadline IS NOT NULL)`
     yield* sql`CREATE INDEX gatehouse_approval_assignees_deadline_idx
       ON gatehouse_approval_assignees (principal, status, ${dueAt}, run_id, node_id)`
-    // "Decided by me": the reviewer's own votes and decisions in the audit, found by index.
+    // "Decided by me": the approvals a reviewer voted on or decided, indexed among the assignees under the
+    // principal `decided:<actor>` (written with the vote's or decision's audit entry), in any status; and the
+    // reviewer's audit entries, by index, for "decided by me" within a reviewer's inbox.
+    yield* sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT DISTINCT a.run_id, a.node_id, 'decided:' || au.actor, a.status, a.requested_at, a.deadline
+      FROM gatehouse_audit au JOIN gatehouse_approvals a ON a.run_id = au.run_id AND a.node_id = au.node_id
+      WHERE au.action IN ('approval.voted', 'approval.decided')
+      ON CONFLICT DO NOTHING`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_any_idx
+      ON gatehouse_approval_assignees (principal, requested_at, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_any_deadline_idx
+      ON gatehouse_approval_assignees (principal, ${dueAt}, run_id, node_id)`
     yield* sql`CREATE INDEX gatehouse_audit_actor_idx ON gatehouse_audit (actor, action, run_id, node_id)`
   })
 }
