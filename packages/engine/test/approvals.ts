@@ -311,6 +311,15 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b" })), [[first, "approved"]])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", status: "waiting-approval" })), [])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "c" })), [])
+          // In every order, and within a reviewer's inbox (its audit entries then).
+          for (const order of ["requested", "newest", "deadline"] as const) {
+            assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", order })), [[first, "approved"]])
+          }
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", reviewer: "a" })), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", reviewer: "z" })), [])
+          const one = yield* approvals.list({ decidedBy: "b", limit: 1 })
+          assert.deepStrictEqual(ids(one), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", limit: 1, cursor: one.cursor! })), [])
           assert.deepStrictEqual(ids(yield* approvals.list({ status: "any", reviewer: "c" })), [
             [first, "approved"],
             [second, "waiting-approval"]
