@@ -51,6 +51,7 @@ export interface ApprovalQuery {
   readonly status?: Approvals.ApprovalStatus | undefined
   readonly workflow?: string | undefined
   readonly reviewer?: string | undefined
+  readonly order?: Approvals.ListOrder | undefined
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
 }

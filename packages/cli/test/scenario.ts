@@ -47,6 +47,8 @@ export const suite = (name: string, setup: () => Promise<Target>) =>
       assert.strictEqual(qa.nodeId, "qa-approval")
       assert.strictEqual(qa.title, `QA sign-off for ${version}`)
       assert.strictEqual(qa.status, "waiting-approval")
+      const newest = await okJson(["approvals", "list", "--reviewer", "*", "--order", "newest", ...read()])
+      assert.isDefined(newest.approvals.find((approval: any) => approval.runId === runId))
       const table = await ok(["approvals", "list", "--reviewer", "*", ...read()])
       assert.match(table, /^RUN\s+NODE\s+TITLE\s+WAITING SINCE\s+DEADLINE\s+QUORUM$/m)
       assert.match(table, new RegExp(`^${runId}\\s+qa-approval\\s+QA sign-off for ${version.replaceAll(".", "\\.")}\\s+\\S+ ago\\s+-\\s+1$`, "m"))
@@ -172,6 +174,8 @@ export const suite = (name: string, setup: () => Promise<Target>) =>
       assert.include(badPayload.stderr, "--payload is not JSON")
       const badLimit = await gatehouse(["approvals", "list", "--limit", "0", ...read()])
       assert.strictEqual(badLimit.code, exitCodes.invalidInput)
+      const badOrder = await gatehouse(["approvals", "list", "--order", "oldest", ...read()])
+      assert.notStrictEqual(badOrder.code, 0)
       const noNote = await gatehouse(["request-changes", runId, ...as("quinn")])
       assert.strictEqual(noNote.code, exitCodes.invalidInput)
 

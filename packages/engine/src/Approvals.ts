@@ -197,10 +197,27 @@ export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/
 }) {}
 
 /**
+ * The orders of `list`: `requested` (oldest request first), `newest` (newest request first) and
+ * `deadline` (nearest deadline first, none last).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ListOrder = Schema.Literal("requested", "newest", "deadline")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ListOrder = typeof ListOrder.Type
+
+/**
  * Options of `list`, validated with this schema. `status` (`any` for every status) defaults to
  * `waiting-approval`, or to any status with `decidedBy` (the approvals that reviewer voted on or decided). `order` is `requested` (oldest
- * request first, the default) or `deadline` (nearest deadline first, approvals without one last); a
- * cursor is only valid with the order it was read in.
+ * request first, the default), `newest` (newest request first) or `deadline` (nearest deadline first,
+ * approvals without one last); ties on the key are broken by run id, then node id. A cursor is only valid
+ * with the order it was read in. Each order of the pending list, of a reviewer's and of a workflow's is an
+ * index range, whatever the number of approvals.
  *
  * @since 0.1.0
  * @category models
@@ -209,7 +226,7 @@ export const ListOptions = Schema.Struct({
   status: Schema.optional(Schema.Union(ApprovalStatus, Schema.Literal("any"))),
   reviewer: Schema.optional(ReviewerInput),
   decidedBy: Schema.optional(Reviewer.fields.id),
-  order: Schema.optional(Schema.Literal("requested", "deadline")),
+  order: Schema.optional(ListOrder),
   workflow: Schema.optional(Schema.String),
   limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 500))),
   cursor: Schema.optional(Schema.String)
@@ -405,7 +422,7 @@ export const metrics = {
  * @category tags
  */
 export class Approvals extends Context.Tag("@gatehouse/engine/Approvals")<Approvals, {
-  /** The approval queue, oldest first, each with its request context. */
+  /** The approval queue, oldest first (or in `order`), each with its request context. */
   readonly list: (options?: ListOptions) => Effect.Effect<ApprovalPage, InvalidDecision | StorageError>
   /** One approval, with its votes. `nodeId` may be a review's id, meaning its latest revision. */
   readonly get: (address: {
@@ -431,6 +448,8 @@ export class Approvals extends Context.Tag("@gatehouse/engine/Approvals")<Approv
 const atDeadlineOf = (row: ApprovalRow): "time-out" | "escalate" =>
   typeof row.policy.onTimeout === "object" && row.escalations === 0 ? "escalate" : "time-out"
 
+// Built from a row its schema decoded (and votes built the same way): validating the record again in its
+// constructor cost most of a page's decoding, so it is skipped (`true`).
 const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord =>
   new ApprovalRecord({
     runId: row.runId,
@@ -467,9 +486,9 @@ const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): ApprovalRecord
     ...(votes !== undefined ? { votes } : {}),
     requestedAt: row.requestedAt,
     ...(row.decidedAt !== undefined ? { decidedAt: row.decidedAt } : {})
-  })
+  }, true)
 
-const encodeCursor = (row: ApprovalRecord, order: "requested" | "deadline"): string =>
+const encodeCursor = (row: ApprovalRecord, order: ListOrder): string =>
   Buffer.from(
     JSON.stringify([
       order === "deadline" ? row.deadline ?? noDeadline : row.requestedAt,
@@ -545,7 +564,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
     const votesOf = (runId: string, nodeId: string) =>
       approvals.votes(runId, nodeId).pipe(
         Effect.map((rows) =>
-          rows.map((row) => new Vote(row))
+          rows.map((row) => new Vote(row, true))
         )
       )
 
@@ -610,7 +629,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
         return new ApprovalPage({
           approvals: records,
           ...(records.length === limit ? { cursor: encodeCursor(records[records.length - 1], order) } : {})
-        })
+        }, true)
       })
 
     const decide = (input: DecideInput) =>
@@ -710,6 +729,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             now
           })
           if (judgement._tag === "Vote") {
+            yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
             yield* appendEvent(sql, { ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
             yield* auditVote
             return { status: "vote-recorded" as const, approval }
@@ -725,6 +745,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
           }
           const settled = yield* approvals.settle({ ...address, status: judgement.outcome, decision, now })
           if (!settled) return yield* Effect.dieMessage(`Approval "${approval.nodeId}" changed under its run's lock`)
+          yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
           // The run's row last: a runner's claim skips a locked run only between this wake and the commit.
           yield* store.wake(approval.runId, now, link)
           yield* appendEvent(sql, {

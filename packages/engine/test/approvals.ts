@@ -97,6 +97,25 @@ const DeadlineLive = Deadline.toLayer((payload) =>
   })
 )
 
+const Inbox = Workflow.make({
+  name: "inbox",
+  payload: Schema.Struct({ id: Schema.String, reviewer: Schema.String, timeout: Schema.optional(Schema.String) }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const InboxLive = Inbox.toLayer((payload) =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("triage", {
+      title: `Triage ${payload.id}`,
+      onDeny: "continue",
+      ...(payload.timeout !== undefined ? { timeout: payload.timeout as Duration.DurationInput } : {}),
+      reviewers: { users: [payload.reviewer], roles: ["ops"] }
+    })
+    return decision.outcome
+  })
+)
+
 const Draft = Workflow.make({
   name: "draft",
   payload: Schema.Struct({ id: Schema.String }),
@@ -181,6 +200,7 @@ const AllLive = Layer.mergeAll(
   ReleaseLive,
   ChangeLive,
   DeadlineLive,
+  InboxLive,
   DraftLive,
   OptionalLive,
   RaceLive,
@@ -291,6 +311,15 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b" })), [[first, "approved"]])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", status: "waiting-approval" })), [])
           assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "c" })), [])
+          // In every order, and within a reviewer's inbox (its audit entries then).
+          for (const order of ["requested", "newest", "deadline"] as const) {
+            assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", order })), [[first, "approved"]])
+          }
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", reviewer: "a" })), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "a", reviewer: "z" })), [])
+          const one = yield* approvals.list({ decidedBy: "b", limit: 1 })
+          assert.deepStrictEqual(ids(one), [[first, "approved"]])
+          assert.deepStrictEqual(ids(yield* approvals.list({ decidedBy: "b", limit: 1, cursor: one.cursor! })), [])
           assert.deepStrictEqual(ids(yield* approvals.list({ status: "any", reviewer: "c" })), [
             [first, "approved"],
             [second, "waiting-approval"]
@@ -582,6 +611,14 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(escalated.status, "waiting-approval")
           assert.strictEqual((yield* approvals.list({ reviewer: "boss" })).approvals.length, 1)
           assert.strictEqual((yield* approvals.list({ reviewer: "ana" })).approvals.length, 0)
+          // The reviewer's inbox by deadline is ordered by the new deadline (copied to the assignees).
+          const sql = yield* SqlClient.SqlClient
+          const assigned = yield* sql<{ deadline: number | string }>`SELECT deadline FROM gatehouse_approval_assignees
+            WHERE run_id = ${runId}`
+          assert.deepStrictEqual(assigned.map((row) => Number(row.deadline)), [escalated.deadline])
+          const byDeadline = yield* approvals.list({ reviewer: "boss", order: "deadline", limit: 1 })
+          assert.deepStrictEqual(byDeadline.approvals.map((approval) => approval.deadline), [escalated.deadline])
+          assert.strictEqual((yield* approvals.list({ reviewer: "boss", order: "deadline", cursor: byDeadline.cursor! })).approvals.length, 0)
           const former = yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "ana" }).pipe(Effect.flip)
           assert.strictEqual(former._tag, "NotAuthorized")
           yield* approvals.decide({ runId, nodeId: "sign-off", verdict: "approve", by: "boss" })
@@ -722,6 +759,84 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             brokenAt: Number(entries[3].seq),
             reason: "missing-or-reordered"
           })
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("list: every order pages through every approval exactly once and in order, ties on the key included", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          // Three request times a minute apart, four approvals at each (ties on the request time); deadlines
+          // 10 or 11 minutes out or none, so approvals requested a minute apart share a deadline too.
+          const timeouts = [undefined, "10 minutes", "11 minutes", "10 minutes"]
+          for (let t = 0; t < 3; t++) {
+            for (let i = 0; i < timeouts.length; i++) {
+              const timeout = timeouts[i]
+              yield* Inbox.start({
+                id: `order-${t}-${i}`,
+                reviewer: i % 2 === 0 ? "even" : "odd",
+                ...(timeout !== undefined ? { timeout } : {})
+              })
+            }
+            yield* GatehouseTest.settle
+            yield* TestClock.adjust("1 minute")
+          }
+          yield* Change.start({ id: "order-change" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const keyOf = (order: Approvals.ListOrder, approval: Approvals.ApprovalRecord) =>
+            order === "deadline" ? approval.deadline ?? Number.MAX_SAFE_INTEGER : approval.requestedAt
+          const compare = (order: Approvals.ListOrder) => (a: Approvals.ApprovalRecord, b: Approvals.ApprovalRecord) => {
+            const ascending = keyOf(order, a) - keyOf(order, b) ||
+              (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0) ||
+              (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
+            return order === "newest" ? -ascending : ascending
+          }
+          const ids = (records: ReadonlyArray<Approvals.ApprovalRecord>) => records.map((a) => `${a.runId}/${a.nodeId}`)
+          const pageThrough = (options: Approvals.ListOptions, limit: number) =>
+            Effect.gen(function*() {
+              const seen: Array<Approvals.ApprovalRecord> = []
+              let cursor: string | undefined = undefined
+              for (let pages = 0; pages < 100; pages++) {
+                const page: Approvals.ApprovalPage = yield* approvals.list({ ...options, limit, ...(cursor ? { cursor } : {}) })
+                seen.push(...page.approvals)
+                if (page.cursor === undefined) return seen
+                cursor = page.cursor
+              }
+              return assert.fail("the cursor never ended")
+            })
+          const filters: ReadonlyArray<readonly [Approvals.ListOptions, number]> = [
+            [{}, 13],
+            [{ reviewer: "even" }, 6],
+            // Assigned to both of the reviewer's principals: listed once.
+            [{ reviewer: { id: "odd", roles: ["ops"] } }, 12],
+            [{ workflow: "inbox" }, 12],
+            [{ workflow: "inbox", reviewer: "odd" }, 6]
+          ]
+          for (const order of ["requested", "newest", "deadline"] as const) {
+            for (const [filter, count] of filters) {
+              const all = (yield* approvals.list({ ...filter, order, limit: 500 })).approvals
+              assert.strictEqual(all.length, count, `${order} ${JSON.stringify(filter)}`)
+              assert.deepStrictEqual(ids(all), ids([...all].sort(compare(order))), `${order} ${JSON.stringify(filter)}`)
+              for (const limit of [1, 2, 5]) {
+                const paged = yield* pageThrough({ ...filter, order }, limit)
+                assert.deepStrictEqual(ids(paged), ids(all), `${order} ${JSON.stringify(filter)} by ${limit}`)
+              }
+            }
+          }
+          // The same request time (and the same deadline) on several approvals: ties the cursor gets past.
+          const requested = (yield* approvals.list({ workflow: "inbox", limit: 500 })).approvals
+          assert.strictEqual(new Set(requested.map((a) => a.requestedAt)).size, 3)
+          const deadlines = requested.flatMap((a) => a.deadline === undefined ? [] : [a.deadline])
+          assert.isBelow(new Set(deadlines).size, deadlines.length - 3)
+          // Newest first: the last request time first.
+          const newest = yield* approvals.list({ workflow: "inbox", order: "newest", limit: 4 })
+          assert.deepStrictEqual(newest.approvals.map((a) => a.requestedAt), Array(4).fill(requested[11].requestedAt))
+          // A cursor this API did not return, an order it does not know: refused, naming the field.
+          const bad = yield* approvals.list({ order: "newest", cursor: "not-a-cursor" }).pipe(Effect.flip)
+          assert.strictEqual(bad._tag, "InvalidDecision")
+          const unknown = yield* approvals.list({ order: "oldest" as Approvals.ListOrder }).pipe(Effect.flip)
+          assert.include(unknown.message, "order")
         }).pipe(provideContext(context))
       }))
 

@@ -248,6 +248,9 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert(Exit.isFailure(result))
           assert.strictEqual(yield* sideEffects.count(blocked, "paid"), 0)
           assert.strictEqual((yield* approvals.get({ runId: blocked, nodeId: "pay/policy-approval" })).status, "denied")
+          // The policy decided it: listed as decided by "policy", as its audit entry says.
+          const byPolicy = yield* approvals.list({ decidedBy: "policy" })
+          assert.deepStrictEqual(byPolicy.approvals.map((approval) => [approval.runId, approval.status]), [[blocked, "denied"]])
           assert.deepStrictEqual(yield* Payout.result(passes), Exit.succeed("paid 7000"))
           const verification = yield* Audit.verify
           assert.isTrue(verification.valid, JSON.stringify(verification) + JSON.stringify(yield* Audit.forRun(blocked)))

@@ -31,6 +31,11 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         assert.strictEqual(item.runId, started.runId)
         assert.strictEqual(item.title, "Refund 40?")
         assert.isDefined(item.deadline)
+        for (const order of ["newest", "deadline"] as const) {
+          const ordered = yield* grace.approvals.inbox({ urlParams: { order } })
+          assert.deepStrictEqual(ordered.approvals.map((approval) => approval.runId), [started.runId])
+        }
+        assert.strictEqual((yield* server.fetch("/v1/approvals?order=oldest", { token: tokens.grace })).status, 400)
 
         const raw = yield* server.fetch(`/v1/runs/${started.runId}/approvals/refund-decision`, { token: tokens.grace })
         assert.strictEqual(raw.status, 200)

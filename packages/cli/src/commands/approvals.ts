@@ -118,6 +118,10 @@ export const list = Command.make(
       Options.withDescription("only what this reviewer may decide (against a server: default yourself, * for all)"),
       Options.optional
     ),
+    order: Options.choice("order", Approvals.ListOrder.literals).pipe(
+      Options.withDescription("requested (oldest first, default), newest (newest first) or deadline (nearest first)"),
+      Options.optional
+    ),
     limit: limitOption
   },
   (options) =>
@@ -129,6 +133,7 @@ export const list = Command.make(
           status: Option.getOrUndefined(options.status),
           workflow: Option.getOrUndefined(options.workflow),
           reviewer: Option.getOrUndefined(options.reviewer),
+          order: Option.getOrUndefined(options.order),
           limit: Option.getOrUndefined(options.limit)
         })
         if (options.json) return yield* Output.json(page)

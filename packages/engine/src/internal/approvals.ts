@@ -1,5 +1,6 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -26,7 +27,7 @@ const decodeApprovals = Rows.decodeAll(Rows.ApprovalRow, "gatehouse_approvals")
 const decodeApproval = Rows.decodeFirst(Rows.ApprovalRow, "gatehouse_approvals")
 const decodeVotes = Rows.decodeAll(Rows.VoteRow, "gatehouse_votes")
 const decodeAggregate = Rows.decodeFirst(Rows.Aggregate, "an aggregate")
-const decodeRequestedAt = Rows.decodeFirst(Rows.ApprovalRow.pipe(Schema.pick("requestedAt")), "gatehouse_approvals")
+const decodeRequestedAt = Rows.decodeFirst(Rows.ApprovalRow.pipe(Schema.pick("requestedAt", "deadline")), "gatehouse_approvals")
 
 /**
  * The hash of what a reviewer is shown. A decision made on another version of the request (an older
@@ -54,6 +55,15 @@ export const principals = (reviewers: StoredReviewers): ReadonlyArray<string> =>
   reviewers.users.length === 0 && reviewers.roles.length === 0
     ? ["anyone"]
     : [...reviewers.users.map((user) => `user:${user}`), ...reviewers.roles.map((role) => `role:${role}`)]
+
+/**
+ * The principal under which the approvals `actor` voted on or decided are indexed among the assignees, so
+ * that "decided by me" is an index range as a reviewer's inbox is. A reviewer's own principals are `user:`,
+ * `role:` and `anyone`, never this one.
+ *
+ * @internal
+ */
+export const decider = (actor: string): string => `decided:${actor}`
 
 /** The sort key of an approval without a deadline when ordering by deadline: after every real one. @internal */
 export const noDeadline = Number.MAX_SAFE_INTEGER
@@ -106,31 +116,41 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
             ON CONFLICT (run_id, node_id) DO NOTHING
             RETURNING run_id, node_id
           )
-          INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at)
-          SELECT a.run_id, a.node_id, p.principal, 'waiting-approval', ${row.requestedAt}
+          INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+          SELECT a.run_id, a.node_id, p.principal, 'waiting-approval', ${row.requestedAt}, ${row.deadline ?? null}::bigint
           FROM approval a CROSS JOIN unnest(${principals(row.reviewers)}::text[]) AS p(principal)
           ON CONFLICT DO NOTHING`.pipe(Effect.asVoid),
       orElse: () =>
         Effect.gen(function*() {
           yield* sql`INSERT INTO gatehouse_approvals (${columns}) VALUES ${values}
             ON CONFLICT (run_id, node_id) DO NOTHING`
-          yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt)
+          yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt, row.deadline)
         })
     })
   }
 
-  const assign = (runId: string, nodeId: string, reviewers: StoredReviewers, requestedAt: number) =>
+  const assign = (
+    runId: string,
+    nodeId: string,
+    reviewers: StoredReviewers,
+    requestedAt: number,
+    deadline: number | undefined
+  ) =>
     Effect.gen(function*() {
-      yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}`
+      yield* sql`DELETE FROM gatehouse_approval_assignees WHERE run_id = ${runId} AND node_id = ${nodeId}
+        AND principal NOT LIKE 'decided:%'`
       yield* sql`INSERT INTO gatehouse_approval_assignees ${
         sql.insert(principals(reviewers).map((principal) => ({
           run_id: runId,
           node_id: nodeId,
           principal,
           status: "waiting-approval",
-          requested_at: requestedAt
+          requested_at: requestedAt,
+          deadline: deadline ?? null
         })))
       }`
+      yield* sql`UPDATE gatehouse_approval_assignees SET deadline = ${deadline ?? null}
+        WHERE run_id = ${runId} AND node_id = ${nodeId} AND principal LIKE 'decided:%'`
     })
 
   /** Records the outcome if the approval is still waiting. False when another outcome won. */
@@ -169,7 +189,13 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
         RETURNING requested_at`
       if (updated.length === 0) return false
       const requestedAt = yield* decodeRequestedAt(updated)
-      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
+      yield* assign(
+        options.runId,
+        options.nodeId,
+        options.reviewers,
+        Option.getOrThrow(requestedAt).requestedAt,
+        options.deadline
+      )
       yield* sql`UPDATE gatehouse_nodes SET fire_at = ${options.deadline}
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId}`
       return true
@@ -190,12 +216,22 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
           policy = ${JSON.stringify(options.policy)}, escalations = escalations + 1, updated_at = ${options.now}
         WHERE run_id = ${options.runId} AND node_id = ${options.nodeId} AND status = 'waiting-approval'
-        RETURNING requested_at`
+        RETURNING requested_at, deadline`
       if (updated.length === 0) return false
-      const requestedAt = yield* decodeRequestedAt(updated)
-      yield* assign(options.runId, options.nodeId, options.reviewers, Option.getOrThrow(requestedAt).requestedAt)
+      const kept = Option.getOrThrow(yield* decodeRequestedAt(updated))
+      yield* assign(options.runId, options.nodeId, options.reviewers, kept.requestedAt, kept.deadline)
       return true
     })
+
+  /**
+   * Indexes the approval under `actor`'s decider principal (see `decider`), with its status, request time and
+   * deadline as they are now; `settle` keeps the status up to date afterwards.
+   */
+  const recordDecider = (runId: string, nodeId: string, actor: string): Effect.Effect<void, SqlError> =>
+    sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT run_id, node_id, ${decider(actor)}, status, requested_at, deadline FROM gatehouse_approvals
+      WHERE run_id = ${runId} AND node_id = ${nodeId}
+      ON CONFLICT (run_id, node_id, principal) DO NOTHING`.pipe(Effect.asVoid)
 
   /** Every vote of the approval, of every round, oldest first. */
   const votes = (runId: string, nodeId: string): Effect.Effect<ReadonlyArray<Rows.VoteRow>, SqlError> =>
@@ -227,42 +263,94 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
   )
 
   /**
-   * The inbox: approvals in a status (any when absent), oldest request (or nearest deadline, none last)
-   * first, optionally of one workflow, assigned to one of `principals` (an index range on the assignees),
-   * voted on or decided by `decidedBy` (its audit entries), after a `(key, runId, nodeId)` cursor.
+   * The inbox: approvals in a status (any when absent), optionally of one workflow, assigned to one of
+   * `principals`, voted on or decided by `decidedBy` (its audit entries, by the actor's index), in `order` after a
+   * `(key, runId, nodeId)` cursor. The cursor is a row comparison, so that an index serves it as a range
+   * (an `OR` of the same condition is only a filter): `requested` and `newest` read the `requested_at`
+   * indexes forwards and backwards, `deadline` the indexes on `COALESCE(deadline, noDeadline)`. A
+   * reviewer's inbox is read from the assignees' index, one range per principal merged: each gives its
+   * first `limit`, and the first `limit` of their union are the page (any of them is in the first `limit`
+   * of its own principal's range).
    */
   const list = (options: {
     readonly status: ApprovalStatus | undefined
     readonly workflow: string | undefined
     readonly principals: ReadonlyArray<string> | undefined
     readonly decidedBy: string | undefined
-    readonly order: "requested" | "deadline"
+    readonly order: "requested" | "newest" | "deadline"
     readonly after: readonly [key: number, runId: string, nodeId: string] | undefined
     readonly limit: number
   }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
-    const { after, principals } = options
-    const key = options.order === "deadline"
-      ? sql`COALESCE(a.deadline, ${noDeadline})`
-      : sql`a.requested_at`
-    const filters = [
-      options.status !== undefined ? sql`a.status = ${options.status}` : undefined,
+    const { after } = options
+    // "Decided by" alone reads the decider's range of the assignees; beside a reviewer, it filters theirs.
+    const byDecider = options.decidedBy !== undefined && options.principals === undefined
+    const principals = byDecider ? [decider(options.decidedBy!)] : options.principals
+    const decidedBy = byDecider ? undefined : options.decidedBy
+    const descending = options.order === "newest"
+    const direction = sql.literal(descending ? "DESC" : "ASC")
+    // The same expression as the indexes' (a literal, not a parameter), or the planners cannot match it.
+    const key = (table: string) =>
+      sql.literal(options.order === "deadline" ? `COALESCE(${table}.deadline, ${noDeadline})` : `${table}.requested_at`)
+    const orderBy = (table: string) =>
+      sql`${key(table)} ${direction}, ${sql.literal(table)}.run_id ${direction}, ${sql.literal(table)}.node_id ${direction}`
+    // SQLite does not take a row comparison whose first member is an indexed expression as a range of that
+    // index: the bound on the key alone makes it one there (PostgreSQL takes either).
+    const afterCursor = (table: string) =>
+      after === undefined ? undefined : sql`${key(table)} ${sql.literal(descending ? "<=" : ">=")} ${after[0]}
+        AND (${key(table)}, ${sql.literal(table)}.run_id, ${sql.literal(table)}.node_id) ${
+        sql.literal(descending ? "<" : ">")
+      } (${after[0]}, ${after[1]}, ${after[2]})`
+    const approvalFilters = [
       options.workflow !== undefined ? sql`a.workflow = ${options.workflow}` : undefined,
-      principals !== undefined
-        ? sql`EXISTS (SELECT 1 FROM gatehouse_approval_assignees s WHERE s.run_id = a.run_id
-            AND s.node_id = a.node_id AND s.principal IN ${sql.in(principals)})`
-        : undefined,
-      options.decidedBy !== undefined
-        ? sql`EXISTS (SELECT 1 FROM gatehouse_audit au WHERE au.run_id = a.run_id AND au.node_id = a.node_id
-            AND au.actor = ${options.decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
-        : undefined,
-      after !== undefined
-        ? sql`(${key} > ${after[0]} OR (${key} = ${after[0]} AND (a.run_id > ${after[1]}
-            OR (a.run_id = ${after[1]} AND a.node_id > ${after[2]}))))`
+      decidedBy !== undefined
+        ? sql`(a.run_id, a.node_id) IN (SELECT au.run_id, au.node_id FROM gatehouse_audit au
+            WHERE au.actor = ${decidedBy} AND au.action IN ('approval.voted', 'approval.decided'))`
         : undefined
-    ].filter((filter) => filter !== undefined)
-    return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${filters.length > 0 ? sql.and(filters) : sql`1 = 1`}
-      ORDER BY ${key}, a.run_id, a.node_id LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+    ]
+    const where = (filters: ReadonlyArray<Statement.Fragment | undefined>) => {
+      const defined = filters.filter((filter) => filter !== undefined)
+      return defined.length > 0 ? sql.and(defined) : sql`1 = 1`
+    }
+    if (principals === undefined) {
+      return sql`SELECT a.* FROM gatehouse_approvals a WHERE ${
+        where([options.status !== undefined ? sql`a.status = ${options.status}` : undefined, ...approvalFilters, afterCursor("a")])
+      } ORDER BY ${orderBy("a")} LIMIT ${options.limit}`.pipe(Effect.flatMap(decodeApprovals))
+    }
+    // One range of the assignees' index per principal, keys only (the approvals joined only when a filter
+    // needs them), each its first `limit` in a subquery of its own (SQLite takes no ORDER BY or LIMIT in a
+    // compound's member); UNION drops an approval assigned to several of the principals; then the page's
+    // approvals are read by primary key.
+    const filtered = approvalFilters.some((filter) => filter !== undefined)
+    const branch = (principal: string, i: number) =>
+      sql`SELECT * FROM (SELECT s.run_id, s.node_id, ${key("s")} AS k FROM gatehouse_approval_assignees s ${
+        filtered ? sql`JOIN gatehouse_approvals a ON a.run_id = s.run_id AND a.node_id = s.node_id` : sql``
+      } WHERE ${
+        where([
+          sql`s.principal = ${principal}`,
+          options.status !== undefined ? sql`s.status = ${options.status}` : undefined,
+          ...approvalFilters,
+          afterCursor("s")
+        ])
+      } ORDER BY ${orderBy("s")} LIMIT ${options.limit}) ${sql.literal(`p${i}`)}`
+    const union = sql.join(" UNION ", false)(principals.map(branch))
+    return sql`SELECT a.* FROM (${union}) u JOIN gatehouse_approvals a ON a.run_id = u.run_id AND a.node_id = u.node_id
+      ORDER BY u.k ${direction}, u.run_id ${direction}, u.node_id ${direction} LIMIT ${options.limit}`.pipe(
+      Effect.flatMap(decodeApprovals)
+    )
   }
 
-  return { sql, get, resolve, insert, settle, escalate, reissue, votes, insertVote, pendingCount, list } as const
+  return {
+    sql,
+    get,
+    resolve,
+    insert,
+    settle,
+    escalate,
+    reissue,
+    recordDecider,
+    votes,
+    insertVote,
+    pendingCount,
+    list
+  } as const
 }

@@ -1,6 +1,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { noDeadline } from "./approvals.js"
 
 /**
  * The engine's own migrations. Every statement is written once for both dialects; where they differ,
@@ -352,6 +353,38 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     )`
     // A run whose start the policy put behind an approval: the approval's settings, read before its body.
     yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN start_gate TEXT`
+  }),
+  "0012_inbox_orders": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // The inbox by nearest deadline, none last: the key is `COALESCE(deadline, noDeadline)`, indexed as that
+    // expression (the list query writes the same one). Newest first reads the `requested_at` indexes
+    // backwards and needs none of its own.
+    const dueAt = sql.literal(`COALESCE(deadline, ${noDeadline})`)
+    yield* sql`CREATE INDEX gatehouse_approvals_deadline_idx ON gatehouse_approvals (status, ${dueAt}, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_approvals_workflow_deadline_idx
+      ON gatehouse_approvals (workflow, status, ${dueAt}, run_id, node_id)`
+    // A reviewer's inbox by deadline: the deadline copied to the assignees as the status and the request
+    // time are (written with them, and again on an escalation).
+    yield* sql`ALTER TABLE gatehouse_approval_assignees ADD COLUMN deadline BIGINT`
+    yield* sql`UPDATE gatehouse_approval_assignees SET deadline = (SELECT a.deadline FROM gatehouse_approvals a
+        WHERE a.run_id = gatehouse_approval_assignees.run_id AND a.node_id = gatehouse_approval_assignees.node_id)
+      WHERE EXISTS (SELECT 1 FROM gatehouse_approvals a WHERE a.run_id = gatehouse_approval_assignees.run_id
+        AND a.node_id = gatehouse_approval_assignees.node_id AND a.deadline IS NOT NULL)`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_deadline_idx
+      ON gatehouse_approval_assignees (principal, status, ${dueAt}, run_id, node_id)`
+    // "Decided by me": the approvals a reviewer voted on or decided, indexed among the assignees under the
+    // principal `decided:<actor>` (written with the vote's or decision's audit entry), in any status; and the
+    // reviewer's audit entries, by index, for "decided by me" within a reviewer's inbox.
+    yield* sql`INSERT INTO gatehouse_approval_assignees (run_id, node_id, principal, status, requested_at, deadline)
+      SELECT DISTINCT a.run_id, a.node_id, 'decided:' || au.actor, a.status, a.requested_at, a.deadline
+      FROM gatehouse_audit au JOIN gatehouse_approvals a ON a.run_id = au.run_id AND a.node_id = au.node_id
+      WHERE au.action IN ('approval.voted', 'approval.decided')
+      ON CONFLICT DO NOTHING`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_any_idx
+      ON gatehouse_approval_assignees (principal, requested_at, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_approval_assignees_any_deadline_idx
+      ON gatehouse_approval_assignees (principal, ${dueAt}, run_id, node_id)`
+    yield* sql`CREATE INDEX gatehouse_audit_actor_idx ON gatehouse_audit (actor, action, run_id, node_id)`
   }),
   "0013_audit_linked_after_commit": Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()

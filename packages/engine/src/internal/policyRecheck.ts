@@ -82,6 +82,7 @@ export const recheck = (
         const recorded = { approved, outcome: status, note, decidedBy: "policy", decidedAt: now }
         const settled = yield* approvals.settle({ ...address, status, decision: recorded, now })
         if (settled) {
+          yield* approvals.recordDecider(approval.runId, approval.nodeId, "policy")
           yield* makeStore(sql).wake(approval.runId, now)
           yield* appendEvent(sql, {
             ...address,

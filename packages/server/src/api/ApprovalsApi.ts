@@ -18,7 +18,7 @@ const nodeId = HttpApiSchema.param("nodeId", PathSegment)
 
 /**
  * The query of the inbox. `reviewer` defaults to the caller; an operator may name another reviewer, or
- * `*` for every approval.
+ * `*` for every approval. `order` is `requested` (oldest first, the default), `newest` or `deadline`.
  *
  * @since 0.1.0
  * @category models
@@ -27,6 +27,7 @@ export const InboxParams = Schema.Struct({
   status: Schema.optional(Approvals.ApprovalStatus),
   reviewer: Schema.optional(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200))),
   workflow: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  order: Schema.optional(Approvals.ListOrder),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(1000))),
   limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
 })
