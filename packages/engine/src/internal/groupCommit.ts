@@ -3,6 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -36,8 +37,8 @@ interface Pending<I, O> {
 
 /**
  * A queue of writes and the fiber that writes them in batches with `writeMany` (answers in the order of
- * the items), or with `writeOne` inside a transaction. Stopping (the scope closing) interrupts whoever
- * still waits, so no caller waits forever.
+ * the items); a write with nothing else in flight, or inside a transaction, goes out alone with `writeOne`.
+ * Stopping (the scope closing) interrupts whoever still waits, so no caller waits forever.
  *
  * @internal
  */
@@ -47,8 +48,13 @@ export const make = <I, O>(options: {
   readonly maxBatch: number
 }): Effect.Effect<GroupCommit<I, O>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<Pending<I, O>>()
+    // A write goes out from its caller's own fiber when nothing of its kind is being written (no hop, no
+    // wait: a lone run is as fast as without sharing); the writes that arrive meanwhile queue, and the
+    // writer fiber takes them in batches until the queue is empty.
+    let busy = false
+    const queued: Array<Pending<I, O>> = []
     let inFlight: ReadonlyArray<Pending<I, O>> = []
+    const signal = yield* Queue.sliding<void>(1)
 
     const writeBatch = (batch: ReadonlyArray<Pending<I, O>>) =>
       Effect.suspend(() => {
@@ -68,26 +74,39 @@ export const make = <I, O>(options: {
         Effect.ensuring(Effect.sync(() => inFlight = []))
       )
 
+    // Called, synchronously, by whoever finishes a write: the queue goes to the writer, or nobody is busy.
+    const handOver = () => {
+      if (queued.length > 0) Queue.unsafeOffer(signal, undefined)
+      else busy = false
+    }
+
     // Registered before the writer is forked, so it runs after the writer has been interrupted.
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        const queued = yield* Queue.takeAll(queue)
-        for (const pending of [...inFlight, ...queued]) yield* Deferred.interrupt(pending.done)
-        yield* Queue.shutdown(queue)
-      })
+      Effect.forEach([...inFlight, ...queued.splice(0)], (pending) => Deferred.interrupt(pending.done), { discard: true })
     )
-    yield* Queue.takeBetween(queue, 1, options.maxBatch).pipe(
-      Effect.flatMap((chunk) => writeBatch(Array.from(chunk))),
+    yield* Queue.take(signal).pipe(
+      Effect.zipRight(Effect.whileLoop({
+        while: () => queued.length > 0,
+        body: () => writeBatch(queued.splice(0, options.maxBatch)),
+        step: () => {}
+      })),
+      Effect.zipRight(Effect.sync(handOver)),
       Effect.forever,
       Effect.forkScoped
     )
 
     const write = (item: I): Effect.Effect<O, SqlError> =>
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
-        Option.isSome(transaction)
-          ? options.writeOne(item)
-          : Effect.flatMap(Deferred.make<O, SqlError>(), (done) =>
-            Queue.offer(queue, { item, done }).pipe(Effect.zipRight(Deferred.await(done)))))
+        Effect.suspend(() => {
+          if (Option.isSome(transaction)) return options.writeOne(item)
+          if (!busy) {
+            busy = true
+            return Effect.ensuring(options.writeOne(item), Effect.sync(handOver))
+          }
+          const done = Deferred.unsafeMake<O, SqlError>(FiberId.none)
+          queued.push({ item, done })
+          return Deferred.await(done)
+        }))
 
     return { write }
   })
