@@ -64,6 +64,17 @@ export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect
   })
 
 /**
+ * Sends a wake-up from inside the caller's transaction, whatever started it: PostgreSQL delivers it the
+ * moment the transaction commits, one round trip sooner than `notify` after the commit. For the wake-ups
+ * whose latency a person sees (a decision or an outside completion resuming a run elsewhere), which come at
+ * the rate people decide, not at the rate runs start: their transactions pay the notify lock at commit.
+ *
+ * @internal
+ */
+export const notifyAtCommit = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({ pg: () => send(sql, [payload]), orElse: () => Effect.void })
+
+/**
  * Sends a wake-up for a change already committed, in a fiber of its own: the caller goes on at once. A
  * failure to send is logged; the runners' polling finds the work.
  *

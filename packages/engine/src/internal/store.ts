@@ -633,8 +633,9 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     sql`UPDATE gatehouse_runs SET wake_seq = wake_seq + 1, updated_at = ${now}, wake_link = ${link ?? null},
         status = CASE WHEN status IN ('suspended', 'waiting-approval') THEN 'runnable' ELSE status END
       WHERE id = ${runId}`.pipe(
-      // Inside the caller's transaction: PostgreSQL delivers it on commit, when the run is claimable.
-      Effect.zipRight(PgWakeups.notify(sql, runId))
+      // Inside the caller's transaction: PostgreSQL delivers it on commit, when the run is claimable, with no
+      // round trip after it (a decision resuming a run in another process is what a reviewer waits for).
+      Effect.zipRight(PgWakeups.notifyAtCommit(sql, runId))
     )
 
   /** Records an outside completion of a node. First completion wins: returns false when it was already completed. */
