@@ -28,14 +28,8 @@ import * as AuditChain from "./auditChain.js"
  */
 const channelExpression = "left('gatehouse_wake.' || current_schema(), 63)"
 
-
-/** One statement, its own (autocommit) transaction: every payload of a commit in one notifying transaction. */
-const send = (sql: SqlClient.SqlClient, payloads: ReadonlyArray<string>): Effect.Effect<void, SqlError> => {
-  const unique = Array.from(new Set(payloads))
-  return Effect.asVoid(sql`SELECT ${
-    sql.csv(unique.map((payload) => sql`pg_notify(${sql.literal(channelExpression)}, ${payload})`))
-  }`)
-}
+const send = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void, SqlError> =>
+  Effect.asVoid(sql`SELECT pg_notify(${sql.literal(channelExpression)}, ${payload})`)
 
 /**
  * Sends a wake-up, on PostgreSQL only: in-process signals and polling are all there is elsewhere.
@@ -56,7 +50,7 @@ export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect
   sql.onDialectOrElse({
     pg: () =>
       Effect.flatMap(FiberRef.get(AfterCommit.current), (pending) => {
-        if (pending === undefined) return send(sql, [payload])
+        if (pending === undefined) return send(sql, payload)
         pending.wakeups.push(payload)
         return Effect.void
       }),
@@ -72,7 +66,7 @@ export const notify = (sql: SqlClient.SqlClient, payload: string): Effect.Effect
  * @internal
  */
 export const notifyAtCommit = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void, SqlError> =>
-  sql.onDialectOrElse({ pg: () => send(sql, [payload]), orElse: () => Effect.void })
+  sql.onDialectOrElse({ pg: () => send(sql, payload), orElse: () => Effect.void })
 
 /**
  * Sends a wake-up for a change already committed, in a fiber of its own: the caller goes on at once. A
@@ -83,7 +77,7 @@ export const notifyAtCommit = (sql: SqlClient.SqlClient, payload: string): Effec
 export const notifyCommitted = (sql: SqlClient.SqlClient, payload: string): Effect.Effect<void> =>
   sql.onDialectOrElse({
     pg: () =>
-      send(sql, [payload]).pipe(
+      send(sql, payload).pipe(
         Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse could not send a wake-up; polling will find the work", cause)),
         Effect.forkDaemon,
         Effect.asVoid

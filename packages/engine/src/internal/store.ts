@@ -409,7 +409,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const checkpointMany = (
     entries: ReadonlyArray<{ readonly owner: string; readonly node: NewNode }>
   ): Effect.Effect<ReadonlyArray<boolean>, SqlError> => {
-    if (entries.length === 1) return Effect.map(checkpoint(entries[0].owner, entries[0].node), (written) => [written])
     return sql.onDialectOrElse({
       pg: () => {
         const order = entries.map((_, index) => index).sort((a, b) => {
