@@ -28,8 +28,7 @@ import { WorkflowInstance } from "./WorkflowInstance.js"
  * @category constructors
  */
 export const sleep = (id: string, duration: Duration.DurationInput): Effect.Effect<void, never, WorkflowInstance> =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
+  Effect.flatMap(WorkflowInstance, (instance) => Instance.node(instance, Effect.gen(function*() {
     const recorded = yield* Instance.lookup(instance, id, "clock")
     if (recorded._tag === "Some" && recorded.value.status === "completed") return
     const now = yield* Clock.currentTimeMillis
@@ -48,4 +47,4 @@ export const sleep = (id: string, duration: Duration.DurationInput): Effect.Effe
       return
     }
     return yield* Instance.suspend(instance, { wakeAt: fireAt })
-  })
+  })))

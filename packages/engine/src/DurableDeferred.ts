@@ -49,8 +49,7 @@ export const make = <A = void, E = never>(
 }
 
 const awaitDeferred = <A, E>(self: DurableDeferred<A, E>): Effect.Effect<A, E, WorkflowInstance> =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
+  Effect.flatMap(WorkflowInstance, (instance) => Instance.node(instance, Effect.gen(function*() {
     const recorded = yield* Instance.lookup(instance, self.name, "deferred")
     const node = recorded._tag === "Some" && recorded.value.status === "completed"
       ? recorded.value
@@ -63,7 +62,7 @@ const awaitDeferred = <A, E>(self: DurableDeferred<A, E>): Effect.Effect<A, E, W
       })
     if (node.status === "completed") return yield* Effect.flatten(decodeExit(self.exitSchema, node.exit))
     return yield* Instance.suspend(instance)
-  })
+  })))
 
 export {
   /**

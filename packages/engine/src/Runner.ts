@@ -18,7 +18,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -197,8 +196,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const settleRun = (
     claim: ClaimedRun,
     state: Instance.InstanceState,
-    exit: Exit.Exit<unknown, unknown>,
-    suspendedHere: boolean
+    outcome: Instance.Outcome<unknown, unknown>
   ) =>
     Effect.gen(function*() {
       const registration = engine.get(claim.workflow)
@@ -222,23 +220,24 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         yield* store.releaseRun(claim.id, runnerId, now)
         return
       }
-      // Suspension is authoritative: a body that caught the suspension (`catchAllCause`, `exit`, `sandbox`)
-      // and then ended, whichever way, is stored suspended all the same.
-      if (suspendedHere || (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))) {
-        if (state.suspended) {
-          yield* suspensions.write({
-            runId: claim.id,
-            owner: runnerId,
-            wakeSeq: claim.wakeSeq,
-            wakeAt: state.wakeAt,
-            status: state.waitingApproval ? "waiting-approval" : "suspended",
-            now
-          })
-        } else {
-          yield* store.releaseRun(claim.id, runnerId, now)
-        }
+      // Released while every fiber of it waits (`Instance.execute`): the body never saw the suspension.
+      if (outcome._tag === "Suspended") {
+        yield* suspensions.write({
+          runId: claim.id,
+          owner: runnerId,
+          wakeSeq: claim.wakeSeq,
+          wakeAt: outcome.wakeAt,
+          status: outcome.approval ? "waiting-approval" : "suspended",
+          now
+        })
         return
       }
+      // Halted without a flag, or interrupted from outside (a shutdown): given back, replayed later.
+      if (outcome._tag === "Halted" || (Exit.isFailure(outcome.exit) && Cause.isInterruptedOnly(outcome.exit.cause))) {
+        yield* store.releaseRun(claim.id, runnerId, now)
+        return
+      }
+      const exit = outcome.exit
       if (Option.isNone(registration)) return yield* store.releaseRun(claim.id, runnerId, now)
       const result = yield* registration.value.encodeExit(exit)
       yield* finish({
@@ -285,13 +284,16 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           claims: claim.claims,
           state
         })
-        const exit = yield* restore(registration.value.execute(claim.payload, instance)).pipe(Effect.exit)
-        // Read in the fiber the body ran in: set when the body went on past a suspension of its own.
-        const suspendedHere = yield* FiberRef.get(Instance.suspendedHere)
+        const outcome = yield* restore(Instance.execute(state, registration.value.execute(claim.payload, instance))).pipe(
+          Effect.exit,
+          Effect.map((exit): Instance.Outcome<unknown, unknown> =>
+            Exit.isSuccess(exit) ? exit.value : { _tag: "Exit", exit }
+          )
+        )
         // A settle that takes longer than a lease is pointless (the run is taken over), and a shutdown
         // must not wait on a network that does not answer.
         yield* Effect.suspend(() =>
-          bounded(settleRun(claim, state, exit, suspendedHere), stopping ? shutdownTimeout : lease, "settle")
+          bounded(settleRun(claim, state, outcome), stopping ? shutdownTimeout : lease, "settle")
         )
       }).pipe(
         // One trace per execution, linked to the decision or completion that woke it.

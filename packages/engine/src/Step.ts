@@ -213,8 +213,7 @@ const step = <A, E, R>(
     readonly replay: (encoded: unknown) => Effect.Effect<A, E | StepTimeout>
   }) => Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext>>
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
+  Effect.flatMap(WorkflowInstance, (instance) => Instance.node(instance, Effect.gen(function*() {
     yield* Effect.annotateCurrentSpan("runId", instance.runId)
     const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
     const failure = options?.error ?? Schema.Unknown
@@ -262,7 +261,7 @@ const step = <A, E, R>(
     const record = (exit: Exit.Exit<A, E | StepTimeout>, attempt: number) =>
       Effect.flatMap(checkpoint(exit, attempt), replay)
     return yield* body({ instance, attempt, checkpoint, record, replay })
-  }).pipe(Tracing.span("gatehouse.step", { nodeId: id }))
+  }))).pipe(Tracing.span("gatehouse.step", { nodeId: id }))
 
 /** Records the seconds since `started` in `gatehouse_step_duration_seconds`. */
 const recordDuration = (started: number): Effect.Effect<void> =>
@@ -340,7 +339,7 @@ export const transaction: StepConstructor = <A, E, R>(
             if (Option.isSome(storageError)) {
               return Effect.suspend(() => {
                 Instance.stateOf(instance).storageFailure ??= storageError.value as any
-                return Instance.stop
+                return Instance.halt(instance)
               })
             }
             const rolledBack = Cause.failureOption(cause)

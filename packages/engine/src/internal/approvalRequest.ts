@@ -133,7 +133,7 @@ const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effe
     const run = yield* Instance.storage(instance, state.store.getRun(instance.runId))
     if (Option.isNone(run) || run.value.leaseOwner !== state.owner || run.value.status !== "running") {
       state.leaseLost = true
-      return yield* Instance.stop
+      return yield* Instance.halt(instance)
     }
     return yield* effect
   })
@@ -323,8 +323,7 @@ export const request = <P>(
   input: Request<P>,
   extra: RequestExtra = { baseId: id, revision: 0, allowRequestChanges: false, maxRevisions: undefined }
 ) =>
-  Effect.gen(function*() {
-    const instance = yield* WorkflowInstance
+  Effect.flatMap(WorkflowInstance, (instance) => Instance.node(instance, Effect.gen(function*() {
     yield* Effect.annotateCurrentSpan("runId", instance.runId)
     const schema = decisionSchema((input.decision ?? Schema.Never) as Schema.Schema<P, any>)
     const recorded = yield* Instance.lookup(instance, id, "approval")
@@ -348,7 +347,11 @@ export const request = <P>(
           })
         )
       }
-      if (node.status === "canceled") return yield* Instance.stop
+      if (node.status === "canceled") {
+        // Closed by a cancel of the run: this execution has nothing more to do.
+        Instance.stateOf(instance).leaseLost = true
+        return yield* Instance.halt(instance)
+      }
       const now = yield* Clock.currentTimeMillis
       if (node.fireAt !== undefined && now >= node.fireAt) {
         node = yield* timeOut(instance, id, node)
@@ -362,4 +365,4 @@ export const request = <P>(
       }
       return yield* Instance.suspend(instance, { approval: true, wakeAt: node.fireAt })
     }
-  }).pipe(Tracing.span("gatehouse.approval.request", { nodeId: id }))
+  }))).pipe(Tracing.span("gatehouse.approval.request", { nodeId: id }))

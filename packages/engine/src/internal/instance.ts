@@ -1,14 +1,40 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as Supervisor from "effect/Supervisor"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
 import type { NewNode, NodeRow, Store } from "./store.js"
 import type { StartGate } from "./rows.js"
+
+/**
+ * A wait a fiber of the run is blocked on: what the run is stored as if it suspends there.
+ *
+ * @internal
+ */
+export interface Wait {
+  /** The wait is an approval: the run is `waiting-approval` while it holds. */
+  readonly approval: boolean
+  /** When a timer (or an approval's deadline) wakes the run. */
+  readonly wakeAt: number | undefined
+}
+
+/**
+ * One outermost durable node being worked on by a fiber (a step running, a request being written). While
+ * any is busy the run does not suspend: what was started is recorded first.
+ */
+interface Ticket {
+  readonly state: InstanceState
+  busy: boolean
+}
 
 /**
  * The mutable state of one execution of a run, owned by the fiber replaying it. It never outlives that
@@ -19,12 +45,18 @@ import type { StartGate } from "./rows.js"
 export class InstanceState {
   readonly journal: Map<string, NodeRow>
   nextSeq: number
-  /** Set when the body stopped because it waits; the interrupt that follows is a suspension. */
-  suspended = false
-  /** Set when at least one of the waits is an approval. */
-  waitingApproval = false
-  /** Earliest timer the run waits on. */
-  wakeAt: number | undefined = undefined
+  /** Durable nodes being worked on now (outermost ones: a step's effect and checkpoint, a request's write). */
+  busy = 0
+  /** The waits fibers of the run are blocked on now; a wait a race interrupts leaves the set. */
+  readonly waits = new Set<Wait>()
+  /** The fibers blocked in a wait or a halt, interrupted when the execution is released. */
+  readonly blocked = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  /** Set once the execution is released: from then on no durable node starts in it. */
+  released = false
+  /** Opened by the release once every fiber of the run but the blocked ones has been interrupted. */
+  readonly gate: Deferred.Deferred<void> = Deferred.unsafeMake<void>(FiberId.none)
+  /** Bumped on every change of `busy`, `waits` or the flags, so the executor knows nothing moved. */
+  version = 0
   /** A reason the run must fail whatever the body does with it (non-determinism, a denial that fails). */
   fatal: Run.RunFatal | undefined = undefined
   /** The lease was lost or the run canceled: stop without writing anything more. */
@@ -37,6 +69,7 @@ export class InstanceState {
   startGate: StartGate | undefined = undefined
   /** How a checkpoint is written: the runner shares commits between its runs (`internal/groupCommit.ts`). */
   writeCheckpoint: (owner: string, node: NewNode) => Effect.Effect<boolean, SqlError>
+  private listener: (() => void) | undefined = undefined
 
   constructor(
     readonly store: Store,
@@ -47,6 +80,31 @@ export class InstanceState {
     this.writeCheckpoint = store.checkpoint
     this.journal = new Map(nodes.map((node) => [node.nodeId, node]))
     this.nextSeq = nodes.reduce((max, node) => Math.max(max, node.seq), 0) + 1
+  }
+
+  /** True when the execution must stop where it is: it ends on a fatal error, its lease or its storage is gone. */
+  get halted(): boolean {
+    return this.fatal !== undefined || this.leaseLost || this.storageFailure !== undefined
+  }
+
+  /** Tells the executor something moved. */
+  changed(): void {
+    this.version++
+    const listener = this.listener
+    this.listener = undefined
+    listener?.()
+  }
+
+  /** Waits for a change after `since` (a `version` read earlier: one made meanwhile is not missed). */
+  changeAfter(since: number): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.version !== since) return resume(Effect.void)
+      const wake = () => resume(Effect.void)
+      this.listener = wake
+      return Effect.sync(() => {
+        if (this.listener === wake) this.listener = undefined
+      })
+    })
   }
 }
 
@@ -87,61 +145,186 @@ export const stateOf = (instance: WorkflowInstanceShape): InstanceState => {
 export const current: Effect.Effect<WorkflowInstanceShape, never, WorkflowInstance> = WorkflowInstance
 
 /**
- * Ends the execution: the runner sees the interrupt and the flags on the state, and stores the run
- * accordingly. An interrupt rather than a failure, so a body's `catchAll` cannot swallow it.
- */
-/** @internal */
-export const stop = Effect.interrupt
-
-/**
- * Set in the fiber of a node that suspended the run, before its interrupt. Forked fibers inherit it and a
- * fiber that joins another takes it over (`Fiber.join`, `Effect.all`), so whatever runs after the
- * suspension point sees it, whatever the body did with the interrupt (`catchAllCause`, `exit`,
- * `sandbox`). The runner reads it in the run's root fiber: set there, the run is stored suspended
- * whatever the body's exit. A race (`Effect.race`) only inherits from its winner, so a durable timer
- * that wins against a waiting approval still lets the run go on.
+ * The body of an outermost durable node: while it runs, the run does not suspend. Nested nodes (a step's
+ * approval gate, a review's revisions) count once, as their outermost node.
  *
  * @internal
  */
-export const suspendedHere: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false, {
-  join: (parent, child) => parent || child
-})
+export const node = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(FiberRef.get(currentTicket), (held) => {
+    const state = stateOf(instance)
+    if (held !== undefined && held.state === state) return effect
+    return Effect.suspend(() => {
+      const ticket: Ticket = { state, busy: true }
+      state.busy++
+      state.changed()
+      return effect.pipe(
+        Effect.locally(currentTicket, ticket),
+        Effect.ensuring(Effect.sync(() => idle(ticket)))
+      )
+    })
+  })
+
+const currentTicket: FiberRef.FiberRef<Ticket | undefined> = FiberRef.unsafeMake<Ticket | undefined>(undefined)
+
+const idle = (ticket: Ticket) => {
+  if (!ticket.busy) return
+  ticket.busy = false
+  ticket.state.busy--
+  ticket.state.changed()
+}
 
 /**
- * Stops at once if this execution must not go on here: it suspended at an earlier point of this fiber,
- * it is ending on a fatal error, its lease is gone or storage failed. Every durable node passes here
- * before it reads, runs or writes anything.
+ * Blocks the calling fiber for good: it is never resumed, only interrupted when the execution is released.
+ * Neither a failure nor an interrupt of its own, so no handler of the body (`catchAllCause`, `exit`,
+ * `either`, `sandbox`, `tapErrorCause`) sees it. With a `wait`, the run suspends on it once nothing else
+ * of the run is busy; without, the execution halts (its flags say why).
+ */
+const block = (instance: WorkflowInstanceShape, wait: Wait | undefined): Effect.Effect<never> =>
+  Effect.flatMap(FiberRef.get(currentTicket), (ticket) =>
+    Effect.withFiberRuntime<never>((fiber) => {
+      const state = stateOf(instance)
+      if (ticket !== undefined && ticket.state === state) idle(ticket)
+      if (wait !== undefined) state.waits.add(wait)
+      state.blocked.add(fiber)
+      state.changed()
+      const leave = Effect.sync(() => {
+        state.blocked.delete(fiber)
+        if (wait !== undefined && state.waits.delete(wait)) state.changed()
+      })
+      // Interrupted by a release, a blocked fiber ends only once every other fiber of the run has been
+      // interrupted (`release`): whoever awaits it (`Fiber.await`, `Fiber.join`) is gone before its exit.
+      return Effect.interruptible(Effect.async<never>(() =>
+        Effect.suspend(() => state.released ? Effect.zipRight(leave, Deferred.await(state.gate)) : leave)
+      ))
+    }))
+
+/**
+ * Stops this fiber of the execution for good: its flags (`fatal`, `leaseLost`, `storageFailure`) tell the
+ * executor why, and it releases the execution at once.
+ *
+ * @internal
+ */
+export const halt = (instance: WorkflowInstanceShape): Effect.Effect<never> => block(instance, undefined)
+
+/**
+ * Stops at once if this execution must not go on here: it was released, it is ending on a fatal error,
+ * its lease is gone or storage failed. Every durable node passes here before it reads, runs or writes
+ * anything.
  *
  * @internal
  */
 export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(suspendedHere), (suspended) => {
+  Effect.suspend(() => {
     const state = stateOf(instance)
-    return suspended || state.fatal !== undefined || state.leaseLost || state.storageFailure !== undefined
-      ? stop
-      : Effect.void
+    return state.released || state.halted ? halt(instance) : Effect.void
   })
 
 /** @internal */
 export const failFatal = (instance: WorkflowInstanceShape, error: Run.RunFatal): Effect.Effect<never> =>
   Effect.suspend(() => {
     stateOf(instance).fatal ??= error
-    return stop
+    return halt(instance)
   })
 
-/** @internal */
+/**
+ * The run waits here: the fiber blocks (see `block`), and the run is stored suspended once every fiber
+ * of it is blocked or idle, so every node forked beside this one is recorded first.
+ *
+ * @internal
+ */
 export const suspend = (
   instance: WorkflowInstanceShape,
   options: { readonly wakeAt?: number | undefined; readonly approval?: boolean | undefined } = {}
-): Effect.Effect<never> =>
-  Effect.suspend(() => {
-    const state = stateOf(instance)
-    state.suspended = true
-    if (options.approval) state.waitingApproval = true
-    if (options.wakeAt !== undefined) {
-      state.wakeAt = state.wakeAt === undefined ? options.wakeAt : Math.min(state.wakeAt, options.wakeAt)
+): Effect.Effect<never> => block(instance, { approval: options.approval === true, wakeAt: options.wakeAt })
+
+/**
+ * How an execution ended: the body's own exit, or released by the engine, suspended on its waits or
+ * halted (the state's flags say why).
+ *
+ * @internal
+ */
+export type Outcome<A, E> =
+  | { readonly _tag: "Exit"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "Suspended"; readonly approval: boolean; readonly wakeAt: number | undefined }
+  | { readonly _tag: "Halted" }
+
+// One turn of both queues before the executor decides that nothing of the run can move: fibers the
+// Effect scheduler queued (a fiber that yielded after its operation budget) run first (`yieldNow` queues
+// behind them), then I/O that already arrived (`setImmediate` runs after the event loop's poll phase).
+const turn = Effect.zipRight(
+  Effect.yieldNow(),
+  Effect.async<void>((resume) => {
+    const handle = setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => clearImmediate(handle))
+  })
+)
+
+/**
+ * Runs a workflow body to its outcome. The body runs in a fiber of its own; the executor releases it
+ * (interrupts it from outside, so its finalizers run and none of its error handlers does) when it halts,
+ * or when it waits and nothing of it is busy any more: every durable node forked in the run is recorded
+ * before the run is stored suspended.
+ *
+ * @internal
+ */
+export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E, R>): Effect.Effect<Outcome<A, E>, never, R> =>
+  Effect.flatMap(Supervisor.track, (fibers) =>
+    Effect.acquireUseRelease(
+      Effect.supervised(Effect.fork(Effect.interruptible(body)), fibers),
+      (fiber) =>
+        Effect.gen(function*() {
+          fiber.addObserver(() => state.changed())
+          while (true) {
+            const seen = state.version
+            const done = fiber.unsafePoll()
+            if (done !== null) return { _tag: "Exit", exit: done } as Outcome<A, E>
+            if (state.halted) return yield* release(state, fiber, fibers, { _tag: "Halted" })
+            if (state.waits.size > 0 && state.busy === 0) {
+              yield* turn
+              yield* turn
+              if (state.version === seen && fiber.unsafePoll() === null) {
+                let approval = false
+                let wakeAt: number | undefined = undefined
+                for (const wait of state.waits) {
+                  approval ||= wait.approval
+                  if (wait.wakeAt !== undefined) wakeAt = wakeAt === undefined ? wait.wakeAt : Math.min(wakeAt, wait.wakeAt)
+                }
+                return yield* release(state, fiber, fibers, { _tag: "Suspended", approval, wakeAt })
+              }
+              continue
+            }
+            yield* state.changeAfter(seen)
+          }
+        }),
+      (fiber) => Effect.zipRight(Deferred.succeed(state.gate, void 0), Fiber.interrupt(fiber))
+    ))
+
+/**
+ * Ends the execution. Every fiber of the run that is not blocked is interrupted first, directly (not
+ * through its parent, which would let a blocked child end first and hand its exit to a fiber awaiting
+ * it); only then are the blocked fibers let go, and the body is awaited with its finalizers.
+ */
+const release = <A, E>(
+  state: InstanceState,
+  fiber: Fiber.RuntimeFiber<A, E>,
+  fibers: Supervisor.Supervisor<Array<Fiber.RuntimeFiber<any, any>>>,
+  outcome: Outcome<A, E>
+): Effect.Effect<Outcome<A, E>> =>
+  Effect.gen(function*() {
+    state.released = true
+    const live = yield* fibers.value
+    const id = yield* Effect.fiberId
+    for (const other of [fiber, ...live]) {
+      if (!state.blocked.has(other)) yield* Fiber.interruptAsFork(other, id)
     }
-    return Effect.zipRight(FiberRef.set(suspendedHere, true), stop)
+    yield* turn
+    yield* turn
+    yield* Deferred.succeed(state.gate, void 0)
+    // Fibers of the run that are not the body's descendants (forked as daemons) end too.
+    for (const other of live) yield* Fiber.interruptAsFork(other, id)
+    yield* Fiber.interrupt(fiber)
+    return outcome
   })
 
 /**
@@ -157,7 +340,7 @@ export const storage = <A>(instance: WorkflowInstanceShape, effect: Effect.Effec
     if (Option.isNone(error)) return Effect.failCause(cause as Cause.Cause<never>)
     return Effect.suspend(() => {
       stateOf(instance).storageFailure ??= error.value
-      return stop
+      return halt(instance)
     })
   })
 
@@ -281,7 +464,7 @@ export const checkpoint = (
       Effect.flatMap((written) => {
         if (written) return Effect.succeed(remember(instance, row))
         stateOf(instance).leaseLost = true
-        return stop
+        return halt(instance)
       })
     )
   })
@@ -309,7 +492,7 @@ export const ensure = (
       Effect.flatMap(Option.match({
         onNone: () => {
           stateOf(instance).leaseLost = true
-          return stop
+          return halt(instance)
         },
         onSome: (stored) => {
           if (stored.kind !== node.kind) {

@@ -1,0 +1,4 @@
+import { suite } from "./suspension.js"
+import { sqlite } from "./utils/database.js"
+
+suite("suspensions (SQLite)", sqlite)
