@@ -297,7 +297,8 @@ export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E,
             yield* state.changeAfter(seen)
           }
         }),
-      (fiber) => Effect.zipRight(Deferred.succeed(state.gate, void 0), Fiber.interrupt(fiber))
+      // Interrupted from outside (a cancel, a shutdown): the body is ended the same way.
+      (fiber) => fiber.unsafePoll() === null ? release(state, fiber, fibers, { _tag: "Halted" }) : Effect.void
     ))
 
 /**
