@@ -4,7 +4,7 @@
  * reviewer approves from the chat message's link. Reminders nudge while it waits. Run it with
  * `npm run example scratchpad/notifications.ts`.
  */
-import { ActionLinks, Approval, GatehouseTest, WebhookDispatcher, Webhooks, Workflow } from "@gatehouse/engine"
+import { ActionLinks, Approval, Directory, GatehouseTest, WebhookDispatcher, Webhooks, Workflow } from "@gatehouse/engine"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -112,6 +112,11 @@ export const scenario = Effect.gen(function*() {
     link: { reviewer: confirm.reviewer.id, verdict: confirm.verdict },
     result: result._tag === "Success" ? result.value : "failed"
   }
-}).pipe(Effect.scoped, Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"])))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"])),
+  // The deployment's directory of people: Maria may get one-click links (an unknown id gets "Open in inbox").
+  Effect.provide(Directory.layer([{ id: "maria", name: "Maria", email: "maria@example.com" }]))
+)
 
 if (isMain(import.meta.url)) runExample(ExpenseLive, scenario)
