@@ -80,10 +80,17 @@ export const scenario = Effect.gen(function*() {
   const endpoint = yield* receiver
   const webhooks = yield* Webhooks.Webhooks
   const { secret } = yield* webhooks.create({ url: `${endpoint.url}/erp`, workflows: ["expense-approval"] })
-  yield* webhooks.create({ url: `${endpoint.url}/chat/maria`, format: "slack", reviewer: { id: "maria" } })
+  // The deployment's directory of people: Maria, reached by her own chat webhook. Links are minted only for
+  // a person of the directory, at their own destination (anyone else gets "Open in inbox").
+  const people = Directory.layer([
+    { id: "maria", name: "Maria", email: "maria@example.com", chatWebhooks: [`${endpoint.url}/chat/maria`] }
+  ])
+  yield* webhooks.create({ url: `${endpoint.url}/chat/maria`, format: "slack", reviewer: { id: "maria" } }).pipe(
+    Effect.provide(people)
+  )
   const dispatcher = yield* Layer.build(
     WebhookDispatcher.layerManualFetch({ links: { publicUrl: "https://gatehouse.example.com" } })
-  ).pipe(Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher)))
+  ).pipe(Effect.provide(people), Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher)))
   // On PostgreSQL an event may become readable a moment after its commit: drain until it is there.
   const deliverUntil = (count: number) =>
     dispatcher.drain.pipe(Effect.repeat({ until: () => endpoint.received.length >= count, times: 200 }))
@@ -112,11 +119,6 @@ export const scenario = Effect.gen(function*() {
     link: { reviewer: confirm.reviewer.id, verdict: confirm.verdict },
     result: result._tag === "Success" ? result.value : "failed"
   }
-}).pipe(
-  Effect.scoped,
-  Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"])),
-  // The deployment's directory of people: Maria may get one-click links (an unknown id gets "Open in inbox").
-  Effect.provide(Directory.layer([{ id: "maria", name: "Maria", email: "maria@example.com" }]))
-)
+}).pipe(Effect.scoped, Effect.provide(Webhooks.layerAllowedHosts(["127.0.0.1"])))
 
 if (isMain(import.meta.url)) runExample(ExpenseLive, scenario)

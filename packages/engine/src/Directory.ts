@@ -11,7 +11,14 @@
  * import { Layer } from "effect"
  *
  * const people = Directory.layer([
- *   { id: "ana", name: "Ana Lima", email: "ana@example.com", slackId: "U024BE7LH", roles: ["finance"] }
+ *   {
+ *     id: "ana",
+ *     name: "Ana Lima",
+ *     email: "ana@example.com",
+ *     slackId: "U024BE7LH",
+ *     roles: ["finance"],
+ *     chatWebhooks: ["https://hooks.slack.com/services/T000/B000/XXXX"]
+ *   }
  * ])
  * // or from GATEHOUSE_DIRECTORY (JSON) / GATEHOUSE_DIRECTORY_FILE (a JSON file): Directory.layerConfig
  * ```
@@ -49,8 +56,47 @@ export class Person extends Schema.Class<Person>("@gatehouse/engine/Directory/Pe
     { default: () => [] }
   ),
   /** An IANA time zone such as `Europe/Lisbon`. */
-  timeZone: Schema.optional(Schema.String.pipe(Schema.maxLength(100)))
+  timeZone: Schema.optional(Schema.String.pipe(Schema.maxLength(100))),
+  /**
+   * The chat destinations (incoming-webhook URLs) that reach this person alone. One-click decision links
+   * for them are sent only there: a webhook subscription naming this person with another URL gets "Open in
+   * inbox" links, so whoever creates subscriptions cannot have someone else's links sent to themselves.
+   */
+  chatWebhooks: Schema.optionalWith(
+    Schema.Array(Schema.String.pipe(Schema.maxLength(2048), Schema.filter((url) => canonicalUrl(url) !== undefined, {
+      message: () => "not an http(s) URL"
+    }))).pipe(Schema.maxItems(20)),
+    { default: () => [] }
+  )
 }) {}
+
+/**
+ * A URL as compared with a person's `chatWebhooks` (the WHATWG serialization), or undefined when it is not
+ * an http(s) URL.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const canonicalUrl = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether one-click links for this person may be sent to this destination: it is one of their
+ * `chatWebhooks`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const reaches = (person: Person, url: string): boolean => {
+  const target = canonicalUrl(url)
+  return target !== undefined && person.chatWebhooks.some((own) => canonicalUrl(own) === target)
+}
 
 /**
  * A directory as configured: a list of people, each id once.

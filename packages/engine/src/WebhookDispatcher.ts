@@ -77,8 +77,9 @@ export interface DispatcherOptions {
   /**
    * Where chat messages (`format: "slack"` subscriptions) link to: the server's public URL. Without it they
    * carry no links. Approve / Deny links are minted with `ActionLinks` when it is in context, and only for a
-   * subscription's reviewer whom the `Directory` knows and who is, with the roles the directory gives them,
-   * among the approval's reviewers; every other message carries "Open in inbox" only.
+   * subscription's reviewer whom the `Directory` knows, sent to one of that person's own `chatWebhooks`, and
+   * who is, with the roles the directory gives them, among the approval's reviewers; every other message
+   * carries "Open in inbox" only.
    */
   readonly links?: SlackMessage.Links | undefined
 }
@@ -148,14 +149,19 @@ export const make = (
     const decodeEvent = Schema.decodeUnknown(Schema.parseJson(WebhookEvent))
     /**
      * Who a subscription's links may be minted for: its reviewer as the directory knows them (roles from the
-     * directory only; roles stored with an older subscription count for nothing), or nobody.
+     * directory only; roles stored with an older subscription count for nothing), and only when the
+     * subscription's URL is one of that person's own chat destinations in the directory; otherwise nobody.
      */
     const recipientOf = (subscription: WebhookRow) =>
       subscription.reviewer === undefined || Option.isNone(actionLinks)
         ? Effect.succeed(Option.none<SlackMessage.Reviewer>())
         : Effect.map(
           directory.find(subscription.reviewer.id),
-          Option.map((person): SlackMessage.Reviewer => ({ id: person.id, roles: person.roles }))
+          Option.flatMap((person) =>
+            Directory.reaches(person, subscription.url)
+              ? Option.some<SlackMessage.Reviewer>({ id: person.id, roles: person.roles })
+              : Option.none()
+          )
         )
     // The bytes sent: the stored event, or for a chat destination the message about it, with links minted
     // now (only their hashes are stored, by `ActionLinks`, which audits each one and refuses a person who is

@@ -136,7 +136,8 @@ export class Subscription extends Schema.Class<Subscription>("@gatehouse/engine/
   format: Schema.Literal("standard", "slack"),
   /**
    * For a chat message to a person: the id, in the deployment's `Directory`, of whom the one-click links are
-   * minted for (with the roles the directory gives them, while they are among an approval's reviewers).
+   * minted for (with the roles the directory gives them, while they are among an approval's reviewers, and
+   * only when this subscription's URL is one of that person's `chatWebhooks`: "Open in inbox" otherwise).
    */
   reviewer: Schema.optional(Schema.Struct({ id: Schema.String })),
   /** How many signing secrets are in use (more than one during a rotation). */

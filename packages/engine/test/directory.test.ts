@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Directory } from "@gatehouse/engine"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -28,6 +29,15 @@ describe("Directory (issue 19: the only source of a link recipient's roles besid
       GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "grace", roles: ["finance"], slackId: "U1" }, { id: "ana" }])
     }))))
 
+  it("links reach a person only at their own chat destinations, compared in WHATWG form", () => {
+    const [grace] = Either.getOrThrow(Directory.decode([{ id: "grace", chatWebhooks: ["https://Hooks.Example.com:443/g"] }]))
+    assert.isTrue(Directory.reaches(grace, "https://hooks.example.com/g"))
+    assert.isFalse(Directory.reaches(grace, "https://hooks.example.com/g/other"))
+    assert.isFalse(Directory.reaches(grace, "https://attacker.example.net/g"))
+    const [nobody] = Either.getOrThrow(Directory.decode([{ id: "nobody" }]))
+    assert.isFalse(Directory.reaches(nobody, "https://hooks.example.com/g"))
+  })
+
   it.effect("a malformed directory fails the layer naming the field; a person listed twice too", () =>
     Effect.gen(function*() {
       const check = (env: Record<string, string>, expected: RegExp) =>
@@ -39,6 +49,7 @@ describe("Directory (issue 19: the only source of a link recipient's roles besid
       yield* check({ GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "a", roles: "finance" }]) }, /roles/)
       yield* check({ GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "a", admin: true }]) }, /admin/)
       yield* check({ GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "a" }, { id: "a" }]) }, /listed twice/)
+      yield* check({ GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "a", chatWebhooks: ["ftp://x/y"] }]) }, /chatWebhooks/)
       yield* check({ GATEHOUSE_DIRECTORY: "[{" }, /not JSON/)
       yield* check({ GATEHOUSE_DIRECTORY_FILE: "/nonexistent/people.json" }, /cannot read/)
     }))

@@ -93,8 +93,15 @@ const RefundLive = Refund.toLayer(() =>
 
 const AllLive = Layer.mergeAll(NotifyLive, OtherLive, RemindLive, RefundLive)
 
-/** The deployment's directory of people in these tests: ana (no role) and fin (finance). */
-const people = Directory.layer([{ id: "ana", name: "Ana" }, { id: "fin", name: "Fin", roles: ["finance"] }])
+/**
+ * The deployment's directory of people in these tests: ana (no role) and fin (finance), each reached by their
+ * own path of the receiver.
+ */
+const people = (receiverUrl: string) =>
+  Directory.layer([
+    { id: "ana", name: "Ana", chatWebhooks: [`${receiverUrl}/ana`] },
+    { id: "fin", name: "Fin", roles: ["finance"], chatWebhooks: [`${receiverUrl}/fin`] }
+  ])
 
 type Message = { text: string; blocks: Array<{ type: string; elements?: Array<{ text: { text: string }; url: string }> }> }
 const buttonsOf = (m: Message) =>
@@ -408,10 +415,10 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
 
     it.scoped("chat messages: a person's carry one-click links minted for them, a channel's Open in inbox", () =>
       Effect.gen(function*() {
-        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
-          Effect.provide(people)
-        )
         const receiver = yield* makeReceiver
+        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
+          Effect.provide(people(receiver.url))
+        )
         yield* Effect.gen(function*() {
           const service = yield* webhooks
           yield* service.create({ url: `${receiver.url}/ana`, format: "slack", reviewer: { id: "ana" } })
@@ -443,15 +450,15 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             "the decision and the next request"
           )
           assert.isTrue(receiver.received.every((r) => r.signature.startsWith("v1,")))
-        }).pipe(provideContext(context), allowLocal, Effect.provide(people))
+        }).pipe(provideContext(context), allowLocal, Effect.provide(people(receiver.url)))
       }), { timeout: 60_000 })
 
     it.scoped("issue 19: an operator cannot approve as a reviewer who does not exist (roles come from the Directory only)", () =>
       Effect.gen(function*() {
-        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
-          Effect.provide(people)
-        )
         const receiver = yield* makeReceiver
+        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
+          Effect.provide(people(receiver.url))
+        )
         yield* Effect.gen(function*() {
           const service = yield* webhooks
           // The invented reviewer with an invented role: refused, naming the field, nothing stored.
@@ -475,6 +482,11 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const toFin = yield* service.create({ url: `${receiver.url}/fin`, format: "slack", reviewer: { id: "fin" } }, {
             by: "olga"
           })
+          // fin is real and in finance, but this URL is the operator's, not one of fin's: no link goes there.
+          const toOperator = yield* service.create(
+            { url: `${receiver.url}/stolen`, format: "slack", reviewer: { id: "fin" } },
+            { by: "olga" }
+          )
           // A subscription stored with a reviewer the directory does not know and roles (as before this fix, or
           // written to the database by hand): its roles count for nothing.
           const sql = yield* SqlClient.SqlClient
@@ -483,7 +495,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             WHERE id = ${legacy.subscription.id}`
           const runId = yield* Refund.start({ id: `ghost-${Math.random()}` })
           yield* GatehouseTest.settle
-          yield* drainUntil(() => receiver.received.length >= 3, "the three chat messages of approval.requested")
+          yield* drainUntil(() => receiver.received.length >= 4, "the four chat messages of approval.requested")
           const byPath = (path: string) => {
             const received = receiver.received.filter((r) => r.path.endsWith(path))
             assert.strictEqual(received.length, 1, path)
@@ -492,6 +504,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const inbox = `https://gatehouse.example.com/inbox/${runId}/refund`
           assert.deepStrictEqual(byPath("/legacy"), [["Open in inbox", inbox]], "no link for an unknown reviewer")
           assert.deepStrictEqual(byPath("/ana"), [["Open in inbox", inbox]], "no link for a person who is no assignee")
+          assert.deepStrictEqual(byPath("/stolen"), [["Open in inbox", inbox]], "no link to a destination not theirs")
           const toFinButtons = byPath("/fin")
           assert.deepStrictEqual(toFinButtons.map(([text]) => text), ["Approve", "Deny", "Open"])
           // Nothing was decided; fin's link decides as fin.
@@ -509,6 +522,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             [
               ["olga", toAna.subscription.id, "ana"],
               ["olga", toFin.subscription.id, "fin"],
+              ["olga", toOperator.subscription.id, "fin"],
               ["unknown", legacy.subscription.id, "ana"]
             ]
           )
@@ -523,7 +537,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             ["approve", "deny"]
           )
           assert.isTrue((yield* Audit.verify).valid)
-        }).pipe(provideContext(context), allowLocal, Effect.provide(people))
+        }).pipe(provideContext(context), allowLocal, Effect.provide(people(receiver.url)))
       }), { timeout: 60_000 })
 
     it.scoped("issue 19: a name resolving to 127.0.0.1 is refused at delivery without an allow-list, delivered when named in it", () =>

@@ -116,6 +116,9 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
     it.live("issue 19: an operator cannot create decision authority for an invented reviewer over HTTP", () =>
       Effect.gen(function*() {
         const publicUrl = "https://gatehouse.example.com"
+        const toGhost = yield* makeReceiver
+        const toAna = yield* makeReceiver
+        const toGrace = yield* makeReceiver
         const server = yield* Effect.flatMap(makeEngine, (engine) =>
           serve(
             engine,
@@ -126,13 +129,15 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
             authConfig,
             Layer.mergeAll(
               Webhooks.layerAllowedHosts(["127.0.0.1"]),
-              // The deployment's people: grace is in finance, ana is not.
-              Directory.layer([{ id: "grace", roles: ["finance"] }, { id: "ana" }])
+              // The deployment's people: grace is in finance, ana is not; each has their own chat destination.
+              Directory.layer([
+                { id: "grace", roles: ["finance"], chatWebhooks: [toGrace.url] },
+                { id: "ana", chatWebhooks: [toAna.url] }
+              ])
             ) as Layer.Layer<any>
           ))
         const post = (body: unknown) =>
           server.fetch("/v1/webhooks", { token: tokens.operator, method: "POST", body: JSON.stringify(body) })
-        const toGhost = yield* makeReceiver
         // The attack of the issue: an invented reviewer with the role the approval needs. Refused, naming the field.
         const ghost = yield* post({ url: toGhost.url, format: "slack", reviewer: { id: "ghost", roles: ["finance"] } })
         assert.strictEqual(ghost.status, 400)
@@ -150,9 +155,10 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
           sql`UPDATE gatehouse_webhooks SET reviewer = ${JSON.stringify({ id: "ghost", roles: ["finance"] })}
             WHERE id = ${legacy.subscription.id}`).pipe(Effect.provide(server.context))
-        const toAna = yield* makeReceiver
         yield* operator.webhooks.create({ payload: { url: toAna.url, format: "slack", reviewer: { id: "ana" } } })
-        const toGrace = yield* makeReceiver
+        // grace is real and in finance, but the operator's own receiver is not grace's destination.
+        const toOperator = yield* makeReceiver
+        yield* operator.webhooks.create({ payload: { url: toOperator.url, format: "slack", reviewer: { id: "grace" } } })
         const graces = yield* operator.webhooks.create({
           payload: { url: toGrace.url, format: "slack", reviewer: { id: "grace" } }
         })
@@ -164,13 +170,14 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
           headers: {}
         })
         const requested = (r: { readonly body: string }) => JSON.parse(r.body).text === "Refund 900?"
-        for (const receiver of [toGhost, toAna, toGrace]) {
+        for (const receiver of [toGhost, toAna, toOperator, toGrace]) {
           yield* receiver.until((received) => received.some(requested)).pipe(Effect.timeout("60 seconds"))
         }
         const message = (receiver: typeof toGhost) => receiver.received.find(requested)!.body
         assert.notInclude(message(toGhost), "/inbox/links/", "no action link for a reviewer nobody configured")
         assert.include(message(toGhost), "Open in inbox")
         assert.notInclude(message(toAna), "/inbox/links/", "no action link for a person who is no assignee")
+        assert.notInclude(message(toOperator), "/inbox/links/", "no action link to a destination that is not grace's")
         assert.include(message(toGrace), `${publicUrl}/inbox/links/`, "grace, in finance per the directory, gets links")
         const approval = yield* Effect.flatMap(Approvals.Approvals, (approvals) =>
           approvals.get({ runId: started.runId, nodeId: "refund-decision" })).pipe(Effect.provide(server.context))
@@ -183,7 +190,7 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
           )
         assert.deepStrictEqual(
           audit.filter((e) => e.action === "webhook.created").map((e) => e.actor),
-          ["olivia", "olivia", "olivia"]
+          ["olivia", "olivia", "olivia", "olivia"]
         )
         const minted = audit.filter((e) => e.action === "action-link.minted")
         assert.deepStrictEqual(
