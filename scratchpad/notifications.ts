@@ -4,7 +4,7 @@
  * reviewer approves from the chat message's link. Reminders nudge while it waits. Run it with
  * `npm run example scratchpad/notifications.ts`.
  */
-import { ActionLinks, Approval, GatehouseTest, WebhookDispatcher, Webhooks, Workflow } from "@gatehouse/engine"
+import { ActionLinks, Approval, Directory, GatehouseTest, WebhookDispatcher, Webhooks, Workflow } from "@gatehouse/engine"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -80,10 +80,17 @@ export const scenario = Effect.gen(function*() {
   const endpoint = yield* receiver
   const webhooks = yield* Webhooks.Webhooks
   const { secret } = yield* webhooks.create({ url: `${endpoint.url}/erp`, workflows: ["expense-approval"] })
-  yield* webhooks.create({ url: `${endpoint.url}/chat/maria`, format: "slack", reviewer: { id: "maria" } })
+  // The deployment's directory of people: Maria, reached by her own chat webhook. Links are minted only for
+  // a person of the directory, at their own destination (anyone else gets "Open in inbox").
+  const people = Directory.layer([
+    { id: "maria", name: "Maria", email: "maria@example.com", chatWebhooks: [`${endpoint.url}/chat/maria`] }
+  ])
+  yield* webhooks.create({ url: `${endpoint.url}/chat/maria`, format: "slack", reviewer: { id: "maria" } }).pipe(
+    Effect.provide(people)
+  )
   const dispatcher = yield* Layer.build(
     WebhookDispatcher.layerManualFetch({ links: { publicUrl: "https://gatehouse.example.com" } })
-  ).pipe(Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher)))
+  ).pipe(Effect.provide(people), Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher)))
   // On PostgreSQL an event may become readable a moment after its commit: drain until it is there.
   const deliverUntil = (count: number) =>
     dispatcher.drain.pipe(Effect.repeat({ until: () => endpoint.received.length >= count, times: 200 }))

@@ -4,6 +4,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Gatehouse, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,6 +12,7 @@ import { createHmac } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as os from "node:os"
 import * as path from "node:path"
 import { background, fixtures, ok, okJson, run } from "./utils/cli.js"
 import { serverTarget, tempDir } from "./utils/targets.js"
@@ -122,6 +124,42 @@ describe("gatehouse webhooks on a SQLite file", () => {
     assert.strictEqual(twice.code, 3, twice.stderr)
     assert.include(twice.stderr, "gatehouse webhooks list")
   }, 240_000)
+
+  it("issue 19: `webhooks add --reviewer ghost --role finance` is refused; only a person of the directory is accepted", async () => {
+    const own = path.join(temp.dir, "authority.db")
+    const people = { ...env, GATEHOUSE_DIRECTORY: JSON.stringify([{ id: "grace", roles: ["finance"] }]) }
+    const add = (reviewer: ReadonlyArray<string>, file: string) =>
+      run(["webhooks", "add", url, "--format", "slack", ...reviewer, "--secret-file", path.join(temp.dir, file),
+        "--database", own, "--json"], { env: people })
+    const ghost = await add(["--reviewer", "ghost", "--role", "finance"], "ghost.secret")
+    assert.strictEqual(ghost.code, 2, ghost.stderr)
+    assert.include(ghost.stderr, "reviewer.roles")
+    const borrowed = await add(["--reviewer", "grace", "--role", "finance"], "borrowed.secret")
+    assert.strictEqual(borrowed.code, 2, borrowed.stderr)
+    const unknown = await add(["--reviewer", "ghost"], "unknown.secret")
+    assert.strictEqual(unknown.code, 2, unknown.stderr)
+    assert.include(unknown.stderr, "reviewer.id")
+    for (const file of ["ghost.secret", "borrowed.secret", "unknown.secret"]) {
+      assert.isFalse(fs.existsSync(path.join(temp.dir, file)), "no secret written")
+    }
+    assert.deepStrictEqual(await okJson(["webhooks", "list", "--database", own], people), [], "nothing stored")
+    // Without the directory even grace is nobody here.
+    const withoutDirectory = await run(["webhooks", "add", url, "--format", "slack", "--reviewer", "grace",
+      "--secret-file", path.join(temp.dir, "nodir.secret"), "--database", own], { env })
+    assert.strictEqual(withoutDirectory.code, 2, withoutDirectory.stderr)
+    const added = await add(["--reviewer", "grace"], "grace.secret")
+    assert.strictEqual(added.code, 0, added.stderr)
+    assert.deepStrictEqual(JSON.parse(added.stdout).subscription.reviewer, { id: "grace" })
+    // Who created it is in the audit chain: the local user.
+    const audit = await Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      return yield* sql<{ actor: string; data: string }>`SELECT actor, data FROM gatehouse_audit
+        WHERE action = 'webhook.created'`
+    }).pipe(Effect.provide(Gatehouse.layerClientSqlite({ filename: own })), Effect.scoped, Effect.runPromise)
+    assert.deepStrictEqual(audit.map((row) => [row.actor, JSON.parse(row.data).reviewer]), [
+      [`cli:${os.userInfo().username}`, "grace"]
+    ])
+  }, 240_000)
 })
 
 describe("gatehouse worker delivers webhooks", () => {
@@ -201,6 +239,12 @@ describe("gatehouse webhooks against a real gatehouse serve", () => {
     const internal = await run(["webhooks", "add", "http://192.168.1.1/x", "--secret-file", path.join(temp.dir, "y"),
       ...read()])
     assert.strictEqual(internal.code, 2, internal.stderr)
+    // Issue 19: an operator cannot give an invented reviewer a role through the server either.
+    const ghost = await run(["webhooks", "add", "https://hooks.example.com/ghost", "--format", "slack", "--reviewer",
+      "ghost", "--role", "finance", "--secret-file", path.join(temp.dir, "ghost"), ...read()])
+    assert.strictEqual(ghost.code, 2, ghost.stderr)
+    assert.include(ghost.stderr, "reviewer.roles")
+    assert.isFalse(fs.existsSync(path.join(temp.dir, "ghost")))
     const reviewer = await run(["webhooks", "list", ...target.connection, ...target.reviewer("quinn")])
     assert.strictEqual(reviewer.code, 6, reviewer.stderr)
     await ok(["webhooks", "remove", added.subscription.id, ...read()])

@@ -6,6 +6,13 @@
  * front end shows `inspect`'s answer as a confirm page, and only the confirmation calls `redeem`, which
  * decides through `Approvals.decide`'s rules in the same transaction that uses the link up.
  *
+ * Who a link may be minted for: a person who may take that action now by `Approvals.decide`'s rules, with
+ * roles that come from a trusted source only. A reviewer given by id gets the roles the deployment's
+ * `Directory` gives them (none when it does not know them); a reviewer given with roles is taken as the
+ * caller vouches for it, so pass only an authenticated principal or a `Directory` entry, never roles from
+ * a request. Every link minted is recorded in the audit chain (`action-link.minted`: for whom, which
+ * verdict, who asked).
+ *
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -17,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as Approvals from "./Approvals.js"
+import * as Directory from "./Directory.js"
 import { makeActionLinkStore } from "./internal/actionLinks.js"
 import { sha256 } from "./internal/canonical.js"
 import type { ActionLinkRow } from "./internal/rows.js"
@@ -25,6 +33,7 @@ import * as PgWakeups from "./internal/pgWakeups.js"
 import { JsonValue, Text } from "./internal/json.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
+import { appendAudit } from "./internal/log.js"
 import type { StorageError } from "./StorageError.js"
 
 /**
@@ -58,8 +67,14 @@ export const defaultLifetimeMillis: number = 7 * 24 * 60 * 60 * 1000
 export const MintInput = Schema.Struct({
   runId: Schema.NonEmptyString.pipe(Schema.maxLength(300), Schema.compose(Text)),
   nodeId: Schema.NonEmptyString.pipe(Schema.maxLength(300), Schema.compose(Text)),
+  /**
+   * An id (roles from the `Directory`), or a reviewer with the roles the caller vouches for (an
+   * authenticated principal, a `Directory` entry).
+   */
   reviewer: Schema.Union(Approvals.Reviewer.fields.id, Approvals.Reviewer),
   verdict: LinkVerdict,
+  /** Who asks for the link, for the audit (`webhook:wh_…`); default the reviewer. */
+  by: Schema.optional(Schema.NonEmptyString.pipe(Schema.maxLength(300), Schema.compose(Text))),
   /** Epoch milliseconds; capped at the approval's deadline. */
   expiresAt: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
@@ -181,7 +196,10 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
           Effect.mapError((error) => new Approvals.InvalidDecision({ reason: formatError(error) }))
         )
         const reviewer: Approvals.Reviewer = typeof decoded.reviewer === "string"
-          ? { id: decoded.reviewer }
+          ? yield* Effect.map(
+            Effect.flatMap(Directory.Directory, (directory) => directory.find(decoded.reviewer as string)),
+            (person) => ({ id: decoded.reviewer as string, roles: Option.match(person, { onNone: () => [], onSome: (p) => p.roles }) })
+          )
           : decoded.reviewer
         const approval = yield* approvals.get({ runId: decoded.runId, nodeId: decoded.nodeId })
         const address = { runId: approval.runId, nodeId: approval.nodeId }
@@ -206,17 +224,27 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
           return yield* new Approvals.InvalidDecision({ reason: "expiresAt: the link would already have expired" })
         }
         const token = randomBytes(32).toString("base64url")
-        yield* links.insert({
-          tokenHash: sha256(token),
-          ...address,
-          reviewer: reviewer.id,
-          roles: reviewer.roles ?? [],
-          verdict: decoded.verdict,
-          requestHash: approval.requestHash,
-          expiresAt,
-          createdAt: now,
-          usedAt: undefined
-        })
+        yield* Effect.all([
+          links.insert({
+            tokenHash: sha256(token),
+            ...address,
+            reviewer: reviewer.id,
+            roles: reviewer.roles ?? [],
+            verdict: decoded.verdict,
+            requestHash: approval.requestHash,
+            expiresAt,
+            createdAt: now,
+            usedAt: undefined
+          }),
+          appendAudit(sql, {
+            ...address,
+            action: "action-link.minted",
+            actor: decoded.by ?? reviewer.id,
+            requestHash: approval.requestHash,
+            data: { reviewer: reviewer.id, roles: reviewer.roles ?? [], verdict: decoded.verdict, expiresAt },
+            now
+          })
+        ], { discard: true }).pipe(PgWakeups.withTransaction(sql))
         return { token, expiresAt }
       })
 

@@ -238,7 +238,9 @@ export const actionUrl = (links: Links, token: string): string =>
   links.actionUrl?.(token) ?? `${links.publicUrl.replace(/\/+$/, "")}/inbox/links/${encodeURIComponent(token)}`
 
 /**
- * The person a message is for: an id, and the roles their links may decide with.
+ * The person a message is for: an id, and the roles their links may decide with. The roles must come from
+ * a trusted source (the `Directory`, an authenticated principal), never from a request: the dispatcher
+ * takes them from the `Directory` only.
  *
  * @since 0.1.0
  * @category models

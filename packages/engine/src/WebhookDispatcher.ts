@@ -33,6 +33,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
+import * as Directory from "./Directory.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
 import {
@@ -44,6 +45,7 @@ import {
   unsealSecret,
   wants
 } from "./internal/webhookPolicy.js"
+import { pinnedFetch, resolveDestination } from "./internal/webhookHttp.js"
 import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
 import { emitDueReminders } from "./internal/reminders.js"
 import * as WebhookMetrics from "./internal/webhookMetrics.js"
@@ -74,7 +76,10 @@ export interface DispatcherOptions {
   readonly owner?: string | undefined
   /**
    * Where chat messages (`format: "slack"` subscriptions) link to: the server's public URL. Without it they
-   * carry no links. Approve / Deny links are minted with `ActionLinks` when it is in context.
+   * carry no links. Approve / Deny links are minted with `ActionLinks` when it is in context, and only for a
+   * subscription's reviewer whom the `Directory` knows, sent to one of that person's own `chatWebhooks`, and
+   * who is, with the roles the directory gives them, among the approval's reviewers; every other message
+   * carries "Open in inbox" only.
    */
   readonly links?: SlackMessage.Links | undefined
 }
@@ -138,26 +143,45 @@ export const make = (
     const allowedHosts = yield* AllowedHosts
     const secretKey = yield* SecretKey
     const actionLinks = yield* Effect.serviceOption(ActionLinks.ActionLinks)
-    const mint: SlackMessage.Mint | undefined = Option.isSome(actionLinks)
-      ? (input) => actionLinks.value.mint(input)
-      : undefined
+    // The deployment's directory of people where the dispatcher is built: the only source of a link
+    // recipient's roles (a subscription names a person, it never gives them authority).
+    const directory = yield* Directory.Directory
     const decodeEvent = Schema.decodeUnknown(Schema.parseJson(WebhookEvent))
+    /**
+     * Who a subscription's links may be minted for: its reviewer as the directory knows them (roles from the
+     * directory only; roles stored with an older subscription count for nothing), and only when the
+     * subscription's URL is one of that person's own chat destinations in the directory; otherwise nobody.
+     */
+    const recipientOf = (subscription: WebhookRow) =>
+      subscription.reviewer === undefined || Option.isNone(actionLinks)
+        ? Effect.succeed(Option.none<SlackMessage.Reviewer>())
+        : Effect.map(
+          directory.find(subscription.reviewer.id),
+          Option.flatMap((person) =>
+            Directory.reaches(person, subscription.url)
+              ? Option.some<SlackMessage.Reviewer>({ id: person.id, roles: person.roles })
+              : Option.none()
+          )
+        )
     // The bytes sent: the stored event, or for a chat destination the message about it, with links minted
-    // now (only their hashes are stored, by `ActionLinks`).
-    const payloadOf = (
-      subscription: { readonly format: "standard" | "slack"; readonly reviewer?: SlackMessage.Reviewer | undefined },
-      delivery: DeliveryRow
-    ) =>
+    // now (only their hashes are stored, by `ActionLinks`, which audits each one and refuses a person who is
+    // not among the approval's reviewers: the message then carries "Open in inbox" only).
+    const payloadOf = (subscription: WebhookRow, delivery: DeliveryRow) =>
       subscription.format === "standard"
         ? Effect.succeed(delivery.body)
-        : decodeEvent(delivery.body).pipe(
-          Effect.flatMap((event) =>
-            SlackMessage.render(event, { links: options.links, reviewer: subscription.reviewer, mint }).pipe(
-              Effect.map((message) => JSON.stringify(message ?? { text: `Gatehouse: ${event.type}` }))
-            )
-          ),
-          Effect.orElseSucceed(() => JSON.stringify({ text: "Gatehouse event" }))
-        )
+        : Effect.gen(function*() {
+          const event = yield* decodeEvent(delivery.body)
+          const recipient = yield* recipientOf(subscription)
+          const mint: SlackMessage.Mint | undefined = Option.isSome(actionLinks) && Option.isSome(recipient)
+            ? (input) => actionLinks.value.mint({ ...input, by: `webhook:${subscription.id}` })
+            : undefined
+          const message = yield* SlackMessage.render(event, {
+            links: options.links,
+            reviewer: Option.getOrUndefined(recipient),
+            mint
+          })
+          return JSON.stringify(message ?? { text: `Gatehouse: ${event.type}` })
+        }).pipe(Effect.orElseSucceed(() => JSON.stringify({ text: "Gatehouse event" })))
     const owner = options.owner ?? `dispatcher-${randomUUID()}`
     const timeout = Duration.decode(options.timeout ?? "10 seconds")
     // A claim outlives its attempt, so no live claimer's delivery is taken over.
@@ -312,6 +336,18 @@ export const make = (
         }
         const problem = destinationProblem(subscription.url, allowedHosts)
         if (problem !== undefined) return yield* finish({ delivered: false, final: true, error: problem.reason })
+        // Resolved now, every address checked, and the connection made to the checked one (a name that
+        // answers otherwise a moment later is not asked again).
+        const resolved = yield* resolveDestination(subscription.url, allowedHosts).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => ({ reason: `resolving the host timed out after ${Duration.format(timeout)}`, final: false })
+          }),
+          Effect.either
+        )
+        if (resolved._tag === "Left") {
+          return yield* finish({ delivered: false, final: resolved.left.final, error: resolved.left.reason })
+        }
         const secrets = subscription.secrets.flatMap((stored) => {
           const secret = unsealSecret(stored.secret, secretKey === undefined ? undefined : Redacted.value(secretKey))
           return secret === undefined ? [] : [{ ...stored, secret }]
@@ -342,6 +378,8 @@ export const make = (
             Effect.map(readPrefix(response.stream), (text) => ({ status: response.status, text }))
           ),
           Effect.scoped,
+          // The fetch client connects to the pinned address; another client resolves for itself.
+          Effect.provideService(FetchHttpClient.Fetch, pinnedFetch(resolved.right)),
           Effect.timeoutFail({ duration: timeout, onTimeout: () => `timed out after ${Duration.format(timeout)}` }),
           Effect.either
         )
@@ -467,8 +505,9 @@ export const layer = (
   )
 
 /**
- * `layer` with `fetch` as the HTTP client. Redirects are not followed: a 3xx answer is a failed attempt, so
- * a receiver cannot bounce a delivery to a host outside the allow-list.
+ * `layer` with `fetch` as the HTTP client, connecting to the address each delivery's host was resolved to
+ * and checked against (see `Webhooks.AllowedHosts`). Redirects are not followed: a 3xx answer is a failed
+ * attempt, so a receiver cannot bounce a delivery to a host outside the allow-list.
  *
  * @since 0.1.0
  * @category layers

@@ -36,6 +36,9 @@ import * as Redacted from "effect/Redacted"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
+import * as Directory from "./Directory.js"
+import { appendAudit } from "./internal/log.js"
+import * as PgWakeups from "./internal/pgWakeups.js"
 import { mapStorage } from "./internal/storageError.js"
 import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
 import { destinationProblem, newMessageId, newSecret, sealSecret } from "./internal/webhookPolicy.js"
@@ -43,9 +46,11 @@ import type { StorageError } from "./StorageError.js"
 
 /**
  * The destination hosts webhooks may be sent to (`"hooks.example.com"`, `"*.example.com"`, `"127.0.0.1"`).
- * Unset, any host is allowed except the local machine's and private networks' addresses (`localhost`,
- * `127.0.0.1`, `10.x`, `192.168.x`, …). Checked when a subscription is created and again before each
- * delivery.
+ * Unset, any host is allowed except the local machine's and private networks' names and addresses
+ * (`localhost`, `localhost.`, `127.0.0.1`, `[::1]`, `[::ffff:127.0.0.1]`, `10.x`, `192.168.x`, …). Checked
+ * when a subscription is created and again before each delivery, where the host is also resolved: every
+ * address it resolves to must be public, unless this list names the host exactly (not by a wildcard), and
+ * the delivery connects to the address checked.
  *
  * @since 0.1.0
  * @category config
@@ -129,8 +134,12 @@ export class Subscription extends Schema.Class<Subscription>("@gatehouse/engine/
   maxConcurrency: Schema.Number,
   /** `standard`: the event as JSON; `slack`: a chat message about an approval (`SlackMessage`). */
   format: Schema.Literal("standard", "slack"),
-  /** For a chat message to a person: who the one-click links are minted for. */
-  reviewer: Schema.optional(Schema.Struct({ id: Schema.String, roles: Schema.optional(Schema.Array(Schema.String)) })),
+  /**
+   * For a chat message to a person: the id, in the deployment's `Directory`, of whom the one-click links are
+   * minted for (with the roles the directory gives them, while they are among an approval's reviewers, and
+   * only when this subscription's URL is one of that person's `chatWebhooks`: "Open in inbox" otherwise).
+   */
+  reviewer: Schema.optional(Schema.Struct({ id: Schema.String })),
   /** How many signing secrets are in use (more than one during a rotation). */
   secrets: Schema.Number,
   createdAt: Schema.Number,
@@ -255,12 +264,14 @@ export const CreateInput = Schema.Struct({
   maxConcurrency: Schema.optional(Schema.Int.pipe(Schema.between(1, 64))),
   /** `slack`: Slack-compatible chat messages (incoming-webhook JSON) about approvals instead of the event. */
   format: Schema.optional(Schema.Literal("standard", "slack")),
-  /** With `format: "slack"` to a person: the reviewer whose Approve / Deny links the messages carry. */
+  /**
+   * With `format: "slack"` to a person: the id of a person in the deployment's `Directory`, whose Approve /
+   * Deny links the messages carry while they are among an approval's reviewers. `roles` is refused: roles
+   * come from the directory, never from the request (kept in the schema only to name it in the error).
+   */
   reviewer: Schema.optional(Schema.Struct({
     id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-    roles: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))).pipe(
-      Schema.maxItems(50)
-    ))
+    roles: Schema.optional(Schema.Array(Schema.String.pipe(Schema.maxLength(100))).pipe(Schema.maxItems(50)))
   }))
 }).annotations({ identifier: "CreateWebhook" })
 
@@ -346,9 +357,13 @@ export class DeliveryNotFound extends Schema.TaggedError<DeliveryNotFound>("@gat
  * @category tags
  */
 export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks, {
-  /** Stores a subscription; the secret is returned here and never again. */
+  /**
+   * Stores a subscription; the secret is returned here and never again. `by` (who creates it: the
+   * authenticated principal) is recorded in the audit chain with the subscription.
+   */
   readonly create: (
-    input: CreateInput
+    input: CreateInput,
+    options?: { readonly by?: string | undefined }
   ) => Effect.Effect<
     { readonly subscription: Subscription; readonly secret: string },
     InvalidWebhook | DestinationNotAllowed | StorageError
@@ -398,7 +413,7 @@ const toSubscription = (row: WebhookRow): Subscription =>
     enabled: row.enabled,
     maxConcurrency: row.maxConcurrency,
     format: row.format,
-    ...(row.reviewer !== undefined ? { reviewer: row.reviewer } : {}),
+    ...(row.reviewer !== undefined ? { reviewer: { id: row.reviewer.id } } : {}),
     secrets: row.secrets.length,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt
@@ -442,13 +457,28 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
     Effect.flatMap(store.getWebhook(webhookId), (row) =>
       row === undefined ? Effect.fail(new WebhookNotFound({ webhookId })) : Effect.succeed(row))
 
-  const create = (input: CreateInput) =>
+  const create = (input: CreateInput, options: { readonly by?: string | undefined } = {}) =>
     Effect.gen(function*() {
       const valid = yield* Schema.decodeUnknown(CreateInput)(input, { onExcessProperty: "error" }).pipe(
         Effect.mapError(invalid)
       )
       if (valid.reviewer !== undefined && valid.format !== "slack") {
         return yield* new InvalidWebhook({ field: "reviewer", reason: "only chat messages (format: slack) carry links" })
+      }
+      if (valid.reviewer?.roles !== undefined) {
+        return yield* new InvalidWebhook({
+          field: "reviewer.roles",
+          reason: "roles cannot be given: a reviewer's roles come from the deployment's directory of people"
+        })
+      }
+      if (valid.reviewer !== undefined) {
+        const directory = yield* Directory.Directory
+        if (Option.isNone(yield* directory.find(valid.reviewer.id))) {
+          return yield* new InvalidWebhook({
+            field: "reviewer.id",
+            reason: `${valid.reviewer.id} is not in the deployment's directory of people (GATEHOUSE_DIRECTORY)`
+          })
+        }
       }
       const allowed = yield* AllowedHosts
       const problem = destinationProblem(valid.url, allowed)
@@ -459,19 +489,37 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       const id = `wh_${randomUUID().replaceAll("-", "")}`
       const secret = newSecret()
       const key = yield* SecretKey
-      yield* store.insertWebhook({
-        id,
-        url: valid.url,
-        description: valid.description,
-        eventTypes: valid.eventTypes,
-        workflows: valid.workflows,
-        secrets: [{ secret: sealSecret(secret, key === undefined ? undefined : Redacted.value(key)) }],
-        enabled: valid.enabled ?? true,
-        maxConcurrency: valid.maxConcurrency ?? 4,
-        format: valid.format ?? "standard",
-        reviewer: valid.reviewer,
-        now
-      })
+      const format = valid.format ?? "standard"
+      yield* Effect.all([
+        store.insertWebhook({
+          id,
+          url: valid.url,
+          description: valid.description,
+          eventTypes: valid.eventTypes,
+          workflows: valid.workflows,
+          secrets: [{ secret: sealSecret(secret, key === undefined ? undefined : Redacted.value(key)) }],
+          enabled: valid.enabled ?? true,
+          maxConcurrency: valid.maxConcurrency ?? 4,
+          format,
+          reviewer: valid.reviewer === undefined ? undefined : { id: valid.reviewer.id },
+          now
+        }),
+        appendAudit(sql, {
+          runId: undefined,
+          action: "webhook.created",
+          actor: options.by ?? "unknown",
+          data: {
+            webhookId: id,
+            // The host only: a chat webhook's URL is itself a secret.
+            host: new URL(valid.url).host,
+            format,
+            reviewer: valid.reviewer?.id ?? null,
+            eventTypes: valid.eventTypes ?? null,
+            workflows: valid.workflows ?? null
+          },
+          now
+        })
+      ], { discard: true }).pipe(PgWakeups.withTransaction(sql))
       const subscription = toSubscription(yield* find(id).pipe(Effect.orDie))
       return { subscription, secret }
     }).pipe(mapStorage("Webhooks.create"))

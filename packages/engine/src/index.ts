@@ -17,6 +17,11 @@ export * as Audit from "./Audit.js"
 /**
  * @since 0.1.0
  */
+export * as Directory from "./Directory.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as DurableClock from "./DurableClock.js"
 
 /**

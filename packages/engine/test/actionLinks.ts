@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { ActionLinks, Approval, Approvals, Audit, GatehouseTest, Workflow } from "@gatehouse/engine"
+import { ActionLinks, Approval, Approvals, Audit, Directory, GatehouseTest, Workflow } from "@gatehouse/engine"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -142,6 +142,29 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const forged = yield* Effect.flip(links.redeem({ token: "A".repeat(43) }))
           assert.strictEqual((forged as ActionLinks.ActionLinkRefused).reason, "unknown")
           assert.strictEqual((yield* (yield* Approvals.Approvals).get({ runId, nodeId: "refund" })).status, "waiting-approval")
+        }).pipe(provideContext(context))
+      }))
+
+    it.scoped("issue 19: a reviewer given by id gets the Directory's roles only; every mint is audited", () =>
+      Effect.gen(function*() {
+        const context = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Refund.start({ id: "L-dir" })
+          yield* GatehouseTest.settle
+          const links = yield* ActionLinks.ActionLinks
+          // Nobody in the directory: an id alone carries no role.
+          const nobody = yield* Effect.flip(links.mint({ runId, nodeId: "refund", reviewer: "grace", verdict: "deny" }))
+          assert.strictEqual(nobody._tag, "NotAuthorized")
+          const minted = yield* links.mint({ runId, nodeId: "refund", reviewer: "grace", verdict: "deny", by: "mailer" }).pipe(
+            Effect.provide(Directory.layer([{ id: "grace", roles: ["finance"] }]))
+          )
+          assert.deepStrictEqual((yield* links.inspect(minted.token)).reviewer.roles, ["finance"])
+          const audit = (yield* Audit.forRun(runId)).filter((entry) => entry.action === "action-link.minted")
+          assert.deepStrictEqual(
+            audit.map((entry) => [entry.actor, entry.data]),
+            [["mailer", { reviewer: "grace", roles: ["finance"], verdict: "deny", expiresAt: minted.expiresAt }]]
+          )
+          assert.isTrue((yield* Audit.verify).valid)
         }).pipe(provideContext(context))
       }))
 

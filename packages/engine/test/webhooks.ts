@@ -4,6 +4,8 @@ import {
   ActionLinks,
   Approval,
   Approvals,
+  Audit,
+  Directory,
   GatehouseTest,
   WebhookDispatcher,
   Webhooks,
@@ -18,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
+import * as os from "node:os"
 import type { MakeDatabase } from "./utils/database.js"
 import { buildEngine, provideContext } from "./utils/engine.js"
 import { makeReceiver, type Received, verifySignature } from "./utils/receiver.js"
@@ -70,7 +73,39 @@ const RemindLive = Remind.toLayer(() =>
   })
 )
 
-const AllLive = Layer.mergeAll(NotifyLive, OtherLive, RemindLive)
+const Refund = Workflow.make({
+  name: "wh-refund",
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String,
+  idempotencyKey: (payload) => payload.id
+})
+
+const RefundLive = Refund.toLayer(() =>
+  Effect.gen(function*() {
+    const decision = yield* Approval.request("refund", {
+      title: "Refund 900?",
+      onDeny: "continue",
+      reviewers: { roles: ["finance"] }
+    })
+    return `${decision.outcome} by ${decision.decidedBy}`
+  })
+)
+
+const AllLive = Layer.mergeAll(NotifyLive, OtherLive, RemindLive, RefundLive)
+
+/**
+ * The deployment's directory of people in these tests: ana (no role) and fin (finance), each reached by their
+ * own path of the receiver.
+ */
+const people = (receiverUrl: string) =>
+  Directory.layer([
+    { id: "ana", name: "Ana", chatWebhooks: [`${receiverUrl}/ana`] },
+    { id: "fin", name: "Fin", roles: ["finance"], chatWebhooks: [`${receiverUrl}/fin`] }
+  ])
+
+type Message = { text: string; blocks: Array<{ type: string; elements?: Array<{ text: { text: string }; url: string }> }> }
+const buttonsOf = (m: Message) =>
+  m.blocks.flatMap((b) => b.type === "actions" ? b.elements!.map((e) => [e.text.text, e.url] as const) : [])
 
 const bodyOf = (received: Received): { type: string; data: { event?: string; runId?: string; workflow?: string; approval?: { title: string } } } =>
   JSON.parse(received.body)
@@ -380,8 +415,10 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
 
     it.scoped("chat messages: a person's carry one-click links minted for them, a channel's Open in inbox", () =>
       Effect.gen(function*() {
-        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } })
         const receiver = yield* makeReceiver
+        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
+          Effect.provide(people(receiver.url))
+        )
         yield* Effect.gen(function*() {
           const service = yield* webhooks
           yield* service.create({ url: `${receiver.url}/ana`, format: "slack", reviewer: { id: "ana" } })
@@ -391,11 +428,9 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const runId = yield* Notify.start({ id: "chat" })
           yield* GatehouseTest.settle
           yield* drainUntil(() => receiver.received.length >= 2, "the two messages of approval.requested")
-          type Message = { text: string; blocks: Array<{ type: string; elements?: Array<{ text: { text: string }; url: string }> }> }
           const messages = receiver.received.map((r) => JSON.parse(r.body) as Message)
           assert.strictEqual(messages.length, 2, "run.started makes no chat message")
-          const buttons = (m: Message) =>
-            m.blocks.flatMap((b) => b.type === "actions" ? b.elements!.map((e) => [e.text.text, e.url]) : [])
+          const buttons = buttonsOf
           const toAna = buttons(messages.find((m) => buttons(m).length === 3)!)
           const toChannel = buttons(messages.find((m) => buttons(m).length === 1)!)
           assert.deepStrictEqual(toChannel.map(([text]) => text), ["Open in inbox"])
@@ -415,7 +450,138 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
             "the decision and the next request"
           )
           assert.isTrue(receiver.received.every((r) => r.signature.startsWith("v1,")))
-        }).pipe(provideContext(context), allowLocal)
+        }).pipe(provideContext(context), allowLocal, Effect.provide(people(receiver.url)))
+      }), { timeout: 60_000 })
+
+    it.scoped("issue 19: an operator cannot approve as a reviewer who does not exist (roles come from the Directory only)", () =>
+      Effect.gen(function*() {
+        const receiver = yield* makeReceiver
+        const context = yield* engine({ links: { publicUrl: "https://gatehouse.example.com" } }).pipe(
+          Effect.provide(people(receiver.url))
+        )
+        yield* Effect.gen(function*() {
+          const service = yield* webhooks
+          // The invented reviewer with an invented role: refused, naming the field, nothing stored.
+          const ghost = yield* service.create(
+            { url: `${receiver.url}/ghost`, format: "slack", reviewer: { id: "ghost", roles: ["finance"] } },
+            { by: "olga" }
+          ).pipe(Effect.flip)
+          assert.deepInclude(ghost, { _tag: "InvalidWebhook", field: "reviewer.roles" })
+          const stolen = yield* service.create(
+            { url: `${receiver.url}/ghost`, format: "slack", reviewer: { id: "ana", roles: ["finance"] } }
+          ).pipe(Effect.flip)
+          assert.deepInclude(stolen, { _tag: "InvalidWebhook", field: "reviewer.roles" })
+          const unknown = yield* service.create({ url: `${receiver.url}/ghost`, format: "slack", reviewer: { id: "ghost" } })
+            .pipe(Effect.flip)
+          assert.deepInclude(unknown, { _tag: "InvalidWebhook", field: "reviewer.id" })
+          assert.strictEqual((yield* service.list).length, 0)
+          // ana is a person of the directory but not in finance; fin is. olga, an operator, creates both.
+          const toAna = yield* service.create({ url: `${receiver.url}/ana`, format: "slack", reviewer: { id: "ana" } }, {
+            by: "olga"
+          })
+          const toFin = yield* service.create({ url: `${receiver.url}/fin`, format: "slack", reviewer: { id: "fin" } }, {
+            by: "olga"
+          })
+          // fin is real and in finance, but this URL is the operator's, not one of fin's: no link goes there.
+          const toOperator = yield* service.create(
+            { url: `${receiver.url}/stolen`, format: "slack", reviewer: { id: "fin" } },
+            { by: "olga" }
+          )
+          // A subscription stored with a reviewer the directory does not know and roles (as before this fix, or
+          // written to the database by hand): its roles count for nothing.
+          const sql = yield* SqlClient.SqlClient
+          const legacy = yield* service.create({ url: `${receiver.url}/legacy`, format: "slack", reviewer: { id: "ana" } })
+          yield* sql`UPDATE gatehouse_webhooks SET reviewer = ${JSON.stringify({ id: "ghost", roles: ["finance"] })}
+            WHERE id = ${legacy.subscription.id}`
+          const runId = yield* Refund.start({ id: `ghost-${Math.random()}` })
+          yield* GatehouseTest.settle
+          yield* drainUntil(() => receiver.received.length >= 4, "the four chat messages of approval.requested")
+          const byPath = (path: string) => {
+            const received = receiver.received.filter((r) => r.path.endsWith(path))
+            assert.strictEqual(received.length, 1, path)
+            return buttonsOf(JSON.parse(received[0].body) as Message)
+          }
+          const inbox = `https://gatehouse.example.com/inbox/${runId}/refund`
+          assert.deepStrictEqual(byPath("/legacy"), [["Open in inbox", inbox]], "no link for an unknown reviewer")
+          assert.deepStrictEqual(byPath("/ana"), [["Open in inbox", inbox]], "no link for a person who is no assignee")
+          assert.deepStrictEqual(byPath("/stolen"), [["Open in inbox", inbox]], "no link to a destination not theirs")
+          const toFinButtons = byPath("/fin")
+          assert.deepStrictEqual(toFinButtons.map(([text]) => text), ["Approve", "Deny", "Open"])
+          // Nothing was decided; fin's link decides as fin.
+          const approvals = yield* Approvals.Approvals
+          assert.strictEqual((yield* approvals.get({ runId, nodeId: "refund" })).status, "waiting-approval")
+          const token = decodeURIComponent(toFinButtons[0][1].split("/inbox/links/")[1])
+          const decided = yield* (yield* ActionLinks.ActionLinks).redeem({ token })
+          assert.strictEqual(decided.status, "decided")
+          assert.strictEqual((decided.approval.decision as { decidedBy: string }).decidedBy, "fin")
+          // Audited: who created each subscription, and for whom links were minted (by which subscription).
+          const created = yield* sql<{ actor: string; data: string }>`SELECT actor, data FROM gatehouse_audit
+            WHERE action = 'webhook.created' ORDER BY seq`
+          assert.deepStrictEqual(
+            created.map((row) => [row.actor, JSON.parse(row.data).webhookId, JSON.parse(row.data).reviewer]),
+            [
+              ["olga", toAna.subscription.id, "ana"],
+              ["olga", toFin.subscription.id, "fin"],
+              ["olga", toOperator.subscription.id, "fin"],
+              ["unknown", legacy.subscription.id, "ana"]
+            ]
+          )
+          assert.notInclude(created.map((row) => row.data).join(), receiver.url, "the URL (a secret for chat) is not audited")
+          const minted = (yield* Audit.forRun(runId)).filter((entry) => entry.action === "action-link.minted")
+          assert.deepStrictEqual(
+            minted.map((entry) => [entry.actor, (entry.data as { reviewer: string }).reviewer]).sort(),
+            [[`webhook:${toFin.subscription.id}`, "fin"], [`webhook:${toFin.subscription.id}`, "fin"]]
+          )
+          assert.deepStrictEqual(
+            minted.map((entry) => (entry.data as { verdict: string }).verdict).sort(),
+            ["approve", "deny"]
+          )
+          assert.isTrue((yield* Audit.verify).valid)
+        }).pipe(provideContext(context), allowLocal, Effect.provide(people(receiver.url)))
+      }), { timeout: 60_000 })
+
+    it.scoped("issue 19: a name resolving to 127.0.0.1 is refused at delivery without an allow-list, delivered when named in it", () =>
+      Effect.gen(function*() {
+        const context = yield* engine()
+        const receiver = yield* makeReceiver
+        // The machine's own name (from /etc/hosts: 127.0.0.1 here) passes the check on the URL: only resolving
+        // it shows where it points.
+        const name = os.hostname().toLowerCase()
+        const port = new URL(receiver.url).port
+        yield* Effect.gen(function*() {
+          const service = yield* webhooks
+          const { subscription } = yield* service.create({ url: `http://${name}:${port}/inside`, workflows: ["wh-other"] })
+            .pipe(Effect.provide(Layer.succeed(Webhooks.AllowedHosts, undefined)))
+          const open = yield* Layer.build(WebhookDispatcher.layerManualFetch({ timeout: "5 seconds" })).pipe(
+            Effect.provide(Layer.succeed(Webhooks.AllowedHosts, undefined)),
+            Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher))
+          )
+          yield* Other.start({ id: `inside-${Math.random()}` })
+          yield* GatehouseTest.settle
+          const dead = () =>
+            Effect.map(service.deliveries({ webhookId: subscription.id, status: "dead" }), (page) => page.deliveries)
+          for (let i = 0; i < 1200 && (yield* dead()).length < 2; i++) {
+            yield* open.drain
+            yield* TestServices.provideLive(Effect.sleep("50 millis"))
+          }
+          const refused = yield* dead()
+          assert.strictEqual(refused.length, 2, "run.started and approval.requested dead-lettered")
+          assert.strictEqual(receiver.received.length, 0, "nothing reached the receiver")
+          const detail = yield* service.getDelivery(refused[0].id)
+          assert.match(detail.history![0].error!, /resolves to .*an internal address/)
+          // The deployment names the host exactly: it is delivered, to the address resolved and checked.
+          yield* service.redeliver(refused[0].id)
+          const allowed = yield* Layer.build(WebhookDispatcher.layerManualFetch({ timeout: "5 seconds" })).pipe(
+            Effect.provide(Webhooks.layerAllowedHosts([name])),
+            Effect.map(Context.get(WebhookDispatcher.WebhookDispatcher))
+          )
+          for (let i = 0; i < 1200 && receiver.received.length === 0; i++) {
+            yield* allowed.drain
+            yield* TestServices.provideLive(Effect.sleep("50 millis"))
+          }
+          assert.strictEqual(receiver.received.length, 1)
+          assert.strictEqual(receiver.received[0].id, refused[0].id)
+        }).pipe(provideContext(context))
       }), { timeout: 60_000 })
 
     it.scoped("with a sealing key the secret is not in the database; without the key nothing is signed", () =>

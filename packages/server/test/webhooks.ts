@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Webhooks } from "@gatehouse/engine"
+import { Approvals, Directory, Webhooks } from "@gatehouse/engine"
 import { Webhook } from "standardwebhooks"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -111,6 +111,92 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         assert.strictEqual(removed.status, 204)
         const gone = yield* server.fetch(`/v1/webhooks/${subscription.id}`, { token: tokens.operator })
         assert.strictEqual(gone.status, 404)
+      }).pipe(Effect.scoped), { timeout: 120_000 })
+
+    it.live("issue 19: an operator cannot create decision authority for an invented reviewer over HTTP", () =>
+      Effect.gen(function*() {
+        const publicUrl = "https://gatehouse.example.com"
+        const toGhost = yield* makeReceiver
+        const toAna = yield* makeReceiver
+        const toGrace = yield* makeReceiver
+        const server = yield* Effect.flatMap(makeEngine, (engine) =>
+          serve(
+            engine,
+            {
+              dispatchWebhooks: { pollInterval: "100 millis", timeout: "5 seconds", initialDelay: "100 millis" },
+              inbox: { publicUrl }
+            },
+            authConfig,
+            Layer.mergeAll(
+              Webhooks.layerAllowedHosts(["127.0.0.1"]),
+              // The deployment's people: grace is in finance, ana is not; each has their own chat destination.
+              Directory.layer([
+                { id: "grace", roles: ["finance"], chatWebhooks: [toGrace.url] },
+                { id: "ana", chatWebhooks: [toAna.url] }
+              ])
+            ) as Layer.Layer<any>
+          ))
+        const post = (body: unknown) =>
+          server.fetch("/v1/webhooks", { token: tokens.operator, method: "POST", body: JSON.stringify(body) })
+        // The attack of the issue: an invented reviewer with the role the approval needs. Refused, naming the field.
+        const ghost = yield* post({ url: toGhost.url, format: "slack", reviewer: { id: "ghost", roles: ["finance"] } })
+        assert.strictEqual(ghost.status, 400)
+        assert.include(yield* Effect.promise(() => ghost.text()), "reviewer.roles")
+        const unknown = yield* post({ url: toGhost.url, format: "slack", reviewer: { id: "ghost" } })
+        assert.strictEqual(unknown.status, 400)
+        assert.include(yield* Effect.promise(() => unknown.text()), "reviewer.id")
+        const borrowed = yield* post({ url: toGhost.url, format: "slack", reviewer: { id: "ana", roles: ["finance"] } })
+        assert.strictEqual(borrowed.status, 400)
+        assert.deepStrictEqual(yield* Effect.promise(() => server.fetch("/v1/webhooks", { token: tokens.operator })
+          .pipe(Effect.flatMap((r) => Effect.promise(() => r.json())), Effect.runPromise)), [])
+        // A subscription as the operator stored it before this fix (roles kept in the row): they count for nothing.
+        const operator = yield* server.client(tokens.operator)
+        const legacy = yield* operator.webhooks.create({ payload: { url: toGhost.url, format: "slack", reviewer: { id: "ana" } } })
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql`UPDATE gatehouse_webhooks SET reviewer = ${JSON.stringify({ id: "ghost", roles: ["finance"] })}
+            WHERE id = ${legacy.subscription.id}`).pipe(Effect.provide(server.context))
+        yield* operator.webhooks.create({ payload: { url: toAna.url, format: "slack", reviewer: { id: "ana" } } })
+        // grace is real and in finance, but the operator's own receiver is not grace's destination.
+        const toOperator = yield* makeReceiver
+        yield* operator.webhooks.create({ payload: { url: toOperator.url, format: "slack", reviewer: { id: "grace" } } })
+        const graces = yield* operator.webhooks.create({
+          payload: { url: toGrace.url, format: "slack", reviewer: { id: "grace" } }
+        })
+        assert.deepStrictEqual(graces.subscription.reviewer, { id: "grace" })
+
+        const started = yield* operator.runs.start({
+          path: { name: "refund" },
+          payload: { payload: { ticketId: `W-ghost-${Math.random()}`, amount: 900 } },
+          headers: {}
+        })
+        const requested = (r: { readonly body: string }) => JSON.parse(r.body).text === "Refund 900?"
+        for (const receiver of [toGhost, toAna, toOperator, toGrace]) {
+          yield* receiver.until((received) => received.some(requested)).pipe(Effect.timeout("60 seconds"))
+        }
+        const message = (receiver: typeof toGhost) => receiver.received.find(requested)!.body
+        assert.notInclude(message(toGhost), "/inbox/links/", "no action link for a reviewer nobody configured")
+        assert.include(message(toGhost), "Open in inbox")
+        assert.notInclude(message(toAna), "/inbox/links/", "no action link for a person who is no assignee")
+        assert.notInclude(message(toOperator), "/inbox/links/", "no action link to a destination that is not grace's")
+        assert.include(message(toGrace), `${publicUrl}/inbox/links/`, "grace, in finance per the directory, gets links")
+        const approval = yield* Effect.flatMap(Approvals.Approvals, (approvals) =>
+          approvals.get({ runId: started.runId, nodeId: "refund-decision" })).pipe(Effect.provide(server.context))
+        assert.strictEqual(approval.status, "waiting-approval")
+        // Audited: the operator who created each subscription, and for whom links were minted.
+        const audit = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql<{ action: string; actor: string; run_id: string | null; data: string }>`SELECT action, actor, run_id, data
+            FROM gatehouse_audit WHERE action IN ('webhook.created', 'action-link.minted') ORDER BY seq`).pipe(
+            Effect.provide(server.context)
+          )
+        assert.deepStrictEqual(
+          audit.filter((e) => e.action === "webhook.created").map((e) => e.actor),
+          ["olivia", "olivia", "olivia", "olivia"]
+        )
+        const minted = audit.filter((e) => e.action === "action-link.minted")
+        assert.deepStrictEqual(
+          minted.map((e) => [e.actor, e.run_id, JSON.parse(e.data).reviewer]),
+          [0, 1].map(() => [`webhook:${graces.subscription.id}`, started.runId, "grace"])
+        )
       }).pipe(Effect.scoped), { timeout: 120_000 })
 
     it.live("403 for non-operators, 422 outside the allow-list, 400 naming the field; nothing stored", () =>

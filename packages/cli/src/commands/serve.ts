@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Gatehouse, Webhooks } from "@gatehouse/engine"
+import { Directory, Gatehouse, Webhooks } from "@gatehouse/engine"
 import type { StartableWorkflows } from "@gatehouse/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -119,8 +119,9 @@ export const serve = Command.make(
           })),
           Layer.provide(auth),
           Layer.provide(engine),
-          // The destination allow-list and the secrets' sealing key, for the API and the dispatcher.
-          Layer.provide(Webhooks.layerConfig)
+          // The destination allow-list and the secrets' sealing key, for the API and the dispatcher; the
+          // directory of people (GATEHOUSE_DIRECTORY), the only source of a chat link recipient's roles.
+          Layer.provide(Layer.merge(Webhooks.layerConfig, Directory.layerConfig))
         )
       )
     })

@@ -4,7 +4,9 @@
  * webhook subscriptions and their deliveries, on the database (the engine's `Webhooks`, with the allow-list
  * and sealing key of `GATEHOUSE_WEBHOOK_ALLOWED_HOSTS` / `GATEHOUSE_WEBHOOK_SECRET_KEY`) or on a server (its
  * `/v1/webhooks` API, operators only). The signing secret is never printed: `add` writes it to a file
- * only its owner can read.
+ * only its owner can read. A chat subscription's `--reviewer` must be a person of the deployment's
+ * directory (`GATEHOUSE_DIRECTORY` / `GATEHOUSE_DIRECTORY_FILE`, where the subscription is made); `--role`
+ * is refused: roles come from that directory, never from the command line.
  *
  * @since 0.1.0
  */
@@ -15,7 +17,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Gatehouse, Webhooks } from "@gatehouse/engine"
+import { Directory, Gatehouse, Webhooks } from "@gatehouse/engine"
 import * as GatehouseApi from "@gatehouse/server/GatehouseApi"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -26,6 +28,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as CliError from "../CliError.js"
 import { fromTagged } from "../internal/errors.js"
@@ -83,13 +86,14 @@ const onDatabase = (url: string): Layer.Layer<WebhooksClient, CliError.CliError>
     Effect.gen(function*() {
       const webhooks = yield* Webhooks.Webhooks
       // The allow-list and the sealing key this process is configured with.
-      const settings = yield* Layer.build(Webhooks.layerConfig).pipe(
+      const settings = yield* Layer.build(Layer.merge(Webhooks.layerConfig, Directory.layerConfig)).pipe(
         Effect.mapError((error) => CliError.make("invalid-input", `webhook settings: ${error.message}`))
       )
       const call = <A, E>(effect: Effect.Effect<A, E>) =>
         effect.pipe(Effect.provide(settings), Effect.mapError((error) => webhookErrors(error, where)))
       return {
-        create: (input) => call(webhooks.create(input)),
+        // On the database the one creating is the local user, recorded in the audit chain.
+        create: (input) => call(webhooks.create(input, { by: `cli:${os.userInfo().username}` })),
         list: call(webhooks.list),
         remove: (webhookId) => call(webhooks.remove(webhookId)),
         sendTest: (webhookId) => call(webhooks.sendTest(webhookId)),
@@ -242,10 +246,15 @@ export const add = Command.make(
       Options.withDefault("standard" as const)
     ),
     reviewer: Options.text("reviewer").pipe(
-      Options.withDescription("with --format slack: the person whose Approve / Deny links the messages carry"),
+      Options.withDescription(
+        "with --format slack: the person (an id of the deployment's directory) whose Approve / Deny links the messages carry"
+      ),
       Options.optional
     ),
-    role: Options.text("role").pipe(Options.withDescription("a role of --reviewer; repeat it"), Options.repeated),
+    role: Options.text("role").pipe(
+      Options.withDescription("refused: a reviewer's roles come from the deployment's directory of people"),
+      Options.repeated
+    ),
     description: Options.text("description").pipe(Options.optional)
   },
   (options) =>

@@ -6,7 +6,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Gatehouse, Runner, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
+import { Directory, Gatehouse, Runner, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -78,7 +78,11 @@ export const worker = Command.make(
           : { links: { publicUrl, actionUrl: (token) => `${publicUrl.replace(/\/+$/, "")}/inbox/links/${token}` } }
       ))
       return yield* Layer.launch(
-        Layer.mergeAll(announce, dispatcher).pipe(Layer.provide(engine), Layer.provide(Webhooks.layerConfig))
+        // The directory of people (GATEHOUSE_DIRECTORY): the only source of a chat link recipient's roles.
+        Layer.mergeAll(announce, dispatcher).pipe(
+          Layer.provide(engine),
+          Layer.provide(Layer.merge(Webhooks.layerConfig, Directory.layerConfig))
+        )
       ).pipe(
         Effect.mapError((error) =>
           CliError.make(

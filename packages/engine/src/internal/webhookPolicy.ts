@@ -9,6 +9,15 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:
 import { isIP } from "node:net"
 import { Webhook } from "standardwebhooks"
 
+/**
+ * A host as compared: lower case, without the brackets of an IPv6 literal and without trailing dots
+ * (`localhost.` is `localhost`: a fully qualified name ends with the root's empty label).
+ *
+ * @internal
+ */
+export const normalizeHost = (host: string): string =>
+  host.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.+$/, "")
+
 /** Why a destination is refused, or undefined when it is allowed. @internal */
 export const destinationProblem = (
   url: string,
@@ -20,40 +29,116 @@ export const destinationProblem = (
   } catch {
     return { host: "", reason: "not a valid URL" }
   }
-  const host = parsed.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1")
+  // The WHATWG parser already writes every IPv4 form (decimal `2130706433`, hex `0x7f.1`, octal) as dotted
+  // decimal and compresses IPv6 (`[::127.0.0.1]` is `[::7f00:1]`).
+  const host = normalizeHost(parsed.hostname)
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return { host, reason: `only http and https URLs are allowed, not ${parsed.protocol.replace(/:$/, "")}` }
   }
   if (parsed.username !== "" || parsed.password !== "") return { host, reason: "credentials in the URL are not allowed" }
+  if (host === "") return { host, reason: "no host" }
   if (allowedHosts !== undefined) {
-    return allowedHosts.some((pattern) => hostMatches(host, pattern.toLowerCase()))
+    return allowedHosts.some((pattern) => hostMatches(host, normalizeHost(pattern)))
       ? undefined
       : { host, reason: `the host ${host} is not in the allow-list of destination hosts` }
   }
-  // Without an allow-list, addresses of the local machine and of private networks are refused; a name is
-  // taken as public (see the docs: DNS is not resolved here, an allow-list is the real boundary).
+  // Without an allow-list, names and addresses of the local machine and of private networks are refused
+  // here; a name is resolved again before each delivery and every address it resolves to is checked there
+  // (`addressesProblem`), so a public name pointing inside is refused too.
   return isInternalHost(host) ? { host, reason: `the host ${host} is internal; add it to the allow-list to use it` } : undefined
 }
 
 const hostMatches = (host: string, pattern: string): boolean =>
   pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern
 
-const isInternalHost = (host: string): boolean => {
-  if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".internal") || host.endsWith(".local")) {
-    return true
+const internalNames = [".localhost", ".internal", ".local", ".home.arpa", ".localdomain"]
+
+/** Whether a host (a name or an address, normalized) is the local machine's or a private network's. @internal */
+export const isInternalHost = (host: string): boolean => {
+  const name = normalizeHost(host)
+  if (name === "localhost" || internalNames.some((suffix) => name.endsWith(suffix))) return true
+  return isIP(name) !== 0 && isInternalAddress(name)
+}
+
+const ipv4Internal = (a: number, b: number, c: number): boolean =>
+  a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) ||
+  (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 192 && b === 0 && (c === 0 || c === 2)) ||
+  (a === 198 && (b === 18 || b === 19)) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113) ||
+  a >= 224
+
+/** The eight 16-bit groups of an IPv6 address (an embedded dotted IPv4 tail included), or undefined. */
+const ipv6Groups = (address: string): ReadonlyArray<number> | undefined => {
+  let text = address.toLowerCase()
+  const zone = text.indexOf("%")
+  if (zone >= 0) text = text.slice(0, zone)
+  const lastColon = text.lastIndexOf(":")
+  const tail = text.slice(lastColon + 1)
+  if (tail.includes(".")) {
+    if (isIP(tail) !== 4) return undefined
+    const [a, b, c, d] = tail.split(".").map(Number)
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
   }
-  const version = isIP(host)
-  if (version === 4) {
-    const [a, b] = host.split(".").map(Number)
-    return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || a >= 224
+  const halves = text.split("::")
+  if (halves.length > 2) return undefined
+  const part = (s: string) => (s === "" ? [] : s.split(":"))
+  const head = part(halves[0])
+  const rest = halves.length === 2 ? part(halves[1]) : []
+  const missing = 8 - head.length - rest.length
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
+  const groups = [...head, ...Array.from({ length: halves.length === 2 ? missing : 0 }, () => "0"), ...rest]
+  if (groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return undefined
+  return groups.map((g) => parseInt(g, 16))
+}
+
+/**
+ * Whether an IP address is one a webhook must not reach without the deployment's allow-list: loopback,
+ * private networks, link-local (the cloud metadata address 169.254.169.254 among them), carrier-grade
+ * NAT, multicast, documentation and benchmark ranges; in IPv6 also unique-local, link- and site-local,
+ * every address of `::/64` (`::`, `::1`, and every IPv4-compatible and IPv4-mapped form such as
+ * `::7f00:1` or `::ffff:127.0.0.1`), NAT64 prefixes, Teredo and 6to4 to an internal IPv4 address. Anything
+ * not an address is internal too (refused rather than guessed at).
+ *
+ * @internal
+ */
+export const isInternalAddress = (address: string): boolean => {
+  const text = normalizeHost(address)
+  if (isIP(text) === 4) {
+    const [a, b, c] = text.split(".").map(Number)
+    return ipv4Internal(a, b, c)
   }
-  if (version === 6) {
-    const lower = host.toLowerCase()
-    return lower === "::" || lower === "::1" || lower.startsWith("fc") || lower.startsWith("fd") ||
-      lower.startsWith("fe80") || lower.startsWith("::ffff:")
-  }
-  return false
+  const g = ipv6Groups(text)
+  if (g === undefined) return true
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0) return true
+  if (g[0] === 0x64 && g[1] === 0xff9b) return true // NAT64 (64:ff9b::/96, 64:ff9b:1::/48)
+  if (g[0] === 0x100 && g[1] === 0 && g[2] === 0 && g[3] === 0) return true // discard-only
+  if (g[0] === 0x2001 && (g[1] === 0 || g[1] === 0xdb8)) return true // Teredo, documentation
+  if (g[0] === 0x2002) return ipv4Internal(g[1] >> 8, g[1] & 0xff, g[2] >> 8) // 6to4
+  return (g[0] & 0xfe00) === 0xfc00 || (g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xffc0) === 0xfec0 ||
+    (g[0] & 0xff00) === 0xff00
+}
+
+/**
+ * Why the addresses a destination's host resolved to may not be connected to, or undefined. An internal
+ * address is allowed only where the deployment's allow-list names this host exactly (not by a wildcard):
+ * an allow-list entry `127.0.0.1` or `hooks.corp` vouches for that host, `*.example.com` for no internal
+ * address.
+ *
+ * @internal
+ */
+export const addressesProblem = (
+  host: string,
+  addresses: ReadonlyArray<string>,
+  allowedHosts: ReadonlyArray<string> | undefined
+): { readonly host: string; readonly reason: string } | undefined => {
+  const name = normalizeHost(host)
+  if (addresses.length === 0) return { host: name, reason: `the host ${name} resolves to no address` }
+  const vouched = allowedHosts !== undefined &&
+    allowedHosts.some((pattern) => !pattern.startsWith("*.") && normalizeHost(pattern) === name)
+  if (vouched) return undefined
+  const inside = addresses.find(isInternalAddress)
+  return inside === undefined
+    ? undefined
+    : { host: name, reason: `the host ${name} resolves to ${inside}, an internal address; add the host to the allow-list to use it` }
 }
 
 /** The events a chat (`format: "slack"`) subscription gets a message for. @internal */

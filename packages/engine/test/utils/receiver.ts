@@ -11,6 +11,8 @@ export interface Received {
   readonly signature: string
   readonly body: string
   readonly status: number
+  /** The request's path. */
+  readonly path: string
 }
 
 /**
@@ -81,7 +83,8 @@ export const makeReceiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.
         timestamp: String(req.headers["webhook-timestamp"] ?? ""),
         signature: String(req.headers["webhook-signature"] ?? ""),
         body,
-        status: answer.hold === true ? 0 : answer.status
+        status: answer.hold === true ? 0 : answer.status,
+        path
       })
       if (answer.hold === true) {
         for (const waiter of [...waiters]) waiter()

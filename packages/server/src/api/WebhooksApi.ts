@@ -95,6 +95,11 @@ export class WebhooksApi extends HttpApiGroup.make("webhooks")
       .addError(Webhooks.InvalidWebhook, { status: 400 })
       .addError(Webhooks.DestinationNotAllowed, { status: 422 })
       .annotate(OpenApi.Summary, "Subscribe a URL to events; the signing secret is in this response only")
+      .annotate(
+        OpenApi.Description,
+        "A chat subscription's reviewer is an id of the deployment's directory of people; reviewer.roles is " +
+          "refused (400): roles come from the directory, never from a request. Audited with the operator's id."
+      )
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/webhooks")

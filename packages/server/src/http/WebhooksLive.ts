@@ -1,14 +1,16 @@
 /**
  * Handlers of the webhooks group. The engine's `Webhooks` service is built here from the SQL client; the
  * allow-list of destination hosts (`Webhooks.AllowedHosts`) and the key secrets are sealed with
- * (`Webhooks.SecretKey`) are the ones in force where this layer is built.
+ * (`Webhooks.SecretKey`) are the ones in force where this layer is built, and so is the `Directory` of
+ * people a chat subscription's reviewer must be in. Creating a subscription is an operator's action and is
+ * audited with the operator's id; it never gives anyone the power to decide (roles in the body are refused).
  *
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Webhooks } from "@gatehouse/engine"
+import { Directory, Webhooks } from "@gatehouse/engine"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -35,15 +37,18 @@ export const WebhooksLive: Layer.Layer<
     const webhooks = yield* Webhooks.make
     const allowedHosts = yield* Webhooks.AllowedHosts
     const secretKey = yield* Webhooks.SecretKey
+    const directory = yield* Directory.Directory
     const operator = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.flatMap(CurrentPrincipal, requireOperator).pipe(
         Effect.zipRight(effect),
         Effect.provideService(Webhooks.AllowedHosts, allowedHosts),
         Effect.provideService(Webhooks.SecretKey, secretKey),
+        Effect.provideService(Directory.Directory, directory),
         storage
       )
     return handlers
-      .handle("create", ({ payload }) => operator(webhooks.create(payload)))
+      .handle("create", ({ payload }) =>
+        operator(Effect.flatMap(CurrentPrincipal, (principal) => webhooks.create(payload, { by: principal.id }))))
       .handle("list", () => operator(webhooks.list))
       .handle("get", ({ path }) => operator(webhooks.get(path.webhookId)))
       .handle("update", ({ path, payload }) => operator(webhooks.setEnabled(path.webhookId, payload.enabled)))
