@@ -186,8 +186,8 @@ export const run: StepConstructor = <A, E, R>(
       const once = Effect.suspend(() => attempt(++attempts))
       const started = yield* Clock.currentTimeMillis
       const exit = yield* (options?.retry === undefined ? once : Effect.retry(once, options.retry)).pipe(Effect.exit)
-      // Interrupted by the workflow itself (a sibling suspended, the runner is shutting down): no outcome
-      // to record; the step runs again on the next replay.
+      // The effect interrupted itself (a race inside it lost by everything): no outcome to record; the step
+      // runs again on the next replay.
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
       yield* recordDuration(started)
       yield* Effect.annotateCurrentSpan({ replayed: false, attempt: attempts })

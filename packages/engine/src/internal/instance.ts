@@ -87,12 +87,17 @@ export class InstanceState {
     return this.fatal !== undefined || this.leaseLost || this.storageFailure !== undefined
   }
 
-  /** Tells the executor something moved. */
-  changed(): void {
+  /**
+   * Records that something moved, and wakes the executor when it has something to decide: the run halted,
+   * or it waits with nothing busy (`force`: the body ended). A step starting or ending in a run that waits
+   * on nothing wakes nobody, so sequential steps cost no hop to the executor.
+   */
+  changed(force = false): void {
     this.version++
+    if (this.listener === undefined || !(force || this.halted || (this.waits.size > 0 && this.busy === 0))) return
     const listener = this.listener
     this.listener = undefined
-    listener?.()
+    listener()
   }
 
   /** Waits for a change after `since` (a `version` read earlier: one made meanwhile is not missed). */
@@ -274,7 +279,7 @@ export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E,
       Effect.supervised(Effect.fork(Effect.interruptible(body)), fibers),
       (fiber) =>
         Effect.gen(function*() {
-          fiber.addObserver(() => state.changed())
+          fiber.addObserver(() => state.changed(true))
           while (true) {
             const seen = state.version
             const done = fiber.unsafePoll()
