@@ -87,6 +87,9 @@ const usageError = (error: ValidationError.ValidationError): CliError.CliError =
         `${name} has: ${children.join(", ")}; ${help}`
       )
     }
+    if (path.length > 0 && children.length > 0) {
+      return CliError.make("invalid-input", `${path.join(" ")} takes a command first: ${children.join(", ")}`, help)
+    }
   }
   const missing = /^Expected to find option: '(.+)'$/.exec(text)
   if (missing !== null) return CliError.make("invalid-input", `${name.slice("gatehouse ".length)} needs ${missing[1]}`, help)
