@@ -160,7 +160,9 @@ const effectCopies = async (app: string) => {
 }
 
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-package-"))
-afterAll(() => fs.rmSync(temp, { recursive: true, force: true }))
+// Three applications' node_modules: removed without blocking the worker (a synchronous removal of that
+// many files on a loaded machine stalls vitest's RPC), within a generous bound.
+afterAll(() => fs.promises.rm(temp, { recursive: true, force: true }), 600_000)
 
 describe("the documented install commands", () => {
   it("pin the Effect v3 line: every effect, @effect/* and vitest package named with a version range", () => {
