@@ -18,26 +18,34 @@ import { webhooks } from "./commands/webhooks.js"
 import { worker } from "./commands/worker.js"
 
 /**
+ * The top-level commands, in the order of the help.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const commands = [
+  approvals,
+  approve,
+  deny,
+  requestChanges,
+  runs,
+  why,
+  events,
+  audit,
+  policy,
+  migrate,
+  worker,
+  serve,
+  webhooks
+] as const
+
+/**
  * @since 0.1.0
  * @category commands
  */
 export const gatehouse = Command.make("gatehouse").pipe(
   Command.withDescription("Durable workflows with human approvals: approve, deny, inspect and operate"),
-  Command.withSubcommands([
-    approvals,
-    approve,
-    deny,
-    requestChanges,
-    runs,
-    why,
-    events,
-    audit,
-    policy,
-    migrate,
-    worker,
-    serve,
-    webhooks
-  ])
+  Command.withSubcommands(commands)
 )
 
 /**

@@ -193,7 +193,12 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
 export class DecideResult extends Schema.Class<DecideResult>("@gatehouse/engine/Approvals/DecideResult")({
   /** `decided`: this call settled the approval; `vote-recorded`: counted toward a quorum not yet reached. */
   status: Schema.Literal("decided", "already-decided", "vote-recorded"),
-  approval: ApprovalRecord
+  approval: ApprovalRecord,
+  /**
+   * `true` when the reviewer had already cast this vote (same verdict and payload) in this round: this call
+   * changed nothing, and the first vote (its note included) stands. Absent otherwise.
+   */
+  repeated: Schema.optional(Schema.Boolean)
 }) {}
 
 /**
@@ -696,7 +701,7 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
             }
           }
           if (judgement._tag === "AlreadyDecided") return { status: "already-decided" as const, approval }
-          if (judgement._tag === "VoteRepeated") return { status: "vote-recorded" as const, approval }
+          if (judgement._tag === "VoteRepeated") return { status: "vote-recorded" as const, approval, repeated: true }
 
           // An approval a policy rule required: under a policy activated since, the decision goes through
           // only if that policy still requires this human decision with these reviewers.
@@ -787,7 +792,8 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
         }
         return new DecideResult({
           status: outcome.status,
-          approval: toRecord(outcome.approval, yield* votesOf(outcome.approval.runId, outcome.approval.nodeId))
+          approval: toRecord(outcome.approval, yield* votesOf(outcome.approval.runId, outcome.approval.nodeId)),
+          ...("repeated" in outcome ? { repeated: true } : {})
         })
       })
 

@@ -504,6 +504,37 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         }).pipe(provideContext(context))
       }))
 
+    it.scoped("a repeated vote answers repeated (nothing changed); the same verdict with another note is a repeat, not voted-otherwise", () =>
+      Effect.gen(function*() {
+        const { context } = yield* engine
+        yield* Effect.gen(function*() {
+          const runId = yield* Change.start({ id: "c-repeat-note" })
+          yield* GatehouseTest.settle
+          const approvals = yield* approvalsService
+          const address = { runId, nodeId: "change-board" }
+          const first = yield* approvals.decide({ ...address, verdict: "approve", by: "a", note: "looks fine" })
+          assert.strictEqual(first.status, "vote-recorded")
+          assert.isUndefined(first.repeated)
+          const audited = (yield* Audit.forRun(runId)).length
+          const again = yield* approvals.decide({ ...address, verdict: "approve", by: "a", note: "looks fine" })
+          assert.strictEqual(again.status, "vote-recorded")
+          assert.strictEqual(again.repeated, true)
+          // Another note on the same verdict: a repeat too; the first vote (and its note) stands.
+          const reworded = yield* approvals.decide({ ...address, verdict: "approve", by: "a", note: "LGTM, really" })
+          assert.strictEqual(reworded.status, "vote-recorded")
+          assert.strictEqual(reworded.repeated, true)
+          assert.deepStrictEqual(reworded.approval.votes?.map((vote) => [vote.voter, vote.note]), [["a", "looks fine"]])
+          assert.strictEqual((yield* Audit.forRun(runId)).length, audited)
+          // Another verdict is still a different vote.
+          const flipped = yield* approvals.decide({ ...address, verdict: "deny", by: "a" }).pipe(Effect.flip)
+          assert.strictEqual(flipped._tag, "DecisionConflict")
+          assert.strictEqual((flipped as Approvals.DecisionConflict).reason, "voted-otherwise")
+          const second = yield* approvals.decide({ ...address, verdict: "approve", by: "b" })
+          assert.strictEqual(second.status, "decided")
+          assert.isUndefined(second.repeated)
+        }).pipe(provideContext(context))
+      }))
+
     it.scoped("self-approval is refused; a reviewer outside the users and roles is refused", () =>
       Effect.gen(function*() {
         const { context } = yield* engine
@@ -1138,16 +1169,16 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           const actions = yield* approvals.canDecide(address, "ana")
           assert.deepStrictEqual(actions.deny, { allowed: false, reason: "the approval is already approved" })
 
-          // Under a quorum, a reviewer votes once: the same vote again is a repeat, another one a conflict.
+          // Under a quorum, a reviewer votes once: the same verdict again is a repeat (whatever its note),
+          // another verdict a conflict.
           const change = yield* Change.start({ id: "c-repeat" })
           yield* GatehouseTest.settle
           const vote = { runId: change, nodeId: "change-board", verdict: "approve", by: "a" } as const
           assert.strictEqual((yield* approvals.decide(vote)).status, "vote-recorded")
-          assert.strictEqual((yield* approvals.decide(vote)).status, "vote-recorded")
-          for (const input of [{ ...vote, verdict: "deny" as const }, { ...vote, note: "sure" }]) {
-            const error = yield* approvals.decide(input).pipe(Effect.flip)
-            assert.strictEqual(error._tag, "DecisionConflict", JSON.stringify(input))
-          }
+          assert.strictEqual((yield* approvals.decide(vote)).repeated, true)
+          assert.strictEqual((yield* approvals.decide({ ...vote, note: "sure" })).repeated, true)
+          const error = yield* approvals.decide({ ...vote, verdict: "deny" }).pipe(Effect.flip)
+          assert.strictEqual(error._tag, "DecisionConflict")
         }).pipe(provideContext(context))
       }))
   })

@@ -140,7 +140,10 @@ describe("decision", () => {
       needed: 2
     })
     assert.deepStrictEqual(judge(afterA, attempt({ reviewer: { id: "a" } }), 0), { _tag: "VoteRepeated" })
-    assert.deepStrictEqual(refusal(judge(afterA, attempt({ reviewer: { id: "a" }, note: "also" }), 0)), {
+    // The same verdict with another note is a repeat of the vote (the first stands); another payload is not.
+    assert.deepStrictEqual(judge(afterA, attempt({ reviewer: { id: "a" }, note: "also" }), 0), { _tag: "VoteRepeated" })
+    const withPayload = subject({ reviewers: board, votes: [vote("a", 0)], checkPayload: () => undefined })
+    assert.deepStrictEqual(refusal(judge(withPayload, attempt({ reviewer: { id: "a" }, payload: { amount: 1 } }), 0)), {
       _tag: "DecisionConflict",
       status: "waiting-approval",
       reason: "voted-otherwise"

@@ -18,9 +18,11 @@ const cookieHeader = (cookies: Record<string, string>) =>
 const csrfIn = (body: string): string => /name="_csrf" value="([^"]+)"/.exec(body)![1]
 
 /** Signs in over plain HTTP as a browser would: the sign-in page's cookie and CSRF token, then the POST. */
-const signIn = (server: Running, token: string) =>
+const signIn = (server: Running, token: string, next?: string) =>
   Effect.gen(function*() {
-    const form = yield* server.fetch("/inbox/sign-in")
+    const form = yield* server.fetch(
+      next === undefined ? "/inbox/sign-in" : `/inbox/sign-in?${new URLSearchParams({ next }).toString()}`
+    )
     const login = cookiesOf(form)
     const posted = yield* server.fetch("/inbox/sign-in", {
       method: "POST",
@@ -129,6 +131,45 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
         assert.strictEqual((yield* server.fetch("/inbox/events")).status, 401)
       }).pipe(Effect.scoped), { timeout: 120_000 })
   
+    it.live("sign-in with a control character in next goes to the inbox (not an empty 500); sign-out without its token is 403", () =>
+      Effect.gen(function*() {
+        const server = yield* Effect.flatMap(makeEngine, (engine) => serve(engine))
+        for (const next of ["/inbox\u0001", "/inbox/x\r\nSet-Cookie: a=b", "/inbox?q=\u007f", "/inbox/a b", "/inbox\\evil"]) {
+          const { cookies, response } = yield* signIn(server, tokens.grace, next)
+          assert.strictEqual(response.status, 303, JSON.stringify(next))
+          assert.strictEqual(response.headers.get("location"), "/inbox", JSON.stringify(next))
+          assert.isDefined(cookies.gatehouse_session)
+        }
+        // A safe next is still honored.
+        const kept = yield* signIn(server, tokens.grace, "/inbox?status=mine")
+        assert.strictEqual(kept.response.headers.get("location"), "/inbox?status=mine")
+
+        const session = { cookie: `gatehouse_session=${kept.cookies.gatehouse_session}` }
+        const form = { "content-type": "application/x-www-form-urlencoded" }
+        for (const body of ["", "_csrf=", `_csrf=${"x".repeat(43)}`]) {
+          const refused = yield* server.fetch("/inbox/sign-out", {
+            method: "POST",
+            redirect: "manual",
+            headers: { ...session, ...form },
+            body
+          })
+          assert.strictEqual(refused.status, 403, JSON.stringify(body))
+          assert.deepStrictEqual(refused.headers.getSetCookie(), [])
+        }
+        // The session still works, and signing out with the token ends it.
+        const inbox = yield* server.fetch("/inbox", { headers: session, redirect: "manual" })
+        assert.strictEqual(inbox.status, 200)
+        const csrf = csrfIn(yield* Effect.promise(() => inbox.text()))
+        const out = yield* server.fetch("/inbox/sign-out", {
+          method: "POST",
+          redirect: "manual",
+          headers: { ...session, ...form },
+          body: new URLSearchParams({ _csrf: csrf }).toString()
+        })
+        assert.strictEqual(out.status, 303)
+        assert.strictEqual(out.headers.get("location"), "/inbox/sign-in")
+      }).pipe(Effect.scoped), { timeout: 120_000 })
+
     it.live("the list pages by cursor (nearest deadline first) and filters by workflow", () =>
       Effect.gen(function*() {
         const server = yield* Effect.flatMap(makeEngine, (engine) => serve(engine))

@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
 import * as Output from "../Output.js"
-import { connection, json, withBackend } from "./shared.js"
+import { choiceOption, connection, integerOption, json, withBackend } from "./shared.js"
 
 /**
  * `RUN`: a run id.
@@ -46,8 +46,7 @@ export const nodeOption: Options.Options<Option.Option<string>> = Options.text("
  * @since 0.1.0
  * @category options
  */
-export const limitOption: Options.Options<Option.Option<number>> = Options.integer("limit").pipe(
-  Options.withSchema(Schema.Int.pipe(Schema.between(1, 500))),
+export const limitOption: Options.Options<Option.Option<number>> = integerOption("limit", { min: 1, max: 500 }).pipe(
   Options.withDescription("at most this many (1 to 500)"),
   Options.optional
 )
@@ -109,7 +108,7 @@ export const list = Command.make(
   {
     ...connection,
     json,
-    status: Options.choice("status", Approvals.ApprovalStatus.literals).pipe(
+    status: choiceOption("status", Approvals.ApprovalStatus.literals).pipe(
       Options.withDescription("default waiting-approval"),
       Options.optional
     ),
@@ -118,7 +117,7 @@ export const list = Command.make(
       Options.withDescription("only what this reviewer may decide (against a server: default yourself, * for all)"),
       Options.optional
     ),
-    order: Options.choice("order", Approvals.ListOrder.literals).pipe(
+    order: choiceOption("order", Approvals.ListOrder.literals).pipe(
       Options.withDescription("requested (oldest first, default), newest (newest first) or deadline (nearest first)"),
       Options.optional
     ),
@@ -155,6 +154,75 @@ export const list = Command.make(
     )
 ).pipe(Command.withDescription("The inbox: approvals waiting for a decision, oldest first"))
 
+interface JsonSchema {
+  readonly type?: string | ReadonlyArray<string>
+  readonly properties?: Readonly<Record<string, JsonSchema>>
+  readonly required?: ReadonlyArray<string>
+  readonly enum?: ReadonlyArray<unknown>
+  readonly const?: unknown
+  readonly description?: string
+}
+
+const asSchema = (schema: unknown): JsonSchema | undefined =>
+  typeof schema === "object" && schema !== null ? schema as JsonSchema : undefined
+
+const typeOf = (schema: JsonSchema): string =>
+  schema.enum !== undefined
+    ? schema.enum.map((value) => JSON.stringify(value)).join(" | ")
+    : schema.const !== undefined
+    ? JSON.stringify(schema.const)
+    : Array.isArray(schema.type)
+    ? schema.type.join(" | ")
+    : typeof schema.type === "string"
+    ? schema.type
+    : "any"
+
+/**
+ * What `--payload` takes, from the approval's decision schema (JSON Schema): its fields, their types and
+ * which are required; the whole schema when it is not an object of fields. None without a schema.
+ */
+const payloadOf = (decisionSchema: unknown): string | undefined => {
+  const schema = asSchema(decisionSchema)
+  if (schema === undefined) return undefined
+  if (schema.properties === undefined) return `--payload JSON matching ${Output.brief(decisionSchema, 300)}`
+  const required = new Set(schema.required ?? [])
+  const fields = Object.entries(schema.properties).map(([name, field]) =>
+    `${name} (${typeOf(field)}${required.has(name) ? ", required" : ", optional"})${
+      field.description !== undefined ? ` ${field.description}` : ""
+    }`
+  )
+  return `--payload JSON with ${fields.join("; ")}`
+}
+
+const exampleOf = (schema: JsonSchema | undefined): unknown => {
+  if (schema === undefined) return null
+  if (schema.enum !== undefined) return schema.enum[0]
+  if (schema.const !== undefined) return schema.const
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type
+  switch (type) {
+    case "number":
+    case "integer":
+      return 0
+    case "string":
+      return ""
+    case "boolean":
+      return true
+    case "array":
+      return []
+    case "object":
+      return Object.fromEntries(
+        Object.entries(schema.properties ?? {}).filter(([name]) => (schema.required ?? []).includes(name)).map((
+          [name, field]
+        ) => [name, exampleOf(field)])
+      )
+    default:
+      return null
+  }
+}
+
+/** A payload of the schema's required fields with placeholder values, to edit. */
+const examplePayload = (decisionSchema: unknown): string => JSON.stringify(exampleOf(asSchema(decisionSchema)))
+
 /**
  * @since 0.1.0
  * @category commands
@@ -190,10 +258,22 @@ export const show = Command.make(
             ["summary", approval.summary],
             ["metadata", approval.metadata === undefined ? undefined : Output.brief(approval.metadata, 400)],
             ["reviewed", approval.reviewed === undefined ? undefined : Output.brief(approval.reviewed, 400)],
+            ["payload", payloadOf(approval.decisionSchema)],
             ["decision", approval.decision === undefined ? undefined : Output.brief(approval.decision, 400)],
             ["request hash", approval.requestHash]
           ])
         ]
+        if (approval.decisionSchema !== undefined && approval.status === "waiting-approval") {
+          lines.push(
+            Output.style.dim(
+              `decide with: gatehouse approve ${approval.runId} --node ${approval.nodeId}${
+                backend.target === "server"
+                  ? ""
+                  : ` --as YOUR_ID${approval.reviewers.roles.length > 0 ? ` --role ${approval.reviewers.roles[0]}` : ""}`
+              } --payload '${examplePayload(approval.decisionSchema)}'`
+            )
+          )
+        }
         const votes = approval.votes ?? []
         if (votes.length > 0) {
           lines.push(Output.style.bold("votes"))

@@ -53,7 +53,7 @@ const verbs = {
   "request-changes": { verdict: "request-changes", description: "Ask for a new revision of the reviewed output, with a note" }
 } as const
 
-const outcome = (verdict: Approvals.Verdict, result: Approvals.DecideResult): string => {
+const outcome = (verdict: Approvals.Verdict, result: Approvals.DecideResult, by: string | undefined): string => {
   const { approval } = result
   const target = `${approval.nodeId} of run ${approval.runId}`
   switch (result.status) {
@@ -65,9 +65,22 @@ const outcome = (verdict: Approvals.Verdict, result: Approvals.DecideResult): st
       const votes = (approval.votes ?? []).filter((vote) => vote.round === approval.escalations)
       const have = votes.filter((vote) => vote.verdict === verdict).length
       const need = verdict === "deny" ? approval.reviewers.denyQuorum : approval.reviewers.quorum
-      return `vote recorded: ${target} (${have}/${need} ${verdict === "deny" ? "denials" : "approvals"}; still waiting)`
+      const tally = `${have}/${need} ${verdict === "deny" ? "denials" : "approvals"}; still waiting`
+      if (result.repeated === true) {
+        const own = votes.find((vote) => vote.voter === by)
+        const note = own?.note !== undefined && own.note !== "" ? `; its note "${own.note}" stands` : ""
+        return `already voted: you voted ${verdict} on ${target} before (${tally}); nothing changed${note}`
+      }
+      return `vote recorded: ${target} (${tally})`
     }
   }
+}
+
+const soleVoter = (result: Approvals.DecideResult, verdict: Approvals.Verdict): string | undefined => {
+  const votes = (result.approval.votes ?? []).filter((vote) =>
+    vote.round === result.approval.escalations && vote.verdict === verdict
+  )
+  return votes.length === 1 ? votes[0].voter : undefined
 }
 
 const decideCommand = <Name extends keyof typeof verbs>(name: Name) => {
@@ -124,7 +137,8 @@ const decideCommand = <Name extends keyof typeof verbs>(name: Name) => {
             as: Option.isSome(options.as) ? { id: options.as.value, roles: options.role } : undefined
           })
           if (options.json) return yield* Output.json(result)
-          yield* Console.log(outcome(verdict, result))
+          // The voter: the reviewer --as names, or (against a server) the one vote of this round that matches.
+          yield* Console.log(outcome(verdict, result, Option.getOrUndefined(options.as) ?? soleVoter(result, verdict)))
         })
       )
   ).pipe(Command.withDescription(description))

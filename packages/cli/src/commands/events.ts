@@ -14,7 +14,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
 import * as Output from "../Output.js"
-import { connection, json, withBackend } from "./shared.js"
+import { connection, integerOption, json, withBackend } from "./shared.js"
 
 const line = (event: Events.Event): string =>
   [
@@ -44,8 +44,7 @@ export const tail = Command.make(
       Options.withAlias("f"),
       Options.withDescription("keep printing new events as they commit, until interrupted")
     ),
-    pollInterval: Options.integer("poll-interval").pipe(
-      Options.withSchema(Schema.Int.pipe(Schema.between(50, 60_000))),
+    pollInterval: integerOption("poll-interval", { min: 50, max: 60_000 }).pipe(
       Options.withDescription("with --follow: milliseconds between looks for new events"),
       Options.withDefault(500)
     )

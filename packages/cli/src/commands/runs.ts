@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
 import * as Output from "../Output.js"
 import { limitOption, runArg } from "./approvals.js"
-import { connection, json, withBackend } from "./shared.js"
+import { choiceOption, connection, json, withBackend } from "./shared.js"
 
 /**
  * @since 0.1.0
@@ -26,7 +26,7 @@ export const list = Command.make(
   {
     ...connection,
     json,
-    status: Options.choice("status", Run.RunStatus.literals).pipe(Options.optional),
+    status: choiceOption("status", Run.RunStatus.literals).pipe(Options.optional),
     workflow: Options.text("workflow").pipe(Options.optional),
     limit: limitOption
   },
@@ -58,23 +58,58 @@ export const list = Command.make(
     )
 ).pipe(Command.withDescription("Runs, newest first"))
 
-const decisionOf = (value: unknown): string | undefined =>
+type Inspected = Run.Inspection["events"][number]
+
+/**
+ * Who signed a quorum's decision: the voters of the deciding round whose verdict it was, from the run's
+ * events (`approval.vote-recorded` per vote, `approval.decided` for the vote that reached the quorum).
+ */
+const signersOf = (node: Run.Node, events: ReadonlyArray<Inspected>): ReadonlyArray<string> => {
+  const own = events.filter((event) => event.nodeId === node.nodeId)
+  const decided = own.filter((event) => event.type === "approval.decided").at(-1)
+  const verdict = Predicate.isRecord(decided?.data) ? decided.data.verdict : undefined
+  const round = own.filter((event) => event.type === "approval.escalated").length
+  const voters = own.filter((event) =>
+    event.type === "approval.vote-recorded" && Predicate.isRecord(event.data) && event.data.verdict === verdict &&
+    (event.data.round ?? 0) === round
+  ).map((event) => event.actor).filter((actor): actor is string => actor !== undefined)
+  return decided?.actor !== undefined ? [...voters, decided.actor] : voters
+}
+
+const decisionOf = (value: unknown, signers: ReadonlyArray<string>): string | undefined =>
   Predicate.isRecord(value) && typeof value.decidedBy === "string"
-    ? `${String(value.outcome ?? (value.approved === true ? "approved" : "denied"))} by ${value.decidedBy}${
-      typeof value.note === "string" && value.note !== "" ? ` "${value.note}"` : ""
-    }`
+    ? `${String(value.outcome ?? (value.approved === true ? "approved" : "denied"))} by ${
+      signers.length > 1 && signers.includes(value.decidedBy) ? signers.join(", ") : value.decidedBy
+    }${typeof value.note === "string" && value.note !== "" ? ` "${value.note}"` : ""}`
     : undefined
 
-/** An approval node's recorded exit is its decision; a step's, its Exit. */
-const resultOf = (node: Run.Node): string => {
+/** A recorded step Exit that is a failure: the step failed (the journal's row is `completed` either way). */
+const failedExit = (node: Run.Node): boolean =>
+  node.kind === "step" && Predicate.isRecord(node.exit) && node.exit._tag === "Failure"
+
+/** The error of a failed Exit, as the step recorded it (`Fail`'s error, a defect's message). */
+const failureOf = (exit: Record<string, unknown>): unknown => {
+  const cause = exit.cause
+  if (!Predicate.isRecord(cause)) return exit.error ?? cause
+  if (cause._tag === "Fail") return cause.error
+  if (cause._tag === "Die") return Predicate.isRecord(cause.defect) ? cause.defect.message ?? cause.defect : cause.defect
+  return cause
+}
+
+/** A node's status as a reader means it: a step whose recorded Exit is a failure is `failed`. */
+const statusOf = (node: Run.Node): string => failedExit(node) ? "failed" : node.status
+
+/** An approval node's recorded exit is its decision (with every signer of a quorum); a step's, its Exit. */
+const resultOf = (node: Run.Node, events: ReadonlyArray<Inspected>): string => {
   const exit = node.exit
   if (exit === undefined) return ""
-  const decision = decisionOf(exit) ?? (Predicate.isRecord(exit) ? decisionOf(exit.value) : undefined)
+  const signers = node.kind === "approval" ? signersOf(node, events) : []
+  const decision = decisionOf(exit, signers) ?? (Predicate.isRecord(exit) ? decisionOf(exit.value, signers) : undefined)
   if (decision !== undefined) return decision
   if (Predicate.isRecord(exit) && exit._tag === "Success") {
     return exit.value === undefined ? "" : `-> ${Output.brief(exit.value, 60)}`
   }
-  if (Predicate.isRecord(exit) && exit._tag === "Failure") return `failed: ${Output.brief(exit.cause ?? exit.error, 80)}`
+  if (Predicate.isRecord(exit) && exit._tag === "Failure") return `failed: ${Output.brief(failureOf(exit), 80)}`
   return Output.brief(exit, 80)
 }
 
@@ -111,11 +146,12 @@ export const inspect = Command.make(
           inspection.nodes.map((node) => [
             node.nodeId,
             node.kind,
-            Output.status(node.status),
+            Output.status(statusOf(node)),
             Output.relative(node.startedAt, now),
             node.completedAt === undefined ? "-" : Output.duration(node.completedAt - node.startedAt),
-            String(node.attempt),
-            resultOf(node)
+            // Attempts are a step's (its retries); an approval, a timer or a deferred has none.
+            node.kind === "step" ? String(node.attempt) : "-",
+            resultOf(node, inspection.events)
           ]),
           "no nodes yet"
         )

@@ -17,6 +17,7 @@ import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import { integerOption } from "./shared.js"
 
 const isStartable = (value: unknown): value is StartableWorkflows.Startable =>
   Predicate.hasProperty(value, "name") && Predicate.hasProperty(value, "payloadSchema") &&
@@ -57,7 +58,7 @@ export const serve = Command.make(
       Options.withDescription("a SQLite file, or a postgres:// URL"),
       Options.withDefault("gatehouse.db")
     ),
-    port: Options.integer("port").pipe(Options.withDescription("0 picks a free port"), Options.withDefault(8080)),
+    port: integerOption("port", { min: 0, max: 65_535 }).pipe(Options.withDescription("0 picks a free port"), Options.withDefault(8080)),
     host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
     auth: Options.file("auth", { exists: "yes" }).pipe(
       Options.withDescription("JSON file of API token hashes and OIDC/JWT settings"),

@@ -4,7 +4,9 @@
  *
  * @since 0.1.0
  */
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -34,6 +36,54 @@ export const connection = {
     Options.optional
   )
 } as const
+
+const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
+
+/**
+ * `--NAME N`: a whole number, optionally within bounds. A bad value is refused with a message that names
+ * the option and what it accepts (exit 2), not @effect/cli's "'x' is not a integer".
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const integerOption = (
+  name: string,
+  bounds: { readonly min?: number | undefined; readonly max?: number | undefined } = {}
+): Options.Options<number> =>
+  Options.text(name).pipe(
+    Options.withPseudoName("integer"),
+    Options.mapEffect((text) => {
+      const value = /^\s*-?\d+\s*$/.test(text) ? Number(text) : Number.NaN
+      const range = bounds.min !== undefined && bounds.max !== undefined
+        ? ` from ${bounds.min} to ${bounds.max}`
+        : bounds.min !== undefined
+        ? ` of at least ${bounds.min}`
+        : bounds.max !== undefined
+        ? ` of at most ${bounds.max}`
+        : ""
+      return Number.isSafeInteger(value) && (bounds.min === undefined || value >= bounds.min) &&
+          (bounds.max === undefined || value <= bounds.max)
+        ? Effect.succeed(value)
+        : invalid(`--${name} takes a whole number${range}, not '${text}'`)
+    })
+  )
+
+/**
+ * `--NAME VALUE`, one of `choices`. A bad value is refused with a message that names the option and lists
+ * the allowed values (exit 2).
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const choiceOption = <const A extends ReadonlyArray<string>>(name: string, choices: A): Options.Options<A[number]> =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.mapEffect((text) =>
+      choices.includes(text)
+        ? Effect.succeed(text as A[number])
+        : invalid(`--${name} takes one of ${choices.join(", ")}, not '${text}'`)
+    )
+  )
 
 /**
  * `--json`: one JSON document on stdout (JSON lines for streams) instead of the human output.

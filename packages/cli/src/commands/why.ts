@@ -32,12 +32,31 @@ const atDeadline = (wait: Waiting.ApprovalWait): string => {
 }
 
 /**
- * The lines that explain one blocker.
+ * The command that decides an approval, as `approve` will accept it: on a database the reviewer is named
+ * with `--as` and `--role` (a signer it lists when there is one); against a server the token says who.
+ */
+const unblockApproval = (runId: string, wait: Waiting.ApprovalWait, viaServer: boolean): string => {
+  const as = viaServer
+    ? ""
+    : wait.mayStillSign.roles.length > 0
+    ? ` --as YOUR_ID --role ${wait.mayStillSign.roles[0]}`
+    : ` --as ${wait.mayStillSign.users[0] ?? "YOUR_ID"}`
+  return `gatehouse approve ${runId} --node ${wait.nodeId}${as}   (or deny; \`gatehouse approvals show ${runId} --node ${wait.nodeId}\` shows the payload it asks for)`
+}
+
+/**
+ * The lines that explain one blocker (`viaServer`: the reader talks to a server, which knows them by their
+ * token).
  *
  * @since 0.1.0
  * @category printing
  */
-export const describe = (runId: string, blocker: Waiting.Blocker, now: number): ReadonlyArray<string> => {
+export const describe = (
+  runId: string,
+  blocker: Waiting.Blocker,
+  now: number,
+  viaServer = false
+): ReadonlyArray<string> => {
   switch (blocker._tag) {
     case "ApprovalWait":
       return [
@@ -66,7 +85,7 @@ export const describe = (runId: string, blocker: Waiting.Blocker, now: number): 
               ? "none"
               : `${Output.timestamp(blocker.deadline, now)}, then it ${atDeadline(blocker)}`
           ],
-          ["unblock", `gatehouse approve ${runId} --node ${blocker.nodeId}   (or deny)`]
+          ["unblock", unblockApproval(runId, blocker, viaServer)]
         ]).split("\n").map((line) => `  ${line}`).join("\n")
       ]
     case "TimerWait":
@@ -120,7 +139,7 @@ export const why = Command.make(
         const { now, run } = explanation
         const lines = [`run ${Output.style.bold(run.runId)} (${run.workflow}) is ${Output.status(run.status)}`]
         if (explanation.blockers.length === 0) lines.push("it waits on nothing the engine can name")
-        for (const blocker of explanation.blockers) lines.push("", ...describe(run.runId, blocker, now))
+        for (const blocker of explanation.blockers) lines.push("", ...describe(run.runId, blocker, now, backend.target === "server"))
         yield* Console.log(lines.join("\n"))
       })
     )

@@ -12,11 +12,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { redactUrl } from "../Backend.js"
 import * as CliError from "../CliError.js"
 import { loadWorkflows } from "./serve.js"
-import { connection, databaseUrl } from "./shared.js"
+import { connection, databaseUrl, integerOption } from "./shared.js"
 
 /**
  * @since 0.1.0
@@ -29,13 +28,11 @@ export const worker = Command.make(
     workflows: Options.file("workflows", { exists: "yes" }).pipe(
       Options.withDescription("a JavaScript module exporting workflow layers (`MyWorkflow.toLayer(...)`)")
     ),
-    concurrency: Options.integer("concurrency").pipe(
-      Options.withSchema(Schema.Int.pipe(Schema.between(1, 10_000))),
+    concurrency: integerOption("concurrency", { min: 1, max: 10_000 }).pipe(
       Options.withDescription("runs executed at once (default 16)"),
       Options.optional
     ),
-    pollInterval: Options.integer("poll-interval").pipe(
-      Options.withSchema(Schema.Int.pipe(Schema.between(10, 3_600_000))),
+    pollInterval: integerOption("poll-interval", { min: 10, max: 3_600_000 }).pipe(
       Options.withDescription("milliseconds between looks for work another process woke (default 1000)"),
       Options.optional
     ),

@@ -205,7 +205,11 @@ export const judge = (
   const round = subject.votes.filter((vote) => vote.round === subject.round)
   const own = round.find((vote) => vote.voter === by.id)
   if (own !== undefined) {
-    if (own.verdict === attempt.verdict && (!options.checkInput || sameAs(own))) return { _tag: "VoteRepeated" }
+    // The same verdict (and payload) again is a repeat that changes nothing, whatever its note: the first
+    // vote stands. Another verdict or payload is a different vote.
+    if (own.verdict === attempt.verdict && (!options.checkInput || sameJson(own.payload, attempt.payload))) {
+      return { _tag: "VoteRepeated" }
+    }
     return refuse({ _tag: "DecisionConflict", status: "waiting-approval", reason: "voted-otherwise" })
   }
   const need = needed(subject.reviewers, attempt.verdict)

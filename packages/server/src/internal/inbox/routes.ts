@@ -74,7 +74,6 @@ const BulkForm = Schema.Struct({
 
 const SignInForm = Schema.Struct({ _csrf: Text("_csrf", 200), token: Text("Token", 8192) })
 const LinkForm = Schema.Struct({ _csrf: Text("_csrf", 200), note: Schema.optional(Text("Note", Approvals.limits.noteLength)) })
-const CsrfForm = Schema.Struct({ _csrf: Text("_csrf", 200) })
 
 const ListQuery = Schema.Struct({
   status: Schema.optionalWith(Schema.Literal("pending", "mine", "all"), { default: () => "pending" as const }),
@@ -114,8 +113,12 @@ const tokenExpiry = (token: string): number | undefined => {
   }
 }
 
+/**
+ * Where to go after signing in: a path of the inbox made of printable ASCII only (it goes into a `Location` header,
+ * which cannot carry a control character or a space), anything else is the inbox itself.
+ */
 const safeNext = (next: string | null): string =>
-  next !== null && /^\/inbox(?:[/?]|$)/.test(next) && !next.startsWith("//") ? next : "/inbox"
+  next !== null && /^\/inbox(?:[/?][\x21-\x7e]*)?$/.test(next) && !next.includes("\\") ? next : "/inbox"
 
 /** Registers every route of the inbox on `router`, with the engine's services of the context. */
 export const register = (router: HttpApiBuilder.Router["Type"], options: Options) =>
@@ -336,9 +339,9 @@ export const register = (router: HttpApiBuilder.Router["Type"], options: Options
       recover(Effect.gen(function*() {
         const viewer = yield* currentViewer
         const form = yield* readForm
-        if (Option.isSome(viewer)) {
-          const input = yield* decodeForm(CsrfForm, form)
-          if (!Session.checkCsrf(keys, `session:${viewer.value.sid}`, input._csrf)) return forbiddenCsrf(viewer.value)
+        // The CSRF check comes first: a form without its token is refused (403) before its fields are read.
+        if (Option.isSome(viewer) && !Session.checkCsrf(keys, `session:${viewer.value.sid}`, form.get("_csrf") ?? undefined)) {
+          return forbiddenCsrf(viewer.value)
         }
         return seeOther("/inbox/sign-in").pipe(HttpServerResponse.expireCookie(Session.sessionCookie, { path: "/inbox" }))
       }))
