@@ -256,13 +256,13 @@ export const restartWith = (options: RestartOptions): Effect.Effect<void, SqlErr
 export const settle: Effect.Effect<void, SqlError, SqlClient.SqlClient | WorkflowRegistry | Runner.Runner> = Effect.gen(
   function*() {
     const { runs: store } = yield* Storage.make
-    const engine = yield* WorkflowRegistry
+    const registry = yield* WorkflowRegistry
     const runner = yield* Runner.Runner
     yield* runner.poke
     while (true) {
       const changed = yield* runner.changes
       const now = yield* Clock.currentTimeMillis
-      const unsettled = yield* store.countUnsettled(engine.names(), now)
+      const unsettled = yield* store.countUnsettled(registry.names(), now)
       if (unsettled === 0 && (yield* runner.idle)) return
       yield* changed
     }

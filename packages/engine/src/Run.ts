@@ -204,6 +204,22 @@ export class InvalidPayload extends Schema.TaggedError<InvalidPayload>("@gatehou
 }
 
 /**
+ * A start by name (`Workflows.startByName`, `POST /v1/workflows/{name}/runs`) of a workflow this process
+ * does not know: no `toLayer` of it is registered here, nor its definition. Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>("@gatehouse/engine/WorkflowNotFound")(
+  "WorkflowNotFound",
+  { workflow: Schema.String }
+) {
+  override get message(): string {
+    return `No workflow "${this.workflow}" is registered in this process`
+  }
+}
+
+/**
  * The run has ended (completed, failed or canceled) and can no longer be resumed.
  *
  * @since 0.1.0

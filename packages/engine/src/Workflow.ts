@@ -15,7 +15,7 @@ import * as PolicyGate from "./internal/policyGate.js"
 import type * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
-import { WorkflowRegistry } from "./WorkflowRegistry.js"
+import { type Definition, WorkflowRegistry } from "./WorkflowRegistry.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "./WorkflowInstance.js"
 import { type StartInput, Workflows } from "./Workflows.js"
 
@@ -34,6 +34,14 @@ export interface Workflow<
   readonly successSchema: Success
   readonly errorSchema: Error
   readonly idempotencyKey: ((payload: Payload["Type"]) => string) | undefined
+  /**
+   * The run id a start of this payload (with these options) gets, validated exactly as `start` validates
+   * it (`InvalidPayload` otherwise), nothing written. With an idempotency key (the workflow's, or
+   * `options.idempotencyKey`) it is the same on every call, in every process; without one it is a fresh id.
+   */
+  readonly runIdFor: (payload: Payload["Type"], options?: StartOptions) => Effect.Effect<Run.RunId, Run.InvalidPayload>
+  /** What a start by name needs (`Workflows.startByName`); `toLayer` registers it with the body. */
+  readonly definition: Definition
   /**
    * Validates the payload and persists a run, then returns its id without waiting. With an
    * `idempotencyKey`, starting the same work twice returns the same run. The encoded payload must be JSON
@@ -102,6 +110,11 @@ export interface Workflow<
  */
 export interface StartOptions {
   readonly startedBy?: string | undefined
+  /**
+   * The idempotency key of a workflow that derives none from its payload (ignored when it does): the
+   * same key finds the same run (an HTTP start's `Idempotency-Key` header).
+   */
+  readonly idempotencyKey?: string | undefined
   readonly roles?: ReadonlyArray<string> | undefined
   readonly labels?: Readonly<Record<string, string>> | undefined
 }
@@ -180,7 +193,7 @@ export const make = <
         if (startedBy.length > 200) return yield* invalid("startedBy is longer than 200 characters")
       }
       const idempotencyKey = yield* Effect.try({
-        try: () => options.idempotencyKey?.(payload),
+        try: () => options.idempotencyKey !== undefined ? options.idempotencyKey(payload) : startOptions?.idempotencyKey,
         catch: (error) => invalid(`idempotencyKey threw: ${error instanceof Error ? error.message : String(error)}`)
       })
       if (idempotencyKey !== undefined) {
@@ -198,6 +211,16 @@ export const make = <
       }
       return input
     })
+
+  // A start by name: the payload in its encoded (JSON) form, decoded with the same schema, then the same checks.
+  const definition: Definition = {
+    name: options.name,
+    prepare: (encodedPayload, startOptions) =>
+      Schema.decodeUnknown(payloadSchema)(encodedPayload).pipe(
+        Effect.mapError((error) => new Run.InvalidPayload({ workflow: options.name, reason: formatError(error) })),
+        Effect.flatMap((payload) => prepare(payload, startOptions))
+      ) as Effect.Effect<StartInput, Run.InvalidPayload>
+  }
 
   const start = (payload: unknown, startOptions?: StartOptions) =>
     Effect.gen(function*() {
@@ -232,6 +255,8 @@ export const make = <
     successSchema,
     errorSchema,
     idempotencyKey: options.idempotencyKey,
+    runIdFor: (payload, startOptions) => Effect.map(prepare(payload, startOptions), (input) => input.runId),
+    definition,
     start,
     startMany,
     execute: (payload, startOptions) =>
@@ -239,9 +264,9 @@ export const make = <
     result,
     toLayer: (body) =>
       Layer.effectDiscard(Effect.gen(function*() {
-        const engine = yield* WorkflowRegistry
+        const registry = yield* WorkflowRegistry
         const context = yield* Effect.context<any>()
-        yield* engine.register({
+        yield* registry.register({
           name: options.name,
           execute: (encodedPayload, instance) =>
             Schema.decodeUnknown(payloadSchema)(encodedPayload).pipe(
@@ -254,7 +279,13 @@ export const make = <
               Effect.provideService(WorkflowInstance, instance),
               Effect.provide(context)
             ),
-          encodeExit: (exit) => encodeExit(storedExit, exit, `Workflow "${options.name}"`)
+          encodeExit: (exit) => encodeExit(storedExit, exit, `Workflow "${options.name}"`),
+          // The payload schema's services, as the body has them.
+          definition: {
+            name: options.name,
+            prepare: (encodedPayload, startOptions) =>
+              Effect.provide(definition.prepare(encodedPayload, startOptions), context)
+          }
         })
       })) as any
   } as Workflow<Name, Payload, Success, Error>

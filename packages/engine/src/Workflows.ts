@@ -29,11 +29,13 @@ import * as PolicyGate from "./internal/policyGate.js"
 import type { StartGate } from "./internal/rows.js"
 import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
+import * as StartByName from "./internal/startByName.js"
 import { mapStorage } from "./internal/storageError.js"
 import { toNode, toSummary } from "./internal/store.js"
 import * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
+import type { StartOptions } from "./Workflow.js"
 
 /**
  * Options of `list`, validated with this schema.
@@ -631,3 +633,51 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
 export const layer: Layer.Layer<Workflows, never, SqlClient.SqlClient> = Layer.effect(Workflows, make).pipe(
   Layer.provide(Storage.layer)
 )
+
+/**
+ * A run started by name: its id, its workflow, and whether this call created it (`false`: the idempotency
+ * key named a run that already existed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartedRun {
+  readonly runId: Run.RunId
+  readonly workflow: string
+  readonly created: boolean
+}
+
+/**
+ * Starts a workflow known by its name only (an HTTP start, a tool): the payload in its encoded (JSON)
+ * form is decoded with the workflow's payload schema, then validated, keyed and put through the active
+ * policy exactly as `MyWorkflow.start` does, so the same payload gives the same run id and the same typed
+ * errors (`InvalidPayload` for a payload the schema refuses or an idempotency key function that throws).
+ * The workflow must be known to this process's `WorkflowRegistry` (its `toLayer`, or `define`):
+ * otherwise, and in a process with only the client services, `WorkflowNotFound`, nothing written.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const startByName = (
+  name: string,
+  payload: unknown,
+  options?: StartOptions
+): Effect.Effect<
+  StartedRun,
+  Run.WorkflowNotFound | Run.InvalidPayload | Policy.PolicyDenied | Policy.Throttled | StorageError,
+  Workflows
+> => Effect.flatMap(Workflows, (workflows) => StartByName.startByName(workflows, name, payload, options))
+
+/**
+ * The run id `startByName(name, payload, options)` would start, validated the same way, nothing written:
+ * the same as `MyWorkflow.runIdFor` of the decoded payload.
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const runIdFor = (
+  name: string,
+  payload: unknown,
+  options?: StartOptions
+): Effect.Effect<Run.RunId, Run.WorkflowNotFound | Run.InvalidPayload> =>
+  Effect.suspend(() => StartByName.runIdFor(name, payload, options))

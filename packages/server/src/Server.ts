@@ -30,7 +30,16 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { type ActionLinks, type Approvals, type Events, type Policies, WebhookDispatcher, type Workflows } from "@gatehouse/engine"
+import {
+  type ActionLinks,
+  type Approvals,
+  type Events,
+  type Policies,
+  WebhookDispatcher,
+  type Workflow,
+  WorkflowRegistry,
+  type Workflows
+} from "@gatehouse/engine"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -53,7 +62,6 @@ import { DeferredsLive } from "./http/DeferredsLive.js"
 import { WebhooksLive } from "./http/WebhooksLive.js"
 import * as Inbox from "./Inbox.js"
 import * as Metrics from "./Metrics.js"
-import * as StartableWorkflows from "./StartableWorkflows.js"
 
 /**
  * @since 0.1.0
@@ -64,8 +72,13 @@ export interface Options {
   readonly port?: number | undefined
   /** Default 127.0.0.1. */
   readonly host?: string | undefined
-  /** Workflows that `POST /v1/workflows/{name}/runs` may start (their definitions). */
-  readonly workflows?: ReadonlyArray<StartableWorkflows.Startable> | undefined
+  /**
+   * `POST /v1/workflows/{name}/runs` starts what the engine's `WorkflowRegistry` of this process knows:
+   * every workflow whose `toLayer` runs here. Definitions listed here are added to that registry (startable
+   * by name, their runs executed by runners elsewhere); the list is no registry of its own, and does
+   * nothing in a process with only the engine's client services (it has no registry).
+   */
+  readonly workflows?: ReadonlyArray<Pick<Workflow.Any, "name" | "definition">> | undefined
   /** Largest accepted request body in bytes (default 1 MiB). */
   readonly maxBodySize?: number | undefined
   /** Largest accepted request head (request line and headers) in bytes (default 16 KiB; larger is 431). */
@@ -136,6 +149,20 @@ const bodyLimits = (maxBodySize: number) =>
       HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(maxBodySize)))
     ))
 
+// The listed definitions go into the engine's one registry, where a start by name looks.
+const defineWorkflows = (workflows: ReadonlyArray<Pick<Workflow.Any, "name" | "definition">>) =>
+  Layer.effectDiscard(
+    Effect.flatMap(Effect.serviceOption(WorkflowRegistry.WorkflowRegistry), (registry) =>
+      Option.isSome(registry)
+        ? Effect.forEach(workflows, (workflow) => registry.value.define(workflow.definition), { discard: true })
+        : workflows.length === 0
+        ? Effect.void
+        : Effect.logWarning(
+          `Server: no WorkflowRegistry in this process (only the engine's client services): ` +
+            `${workflows.map((workflow) => workflow.name).join(", ")} cannot be started over HTTP`
+        ))
+  )
+
 /**
  * The API's handlers, without a server: for embedding in another `HttpApiBuilder.serve` or a web handler.
  *
@@ -158,7 +185,7 @@ export const layerApi = (
       WebhooksLive
     ]),
     Layer.provide(Metrics.layerPrometheus),
-    Layer.provide(StartableWorkflows.layer(options.workflows ?? [])),
+    Layer.provide(defineWorkflows(options.workflows ?? [])),
     Layer.merge(bodyLimits(options.maxBodySize ?? 1024 * 1024))
   )
 

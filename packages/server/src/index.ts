@@ -81,9 +81,4 @@ export * as Server from "./Server.js"
 /**
  * @since 0.1.0
  */
-export * as StartableWorkflows from "./StartableWorkflows.js"
-
-/**
- * @since 0.1.0
- */
 export * as Tracing from "./Tracing.js"

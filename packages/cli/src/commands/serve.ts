@@ -6,8 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Directory, Gatehouse, Webhooks } from "@gatehouse/engine"
-import type { StartableWorkflows } from "@gatehouse/server"
+import { Directory, Gatehouse, type Workflow, Webhooks } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -19,13 +18,13 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { integerOption } from "./shared.js"
 
-const isStartable = (value: unknown): value is StartableWorkflows.Startable =>
-  Predicate.hasProperty(value, "name") && Predicate.hasProperty(value, "payloadSchema") &&
+const isDefinition = (value: unknown): value is Workflow.Any =>
+  Predicate.hasProperty(value, "name") && Predicate.hasProperty(value, "definition") &&
   Predicate.hasProperty(value, "toLayer")
 
 /**
- * Loads a workflows module: every exported Layer is a workflow implementation this process runs, every
- * exported workflow definition (`Workflow.make`) can be started over HTTP.
+ * Loads a workflows module: every exported Layer is a workflow implementation this process runs (and can
+ * start over HTTP), every exported workflow definition (`Workflow.make`) can be started over HTTP too.
  *
  * @since 0.1.0
  * @category workflows
@@ -40,7 +39,7 @@ export const loadWorkflows = (file: string) =>
       const layers = values.filter((value): value is Layer.Layer<never, unknown, never> => Layer.isLayer(value))
       return {
         layer: layers.length === 0 ? Layer.empty : Layer.mergeAll(...(layers as [Layer.Layer<never, unknown>])),
-        workflows: values.filter(isStartable)
+        workflows: values.filter(isDefinition)
       }
     })
   )

@@ -18,20 +18,19 @@ const runId = HttpApiSchema.param("runId", PathSegment)
 const name = HttpApiSchema.param("name", PathSegment)
 
 /**
- * No workflow of that name can be started through this server.
+ * No workflow of that name can be started through this server: the engine's `WorkflowRegistry` in its
+ * process does not know it (404). The engine's `Run.WorkflowNotFound`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>("@gatehouse/server/WorkflowNotFound")(
-  "WorkflowNotFound",
-  { workflow: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {
-  override get message(): string {
-    return `No workflow "${this.workflow}" is registered in this server`
-  }
-}
+export const WorkflowNotFound: typeof Run.WorkflowNotFound = Run.WorkflowNotFound
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkflowNotFound = Run.WorkflowNotFound
 
 /**
  * @since 0.1.0
@@ -157,7 +156,7 @@ export class RunsApi extends HttpApiGroup.make("runs")
       .addError(Run.InvalidPayload, { status: 400 })
       .addError(Policy.PolicyDenied, { status: 403 })
       .addError(Policy.Throttled, { status: 429 })
-      .addError(WorkflowNotFound)
+      .addError(Run.WorkflowNotFound, { status: 404 })
       .annotate(OpenApi.Summary, "Start a run of a workflow registered in this server (idempotent)")
   )
   .addError(Run.RunNotFound, { status: 404 })

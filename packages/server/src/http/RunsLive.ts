@@ -7,27 +7,15 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
-import { Approvals, Run, Waiting, Workflows } from "@gatehouse/engine"
+import { Approvals, Waiting, WorkflowRegistry, Workflows } from "@gatehouse/engine"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import { createHash, randomUUID } from "node:crypto"
-import { WorkflowNotFound } from "../api/RunsApi.js"
+import * as Option from "effect/Option"
 import { type Authentication, CurrentPrincipal } from "../Authentication.js"
 import { GatehouseApi } from "../GatehouseApi.js"
 import { requireOperator, requireRunReader, requireStarter } from "../internal/access.js"
 import { defined, storage } from "../internal/http.js"
-import { StartableWorkflows } from "../StartableWorkflows.js"
-
-// The engine derives a run id from the workflow name and its idempotency key this way (Workflow.make);
-// an HTTP start must find the same run as `MyWorkflow.start` in code. Engine gap: no exported `runIdFor`.
-const runIdFor = (workflow: string, key: string | undefined): Run.RunId =>
-  Run.RunId.make(
-    key === undefined
-      ? `${workflow}-${randomUUID().replaceAll("-", "").slice(0, 24)}`
-      : `${workflow}-${createHash("sha256").update(`${workflow}\u0000${key}`).digest("hex").slice(0, 24)}`
-  )
 
 /**
  * @since 0.1.0
@@ -42,6 +30,8 @@ export const RunsLive: Layer.Layer<
     Effect.gen(function*() {
       const workflows = yield* Workflows.Workflows
       const approvals = yield* Approvals.Approvals
+      // The engine's registry of this process, when it has one: what a start by name can start.
+      const registry = yield* Effect.serviceOption(WorkflowRegistry.WorkflowRegistry)
       return handlers
         .handle("list", ({ urlParams }) =>
           Effect.gen(function*() {
@@ -80,26 +70,15 @@ export const RunsLive: Layer.Layer<
           Effect.gen(function*() {
             const principal = yield* CurrentPrincipal
             yield* requireStarter(principal)
-            const workflow = (yield* StartableWorkflows).get(path.name)
-            if (workflow === undefined) return yield* new WorkflowNotFound({ workflow: path.name })
-            const schema = workflow.payloadSchema as Schema.Schema<unknown, unknown>
-            const invalid = (error: unknown) =>
-              new Run.InvalidPayload({ workflow: workflow.name, reason: String((error as Error).message ?? error) })
-            const decoded = yield* Schema.decodeUnknown(schema)(payload.payload, { errors: "all" }).pipe(
-              Effect.mapError(invalid)
-            )
-            const encoded = yield* Schema.encode(schema)(decoded).pipe(Effect.mapError(invalid))
-            const key = workflow.idempotencyKey?.(decoded) ?? headers["idempotency-key"]
-            const runId = runIdFor(workflow.name, key)
-            const created = yield* workflows.start({
-              runId,
-              workflow: workflow.name,
-              idempotencyKey: key,
-              payload: encoded,
+            // Validation, idempotency key, run id and policy: the engine's, exactly as `MyWorkflow.start`.
+            return yield* Workflows.startByName(path.name, payload.payload, {
               startedBy: principal.id,
               roles: principal.roles,
-              labels: payload.labels
+              labels: payload.labels,
+              idempotencyKey: headers["idempotency-key"]
             }).pipe(
+              Effect.provideService(Workflows.Workflows, workflows),
+              Option.isSome(registry) ? Effect.provideService(WorkflowRegistry.WorkflowRegistry, registry.value) : (effect) => effect,
               // 429 says when to come back.
               Effect.tapErrorTag("Throttled", (throttled) =>
                 Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -107,10 +86,12 @@ export const RunsLive: Layer.Layer<
                     Effect.succeed(
                       HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil((throttled.retryAt - now) / 1000))))
                     )
-                  )))
+                  ))),
+              Effect.map((started) =>
+                started.created
+                  ? { runId: started.runId, workflow: started.workflow, created: true as const }
+                  : { runId: started.runId, workflow: started.workflow, created: false as const }
+              )
             )
-            return created
-              ? { runId, workflow: workflow.name, created: true as const }
-              : { runId, workflow: workflow.name, created: false as const }
           }).pipe(storage))
     }))

@@ -1,0 +1,3 @@
+import { sqlite, suite } from "./startByName.js"
+
+suite("start by name (SQLite)", sqlite)
