@@ -29,6 +29,11 @@ export class InstanceState {
   fatal: Run.RunFatal | undefined = undefined
   /** The lease was lost or the run canceled: stop without writing anything more. */
   leaseLost = false
+  /**
+   * False once the runner cannot be sure it still holds the run's lease (canceled, taken over, or its last
+   * renewal is too old): nothing more of the run may start. Set by the runner.
+   */
+  leaseHeld: () => boolean = () => true
   /** Storage failed mid-execution: give the run back so it is replayed later. */
   storageFailure: SqlError | undefined = undefined
   /** Node ids reached in this execution: reaching one twice is `DuplicateNodeId`. */
@@ -117,6 +122,7 @@ export const suspendedHere: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(fal
 export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
   Effect.flatMap(FiberRef.get(suspendedHere), (suspended) => {
     const state = stateOf(instance)
+    if (!state.leaseLost && !state.leaseHeld()) state.leaseLost = true
     return suspended || state.fatal !== undefined || state.leaseLost || state.storageFailure !== undefined
       ? stop
       : Effect.void
