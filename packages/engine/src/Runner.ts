@@ -300,7 +300,25 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     writeMany: store.suspendRuns,
     maxBatch: Math.max(16, concurrency)
   })
-  const writeCheckpoint = (owner: string, node: NewNode) => checkpoints.write({ owner, node })
+  /**
+   * Runs an engine statement of a run in a fiber of its own that nothing interrupts: a cancel or a
+   * shutdown that interrupts the run stops waiting for it, and the statement finishes in the background.
+   * Interrupting it instead would make `@effect/sql-pg` cancel its connection's backend by pid, possibly
+   * once that connection serves another caller (see `bounded`). A checkpoint written from the run's fiber
+   * may also carry other runs' checkpoints (`internal/groupCommit.ts`).
+   */
+  const detached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Effect.forkDaemon(Effect.uninterruptible(effect)), Fiber.join)
+  const writeCheckpoint = (owner: string, node: NewNode) => detached(checkpoints.write({ owner, node }))
+  // The store a run's own statements go through: each one detached.
+  const runStore = Object.fromEntries(
+    Object.entries(store).map(([key, value]) => [
+      key,
+      key === "sql" || typeof value !== "function"
+        ? value
+        : (...args: Array<unknown>) => detached((value as (...args: Array<unknown>) => Effect.Effect<unknown>)(...args))
+    ])
+  ) as unknown as Store
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -394,7 +412,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
         }
         const journal = loaded ?? (yield* store.loadJournal(claim.id))
-        const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
+        const state = new Instance.InstanceState(runStore, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
         state.writeCheckpoint = writeCheckpoint
         state.leaseHeld = leaseHeldOf(claim.id)
