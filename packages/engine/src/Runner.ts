@@ -658,7 +658,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     )
     for (const [runId, entry] of lost) {
       if (held.get(runId) === entry && !entry.stopped) {
-        yield* Effect.logInfo(`Gatehouse runner no longer holds run ${runId} (canceled or taken over): stopping it`)
+        yield* Effect.logDebug(`Gatehouse runner no longer holds run ${runId} (ended, canceled or taken over)`)
         yield* Effect.forkDaemon(stopRun(runId, entry))
       }
     }
