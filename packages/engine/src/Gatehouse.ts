@@ -73,7 +73,7 @@ export const layer = <E = never, R = never>(
   options: Options<E, R> = {}
 ): Layer.Layer<
   Exclude<Services, SqlClient.SqlClient>,
-  E | MigrationError | SqlError,
+  E | MigrationError | SqlError | Runner.InvalidRunnerOptions,
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
@@ -128,7 +128,11 @@ export const layerClient: Layer.Layer<
  */
 export const layerSqlite = <E = never, R = never>(
   options: Options<E, R> & { readonly filename: string }
-): Layer.Layer<Services, E | MigrationError | SqlError | DatabaseOpenError, Exclude<R, Services>> =>
+): Layer.Layer<
+  Services,
+  E | MigrationError | SqlError | DatabaseOpenError | Runner.InvalidRunnerOptions,
+  Exclude<R, Services>
+> =>
   Layer.provideMerge(layer(options), layerSqliteClient(options.filename)) as any
 
 /**
@@ -139,7 +143,11 @@ export const layerSqlite = <E = never, R = never>(
  */
 export const layerPg = <E = never, R = never>(
   options: Options<E, R> & PgOptions
-): Layer.Layer<Services, E | MigrationError | SqlError | ConfigError.ConfigError, Exclude<R, Services>> =>
+): Layer.Layer<
+  Services,
+  E | MigrationError | SqlError | ConfigError.ConfigError | Runner.InvalidRunnerOptions,
+  Exclude<R, Services>
+> =>
   Layer.provideMerge(layer(options), layerPgClient(options)) as any
 
 /**
@@ -349,7 +357,7 @@ export const layerConfig = <E = never, R = never>(
   options: Options<E, R> & { readonly schema?: string | undefined; readonly maxConnections?: number | undefined } = {}
 ): Layer.Layer<
   Services,
-  E | MigrationError | SqlError | ConfigError.ConfigError | DatabaseOpenError,
+  E | MigrationError | SqlError | ConfigError.ConfigError | DatabaseOpenError | Runner.InvalidRunnerOptions,
   Exclude<R, Services>
 > =>
   Layer.unwrapEffect(Effect.map(config, (loaded) => {

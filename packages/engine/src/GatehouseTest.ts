@@ -125,6 +125,8 @@ const layerRestartableRunner = (
         ...options,
         ...(options.runnerId !== undefined && generation > 0 ? { runnerId: `${options.runnerId}-${generation}` } : {})
       }).pipe(
+        // The test kit's options are the test's own: a lease the runner refuses is a bug in the test.
+        Effect.orDie,
         Effect.provide(services.pipe(
           Context.add(SqlClient.SqlClient, client),
           Context.add(Storage.Storage, Storage.makeWith(client, signals))

@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
@@ -52,9 +53,15 @@ export interface RunnerOptions {
    * missed. Default 1 second. `Duration.infinity` turns polling off (a single-process setup, the test kit).
    */
   readonly pollInterval?: Duration.DurationInput | undefined
-  /** How long a claim lasts without renewal; a runner that dies loses its runs after this. Default 30 seconds. */
+  /**
+   * How long a claim lasts without renewal; a runner that dies loses its runs after this. Default 30 seconds;
+   * at least 1 second (`minLeaseDuration`), or the runner refuses to start (`InvalidRunnerOptions`).
+   */
   readonly leaseDuration?: Duration.DurationInput | undefined
-  /** How often held leases are renewed. Default a third of `leaseDuration`. */
+  /**
+   * How often held leases are renewed. Default a third of `leaseDuration`; at most half of it, so that a
+   * renewal that fails is tried again before the lease runs out (`InvalidRunnerOptions` otherwise).
+   */
   readonly leaseRenewInterval?: Duration.DurationInput | undefined
   /** This runner's identity in the `lease_owner` column. Default host, pid and a random suffix. */
   readonly runnerId?: string | undefined
@@ -91,6 +98,87 @@ export class Runner extends Context.Tag("@gatehouse/engine/Runner")<Runner, {
 }>() {}
 
 /**
+ * The shortest lease a runner accepts: below it, the time a renewal takes on a loaded machine is a large
+ * part of the lease.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const minLeaseDuration: Duration.Duration = Duration.seconds(1)
+
+/**
+ * Runner options with which a live runner could not keep its leases (a lease shorter than
+ * `minLeaseDuration`, a renew interval not at most half the lease) or that are not usable at all. Nothing
+ * is started.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRunnerOptions extends Schema.TaggedError<InvalidRunnerOptions>(
+  "@gatehouse/engine/Runner/InvalidRunnerOptions"
+)("InvalidRunnerOptions", {
+  field: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Invalid runner option ${this.field}: ${this.reason}`
+  }
+}
+
+const decodeDuration = (field: string, input: Duration.DurationInput) =>
+  Effect.try({
+    try: () => Duration.decode(input),
+    catch: () => new InvalidRunnerOptions({ field, reason: "not a duration" })
+  })
+
+/**
+ * The lease and renew interval a runner would use with these options, or `InvalidRunnerOptions` naming the
+ * field when a live runner could not keep its leases with them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const leaseTiming = (
+  options: Pick<RunnerOptions, "leaseDuration" | "leaseRenewInterval">
+): Effect.Effect<{ readonly lease: Duration.Duration; readonly renewEvery: Duration.Duration }, InvalidRunnerOptions> =>
+  Effect.gen(function*() {
+    const lease = yield* decodeDuration("leaseDuration", options.leaseDuration ?? "30 seconds")
+    if (!Duration.isFinite(lease) || Duration.lessThan(lease, minLeaseDuration)) {
+      return yield* new InvalidRunnerOptions({
+        field: "leaseDuration",
+        reason: `must be finite and at least ${Duration.format(minLeaseDuration)}, got ${Duration.format(lease)}`
+      })
+    }
+    const leaseMillis = Duration.toMillis(lease)
+    if (options.leaseRenewInterval === undefined) {
+      return { lease, renewEvery: Duration.millis(Math.floor(leaseMillis / 3)) }
+    }
+    const renewEvery = yield* decodeDuration("leaseRenewInterval", options.leaseRenewInterval)
+    const renewMillis = Duration.toMillis(renewEvery)
+    if (!(renewMillis > 0) || renewMillis * 2 > leaseMillis) {
+      return yield* new InvalidRunnerOptions({
+        field: "leaseRenewInterval",
+        reason: `must be above zero and at most half of leaseDuration (${Duration.format(lease)}), got ${
+          Duration.format(renewEvery)
+        }`
+      })
+    }
+    return { lease, renewEvery }
+  })
+
+/**
+ * For tests only: a runner built where this is true never renews its leases, as one that stalled would
+ * (past its lease, other runners take its runs over).
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export class RenewalsStalled extends Context.Reference<RenewalsStalled>()(
+  "@gatehouse/engine/Runner/RenewalsStalled",
+  { defaultValue: () => false }
+) {}
+
+/**
  * The runners' metrics, to read or export.
  *
  * @since 0.1.0
@@ -99,9 +187,22 @@ export class Runner extends Context.Tag("@gatehouse/engine/Runner")<Runner, {
 export const metrics: {
   /** Runs claimed from a runner whose lease had expired. */
   readonly takeovers: Metric.Metric.Counter<number>
+  /** Lease renewals that failed or got no answer within their bound (each is also logged). */
+  readonly leaseRenewalFailures: Metric.Metric.Counter<number>
 } = {
-  takeovers: InternalMetrics.runnerTakeovers
+  takeovers: InternalMetrics.runnerTakeovers,
+  leaseRenewalFailures: InternalMetrics.leaseRenewalFailures
 }
+
+/** What a runner knows of the lease of a run it executes. */
+interface Held {
+  /** On the local monotonic clock: past it, the lease may have expired (PostgreSQL only). */
+  deadline: number
+  /** Canceled, taken over, or stopped by this runner: nothing more of it may start. */
+  stopped: boolean
+}
+
+const monotonicMillis = () => performance.now()
 
 /**
  * @since 0.1.0
@@ -113,11 +214,9 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? 16)
   const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
-  const lease = Duration.decode(options.leaseDuration ?? "30 seconds")
+  const { lease, renewEvery } = yield* leaseTiming(options)
   const leaseMillis = Duration.toMillis(lease)
-  const renewEvery = options.leaseRenewInterval === undefined
-    ? Duration.millis(Math.max(1, Math.floor(leaseMillis / 3)))
-    : Duration.decode(options.leaseRenewInterval)
+  const stalled = yield* RenewalsStalled
   const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "5 seconds")
   const pg = yield* Effect.serviceOption(PgClient.PgClient)
   // Leases are measured on the database's clock on PostgreSQL (see `leaseNow` in the store): renewals are
@@ -127,19 +226,41 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   let stopping = false
 
   /**
+   * The runs this runner executes, with what it knows of their leases. On PostgreSQL, a run's `deadline`
+   * is the local monotonic time at which its last successful claim or renewal was sent, plus the lease,
+   * minus a margin: the database measures the lease from a later moment on its own clock, so past the
+   * deadline the lease may have expired and no durable node of the run may start (a runner cut off from
+   * the database, or stalled, stops on its own; no two machines' clocks are compared). On SQLite leases
+   * follow Effect's `Clock` on one machine, and only `stopped` counts.
+   */
+  const held = new Map<string, Held>()
+  const margin = Math.min(leaseMillis / 10, 1000)
+  const heldUntil = (sentAt: number) => sentAt + leaseMillis - margin
+  const leaseHeld = (entry: Held) =>
+    Option.isSome(pg)
+      ? () => !entry.stopped && monotonicMillis() < entry.deadline
+      : () => !entry.stopped
+  // Woken when the runner goes from holding nothing to holding a run (the renewals start again).
+  const holding = yield* Effect.makeLatch(false)
+
+  /**
    * Bounds a statement by a wall-clock time, whatever the network does. The statement runs in a fiber of
-   * its own and is abandoned at the bound (its cancellation, itself a round trip that may never come
-   * back, finishes in the background). The caller waits for whichever comes first; in an uninterruptible
-   * region (settling a run, a finalizer) that wait still ends at the bound, and an interruption already
-   * pending on the caller (a process stopping on SIGTERM) does not cut the statement short. The statement
-   * keeps the caller's `Clock`, so its times stay those of the workflow.
+   * its own and is abandoned at the bound: the caller stops waiting, the statement is never interrupted
+   * and finishes (or fails) in the background. Interrupting a statement on a pooled connection is unsafe
+   * with `@effect/sql-pg`: it sends `pg_cancel_backend(pid)` through the pool, a query that may wait for a
+   * free connection, and by the time it runs the interrupted statement may have finished and its
+   * connection gone back to the pool and on to another caller, whose statement it then cancels. The caller
+   * waits for whichever comes first; in an uninterruptible region (settling a run, a finalizer) that wait
+   * still ends at the bound, and an interruption already pending on the caller (a process stopping on
+   * SIGTERM) does not cut the statement short. The statement keeps the caller's `Clock`, so its times
+   * stay those of the workflow.
    */
   const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
     Effect.clockWith((clock) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<A, E | Cause.TimeoutException>()
-        const statement = yield* Effect.forkDaemon(
-          Effect.interruptible(Effect.intoDeferred(Effect.withClock(effect, clock), done))
+        yield* Effect.forkDaemon(
+          Effect.uninterruptible(Effect.intoDeferred(Effect.withClock(effect, clock), done))
         )
         const timer = yield* Effect.forkDaemon(
           Effect.sleep(bound).pipe(
@@ -149,9 +270,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
             Effect.withClock(liveClock)
           )
         )
-        return yield* Deferred.await(done).pipe(
-          Effect.ensuring(Effect.zipRight(Fiber.interruptFork(timer), Fiber.interruptFork(statement)))
-        )
+        return yield* Deferred.await(done).pipe(Effect.ensuring(Fiber.interruptFork(timer)))
       })
     )
 
@@ -180,7 +299,25 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     writeMany: store.suspendRuns,
     maxBatch: Math.max(16, concurrency)
   })
-  const writeCheckpoint = (owner: string, node: NewNode) => checkpoints.write({ owner, node })
+  /**
+   * Runs an engine statement of a run in a fiber of its own that nothing interrupts: a cancel or a
+   * shutdown that interrupts the run stops waiting for it, and the statement finishes in the background.
+   * Interrupting it instead would make `@effect/sql-pg` cancel its connection's backend by pid, possibly
+   * once that connection serves another caller (see `bounded`). A checkpoint written from the run's fiber
+   * may also carry other runs' checkpoints (`internal/groupCommit.ts`).
+   */
+  const detached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Effect.forkDaemon(Effect.uninterruptible(effect)), Fiber.join)
+  const writeCheckpoint = (owner: string, node: NewNode) => detached(checkpoints.write({ owner, node }))
+  // The store a run's own statements go through: each one detached.
+  const runStore = Object.fromEntries(
+    Object.entries(store).map(([key, value]) => [
+      key,
+      key === "sql" || typeof value !== "function"
+        ? value
+        : (...args: Array<unknown>) => detached((value as (...args: Array<unknown>) => Effect.Effect<unknown>)(...args))
+    ])
+  ) as unknown as Store
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -274,9 +411,10 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
         }
         const journal = loaded ?? (yield* store.loadJournal(claim.id))
-        const state = new Instance.InstanceState(store, runnerId, claim.wakeSeq, journal)
+        const state = new Instance.InstanceState(runStore, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
         state.writeCheckpoint = writeCheckpoint
+        state.leaseHeld = leaseHeldOf(claim.id)
         const instance = Instance.make({
           runId: claim.id,
           workflow: claim.workflow,
@@ -329,6 +467,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     const free = concurrency - inFlight.size
     if (free <= 0) return false
     const now = yield* Clock.currentTimeMillis
+    const sentAt = monotonicMillis()
     const claimed = yield* store.claim({
       owner: runnerId,
       names: engine.names(),
@@ -337,12 +476,28 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       limit: free,
       executing: Array.from(inFlight)
     })
-    for (const claim of claimed) inFlight.add(claim.id)
+    const entries = claimed.map((claim) => {
+      const entry: Held = { deadline: heldUntil(sentAt), stopped: false }
+      inFlight.add(claim.id)
+      held.set(claim.id, entry)
+      return entry
+    })
+    if (claimed.length > 0) yield* holding.open
     // The journals of every run claimed, in one query; should it fail, each run loads its own.
     const journals = yield* store.loadJournals(claimed.map((claim) => claim.id)).pipe(
       Effect.catchAllCause(() => Effect.succeed(new Map<string, ReadonlyArray<NodeRow>>()))
     )
-    for (const claim of claimed) yield* FiberMap.run(fibers, claim.id, execute(claim, journals.get(claim.id)))
+    for (const [index, claim] of claimed.entries()) {
+      const entry = entries[index]
+      yield* FiberMap.run(
+        fibers,
+        claim.id,
+        Effect.ensuring(
+          execute(claim, journals.get(claim.id)),
+          Effect.sync(() => held.get(claim.id) === entry && held.delete(claim.id))
+        )
+      )
+    }
     return claimed.length === free
   })
 
@@ -393,18 +548,24 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   /**
    * On PostgreSQL, renewals go over a connection of their own, outside the pool the runs' steps draw
    * from: a runner whose steps hold every pooled connection (long transactions, a slow database) still
-   * renews on time, so a live runner that is merely slow keeps its leases. The connection is opened on
-   * first use and opened again after a failure; meanwhile renewals fall back to the pool.
+   * renews on time, so a live runner that is merely slow keeps its leases. The connection is opened in the
+   * background, on first use and again after it was dropped; meanwhile renewals go through the pool. A
+   * renewal never queues behind one still unanswered on that connection: the connection is dropped and
+   * the renewal goes through the pool.
    */
   let leaseConnection: { readonly store: Store; readonly scope: Scope.CloseableScope } | undefined
+  let opening = false
+  let unanswered = 0
   const dropLeaseConnection = Effect.suspend(() => {
-    const held = leaseConnection
+    const dropped = leaseConnection
     leaseConnection = undefined
-    return held === undefined ? Effect.void : bounded(Scope.close(held.scope, Exit.void), shutdownTimeout, "close")
+    unanswered = 0
+    return dropped === undefined ? Effect.void : bounded(Scope.close(dropped.scope, Exit.void), shutdownTimeout, "close")
   }).pipe(Effect.ignore)
   yield* Effect.addFinalizer(() => dropLeaseConnection)
-  const leaseStore: Effect.Effect<Store> = Effect.suspend(() => {
-    if (leaseConnection !== undefined || Option.isNone(pg)) return Effect.succeed(leaseConnection?.store ?? store)
+  const openLeaseConnection = Effect.suspend(() => {
+    if (Option.isNone(pg) || leaseConnection !== undefined || opening || stopping) return Effect.void
+    opening = true
     const config = pg.value.config
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
@@ -413,52 +574,120 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         Effect.provide(Reactivity.layer),
         Effect.onError(() => Scope.close(scope, Exit.void))
       )
-      // A late opening (abandoned at its bound) must not replace one opened since.
-      if (leaseConnection !== undefined || stopping) {
-        yield* Scope.close(scope, Exit.void)
-        return leaseConnection?.store ?? store
-      }
+      if (leaseConnection !== undefined || stopping) return yield* Scope.close(scope, Exit.void)
       leaseConnection = { store: makeStore(client), scope }
-      return leaseConnection.store
+      unanswered = 0
     }).pipe(
-      (effect) => bounded(effect, renewEvery, "lease connection"),
+      Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse runner could not open its lease connection", cause)),
+      Effect.ensuring(Effect.sync(() => opening = false)),
+      Effect.forkDaemon,
+      Effect.asVoid
+    )
+  })
+
+  /**
+   * Stops a run this runner executes (canceled, or a renewal found its lease gone): nothing more of it
+   * starts, its fiber is interrupted, and once that fiber has ended its lease is given back, if settling
+   * it did not (a run canceled as it ended or suspended writes nothing, its row is no longer running).
+   * A cancel waits for that release.
+   */
+  const stopRun = (runId: string, entry: Held) =>
+    Effect.gen(function*() {
+      entry.stopped = true
+      yield* FiberMap.remove(fibers, runId)
+      const now = yield* Clock.currentTimeMillis
+      yield* bounded(store.releaseRun(runId, runnerId, now), stopping ? shutdownTimeout : lease, "release")
+      yield* signals.changes.notify
+    }).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning(`Gatehouse runner could not give back run ${runId}`, cause)),
+      Effect.annotateLogs({ runId, runner: runnerId })
+    )
+
+  const leaseHeldOf = (runId: string): () => boolean => {
+    const entry = held.get(runId)
+    return entry === undefined ? () => false : leaseHeld(entry)
+  }
+
+  /**
+   * One renewal of every lease held. It is waited for until the next one is due, then abandoned (logged
+   * and counted) but not interrupted: a late answer still moves the deadlines, from the moment it was
+   * sent. Runs it finds no longer held (canceled, taken over) are stopped.
+   */
+  const renewOnce = Effect.gen(function*() {
+    const batch = Array.from(held.entries()).filter(([, entry]) => !entry.stopped)
+    if (batch.length === 0) return
+    let renewing = store
+    if (leaseConnection !== undefined && unanswered === 0) {
+      renewing = leaseConnection.store
+    } else {
+      if (leaseConnection !== undefined) yield* dropLeaseConnection
+      yield* openLeaseConnection
+    }
+    const onConnection = renewing !== store
+    const now = yield* Clock.currentTimeMillis
+    const sentAt = monotonicMillis()
+    if (onConnection) unanswered++
+    const lost = yield* bounded(
+      renewing.renewLeases({ owner: runnerId, runIds: batch.map(([runId]) => runId), now, leaseMillis }).pipe(
+        Effect.map((renewed) => {
+          const lost: Array<readonly [string, Held]> = []
+          for (const [runId, entry] of batch) {
+            if (renewed.has(runId)) entry.deadline = Math.max(entry.deadline, heldUntil(sentAt))
+            else lost.push([runId, entry])
+          }
+          return lost
+        }),
+        Effect.ensuring(Effect.sync(() => {
+          if (onConnection && leaseConnection?.store === renewing) unanswered = Math.max(0, unanswered - 1)
+        }))
+      ),
+      renewEvery,
+      "renew"
+    ).pipe(
       Effect.catchAllCause((cause) =>
-        Effect.as(Effect.logDebug("Gatehouse runner could not open its lease connection", cause), store)
+        Effect.gen(function*() {
+          yield* Metric.increment(InternalMetrics.leaseRenewalFailures)
+          yield* Effect.logWarning(
+            `Gatehouse runner could not renew its leases (${batch.length} runs) within ${Duration.format(renewEvery)}`,
+            cause
+          )
+          // A connection that failed is replaced; one that is only slow is kept (the renewal still lands).
+          const slow = Cause.isTimeoutException(Cause.squash(cause))
+          if (onConnection && !slow && leaseConnection?.store === renewing) yield* dropLeaseConnection
+          return []
+        })
       )
     )
+    for (const [runId, entry] of lost) {
+      if (held.get(runId) === entry && !entry.stopped) {
+        yield* Effect.logDebug(`Gatehouse runner no longer holds run ${runId} (ended, canceled or taken over)`)
+        yield* Effect.forkDaemon(stopRun(runId, entry))
+      }
+    }
   })
 
   const renewLoop = Effect.gen(function*() {
     while (true) {
-      if (inFlight.size === 0) {
-        // Nothing held: wait for work instead of ticking, so long waits cost nothing (and `TestClock`
+      if (held.size === 0) {
+        // Nothing held: wait for a claim instead of ticking, so long waits cost nothing (and `TestClock`
         // jumps of days do not replay thousands of renewals).
-        yield* (yield* signals.work.capture)
+        yield* holding.close
+        if (held.size === 0) yield* holding.await
         continue
       }
-      yield* Effect.sleep(renewEvery)
-      const now = yield* Clock.currentTimeMillis
-      const renewing = yield* leaseStore
-      // A renewal stuck longer than its interval is abandoned (and its connection replaced): the next one
-      // starts on time. A late renewal loses nothing: it extends the lease of every run still held.
-      yield* bounded(
-        renewing.renewLeases({ owner: runnerId, runIds: Array.from(inFlight), now, leaseMillis }),
-        renewEvery,
-        "renew"
-      ).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.zipRight(
-            Effect.logWarning("Gatehouse runner could not renew its leases", cause),
-            renewing === store ? Effect.void : dropLeaseConnection
-          )
-        )
-      )
+      const started = monotonicMillis()
+      // Paced from the start of each renewal: a slow one does not push the next one back.
+      if (!stalled) yield* renewOnce
+      yield* Effect.sleep(Duration.millis(Math.max(0, Duration.toMillis(renewEvery) - (monotonicMillis() - started))))
     }
   }).pipe(Effect.withClock(leaseClock))
 
   const canceled = yield* PubSub.subscribe(signals.canceled)
   const cancelLoop = Effect.forever(
-    Effect.flatMap(Queue.take(canceled), (runId) => FiberMap.remove(fibers, runId))
+    Effect.flatMap(Queue.take(canceled), (runId) => {
+      const entry = held.get(runId)
+      return entry === undefined || entry.stopped ? Effect.void : Effect.asVoid(Effect.forkDaemon(stopRun(runId, entry)))
+    })
   )
 
   yield* Effect.forkScoped(loop)
@@ -498,5 +727,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: RunnerOptions = {}): Layer.Layer<Runner, never, SqlClient.SqlClient | WorkflowRegistry> =>
+export const layer = (
+  options: RunnerOptions = {}
+): Layer.Layer<Runner, InvalidRunnerOptions, SqlClient.SqlClient | WorkflowRegistry> =>
   Layer.scoped(Runner, make(options)).pipe(Layer.provide(Storage.layer))

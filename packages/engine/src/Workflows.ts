@@ -290,6 +290,22 @@ export class ResultPollInterval extends Context.Reference<ResultPollInterval>()(
   { defaultValue: (): Duration.DurationInput => "250 millis" }
 ) {}
 
+/**
+ * The most `cancel` waits, on the wall clock, for the run it canceled to be held by no runner any more
+ * (see `cancel`). The wait ends before that in every normal case: at once when no runner executes the
+ * run, as soon as the runner executing it has stopped it, and at the latest when that runner's lease
+ * expires (a canceled run's lease is never renewed). Past this bound `cancel` logs a warning and returns.
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export class CancelWaitTimeout extends Context.Reference<CancelWaitTimeout>()(
+  "@gatehouse/engine/Workflows/CancelWaitTimeout",
+  { defaultValue: (): Duration.DurationInput => "2 minutes" }
+) {}
+
+const liveClock = Clock.make()
+
 const encodeCursor = (run: Run.Summary): string =>
   Buffer.from(JSON.stringify([run.createdAt, run.runId]), "utf8").toString("base64url")
 
@@ -342,6 +358,30 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
 
     const canceledExit = exitSchema(Schema.Unknown, Schema.Never)
 
+    /**
+     * Waits until a canceled run is held by no live lease: the runner executing it (woken in this process
+     * by `signals.canceled`, in another by `NOTIFY` or, should that be lost, by its next renewal, which
+     * finds the run no longer running) has interrupted it and given its lease back, or that lease has
+     * expired. From then on nothing of the run starts anywhere: a runner starts no durable node of a run
+     * it stopped, nor past its lease. Checked at each change in this process and every 25 ms otherwise,
+     * at most `CancelWaitTimeout`.
+     */
+    const awaitStopped = (runId: string) =>
+      Effect.gen(function*() {
+        const bound = Duration.toMillis(Duration.decode(yield* CancelWaitTimeout))
+        const until = performance.now() + bound
+        while (true) {
+          const changed = yield* signals.changes.capture
+          if (yield* store.freeCanceled(runId, yield* Clock.currentTimeMillis)) return
+          if (performance.now() >= until) {
+            return yield* Effect.logWarning(
+              `Gatehouse cancel of run ${runId}: still held by a runner after ${bound} ms; returning`
+            )
+          }
+          yield* Effect.raceFirst(changed, Effect.withClock(Effect.sleep("25 millis"), liveClock))
+        }
+      })
+
     const cancel = (runId: string, options: CancelOptions) =>
       Effect.gen(function*() {
         const { by, reason } = yield* Schema.decodeUnknown(CancelOptions)(options).pipe(
@@ -379,6 +419,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         if (result === "canceled") {
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
+          yield* awaitStopped(runId)
         }
         const run = yield* getRun(runId)
         if (result === "canceled") signals.ended.publish(run)

@@ -100,7 +100,10 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           // "theirs" is taken over by another runner, "lost" is canceled: runner-a holds only "mine".
           const sql = (yield* SqlClient.SqlClient).withoutTransforms()
           yield* sql`UPDATE gatehouse_runs SET lease_owner = 'runner-b' WHERE id = ${theirs}`
-          yield* (yield* workflows).cancel(lost, { by: "ops" })
+          // No runner executes it here: the cancel does not wait for runner-a's lease to run out.
+          yield* (yield* workflows).cancel(lost, { by: "ops" }).pipe(
+            Effect.provideService(Workflows.CancelWaitTimeout, "0 millis")
+          )
           const node = (runId: string, nodeId: string) => ({
             runId,
             nodeId,

@@ -36,6 +36,9 @@ const TransferLive = Transfer.toLayer((payload, run) =>
 
 const takeovers = Runner.metrics.takeovers
 
+/** A runner that stalled: it never renews its leases. */
+const stalled = Effect.provideService(Runner.RenewalsStalled, true)
+
 /**
  * The run's lease as PostgreSQL sees it, with the database's clock read in the same statement: on
  * PostgreSQL leases are measured on that clock, so `TestClock` cannot move them and the PostgreSQL
@@ -73,9 +76,8 @@ export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "eff
           const before = (yield* Metric.value(takeovers)).count
           const a = yield* buildEngine(db, TransferLive, {
             runnerId: "runner-a",
-            leaseDuration: "2 seconds",
-            leaseRenewInterval: "1 hour"
-          })
+            leaseDuration: "2 seconds"
+          }).pipe(stalled)
           const { expires, runId } = yield* Effect.gen(function*() {
             yield* sideEffects.setup
             const runId = yield* Transfer.start({ id: "t-1" })
@@ -125,9 +127,8 @@ export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "eff
           // Polling every 50ms while the lease runs out: the runner looks for work many times past it.
           const a = yield* buildEngine(db, TransferLive, {
             leaseDuration: "1 second",
-            leaseRenewInterval: "1 hour",
             pollInterval: "50 millis"
-          })
+          }).pipe(stalled)
           yield* Effect.gen(function*() {
             yield* sideEffects.setup
             const runId = yield* Transfer.start({ id: "t-2" })
@@ -153,9 +154,8 @@ export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "eff
         // Runner A renews only every hour: past its 30-second lease it is as good as dead.
         const a = yield* buildEngine(db, TransferLive, {
           runnerId: "runner-a",
-          leaseDuration: "30 seconds",
-          leaseRenewInterval: "1 hour"
-        })
+          leaseDuration: "30 seconds"
+        }).pipe(stalled)
         const runId = yield* Effect.gen(function*() {
           yield* sideEffects.setup
           const runId = yield* Transfer.start({ id: "t-1" })
@@ -199,7 +199,7 @@ export const suite = (name: string, makeDatabase: MakeDatabase, leaseClock: "eff
         const db = yield* makeDatabase
         bAttempts = 0
         const before = (yield* Metric.value(takeovers)).count
-        const a = yield* buildEngine(db, TransferLive, { leaseDuration: "30 seconds", leaseRenewInterval: "1 hour" })
+        const a = yield* buildEngine(db, TransferLive, { leaseDuration: "30 seconds" }).pipe(stalled)
         yield* Effect.gen(function*() {
           yield* sideEffects.setup
           const runId = yield* Transfer.start({ id: "t-2" })

@@ -61,6 +61,11 @@ export class InstanceState {
   fatal: Run.RunFatal | undefined = undefined
   /** The lease was lost or the run canceled: stop without writing anything more. */
   leaseLost = false
+  /**
+   * False once the runner cannot be sure it still holds the run's lease (canceled, taken over, or its last
+   * renewal is too old): nothing more of the run may start. Set by the runner.
+   */
+  leaseHeld: () => boolean = () => true
   /** Storage failed mid-execution: give the run back so it is replayed later. */
   storageFailure: SqlError | undefined = undefined
   /** Node ids reached in this execution: reaching one twice is `DuplicateNodeId`. */
@@ -222,6 +227,7 @@ export const halt = (instance: WorkflowInstanceShape): Effect.Effect<never> => b
 export const guard = (instance: WorkflowInstanceShape): Effect.Effect<void> =>
   Effect.suspend(() => {
     const state = stateOf(instance)
+    if (!state.leaseLost && !state.leaseHeld()) state.leaseLost = true
     return state.released || state.halted ? halt(instance) : Effect.void
   })
 

@@ -55,6 +55,12 @@ export const runnerTakeovers = Metric.counter("gatehouse_runner_takeovers_total"
   incremental: true
 })
 
+/** @internal */
+export const leaseRenewalFailures = Metric.counter("gatehouse_lease_renewal_failures_total", {
+  description: "Lease renewals that failed or went unanswered within their bound (each one also logged)",
+  incremental: true
+})
+
 /** Tagged with `status`: runs in each status, as last counted (`Workflows.refreshMetrics`). @internal */
 export const runs = Metric.gauge("gatehouse_runs", {
   description: "Runs by status, as last counted"

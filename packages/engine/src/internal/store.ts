@@ -591,41 +591,61 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const suspendRun = (suspension: Suspension): Effect.Effect<Option.Option<Run.RunStatus>, SqlError> =>
     Effect.map(suspendRuns([suspension]), (stored) => stored[0])
 
+  /**
+   * Gives a run back: runnable again, or, when it was canceled meanwhile, still canceled but held by no
+   * lease any more (the cancel waits for that, see `freeCanceled`).
+   */
   const releaseRun = (runId: string, owner: string, now: number): Effect.Effect<void, SqlError> =>
-    sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-      WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running'
+    sql`UPDATE gatehouse_runs SET status = CASE WHEN status = 'running' THEN 'runnable' ELSE status END,
+        lease_owner = NULL, lease_expires_at = NULL,
+        updated_at = CASE WHEN status = 'running' THEN ${now} ELSE updated_at END
+      WHERE id = ${runId} AND lease_owner = ${owner} AND status IN ('running', 'canceled')
       RETURNING id`.pipe(
       // A runner shutting down gives its runs back one by one: the others take them at once.
       Effect.flatMap((rows) => rows.length > 0 ? PgWakeups.notify(sql, runId) : Effect.void)
     )
 
   const releaseAll = (owner: string, now: number): Effect.Effect<void, SqlError> =>
-    sql`UPDATE gatehouse_runs SET status = 'runnable', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
-      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(
+    sql`UPDATE gatehouse_runs SET status = CASE WHEN status = 'running' THEN 'runnable' ELSE status END,
+        lease_owner = NULL, lease_expires_at = NULL,
+        updated_at = CASE WHEN status = 'running' THEN ${now} ELSE updated_at END
+      WHERE lease_owner = ${owner} AND status IN ('running', 'canceled')`.pipe(
       // Other runners take what a stopping runner gave back at once, not at their next poll.
       Effect.zipRight(PgWakeups.notify(sql, "released"))
     )
 
   /**
    * Renews the leases of the runs a runner is executing, and only those: a run it stopped executing but
-   * could not release must expire, so that it can be taken over.
+   * could not release must expire, so that it can be taken over. Returns the runs whose lease it renewed:
+   * one missing was canceled or taken over, and its runner must not start anything more of it.
    */
   const renewLeases = (options: {
     readonly owner: string
     readonly runIds: ReadonlyArray<string>
     readonly now: number
     readonly leaseMillis: number
-  }): Effect.Effect<void, SqlError> => {
+  }): Effect.Effect<ReadonlySet<string>, SqlError> => {
     const { owner, runIds } = options
-    return runIds.length === 0 ? Effect.void : sql`UPDATE gatehouse_runs
+    return runIds.length === 0 ? Effect.succeed(new Set<string>()) : sql<{ id: string }>`UPDATE gatehouse_runs
       SET lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}
-      WHERE lease_owner = ${owner} AND status = 'running' AND id IN ${sql.in(runIds)}`.pipe(Effect.asVoid)
+      WHERE lease_owner = ${owner} AND status = 'running' AND id IN ${sql.in(runIds)}
+      RETURNING id`.pipe(Effect.map((rows) => new Set(rows.map((row) => row.id))))
   }
+
+  /**
+   * True once a canceled run is held by no live lease: its runner gave it back, or its lease expired (a
+   * runner that died), in which case the lease is cleared here. False while a runner still holds it.
+   */
+  const freeCanceled = (runId: string, now: number): Effect.Effect<boolean, SqlError> =>
+    sql<{ id: string }>`UPDATE gatehouse_runs SET lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ${runId} AND status = 'canceled'
+        AND (lease_owner IS NULL OR lease_expires_at < ${leaseNow(sql, now)})
+      RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
   /** Marks the leases of a runner that died as expired, so any runner takes its runs over now (the test kit's crash). */
   const expireLeases = (owner: string, now: number): Effect.Effect<void, SqlError> =>
     sql`UPDATE gatehouse_runs SET lease_expires_at = ${now - 1}
-      WHERE lease_owner = ${owner} AND status = 'running'`.pipe(Effect.asVoid)
+      WHERE lease_owner = ${owner} AND status IN ('running', 'canceled')`.pipe(Effect.asVoid)
 
   /** Makes a waiting run runnable and moves its wake sequence, so a suspension in flight sees it. */
   const wake = (runId: string, now: number, link?: string | undefined): Effect.Effect<void, SqlError> =>
@@ -672,6 +692,10 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       Effect.map(Option.flatMap((row) => Option.fromNullable(row.n)))
     )
 
+  /**
+   * Ends a run `canceled`. Its lease, if a runner holds it, stays: the runner gives it back once the
+   * run's fiber has stopped (`releaseRun`), and the cancel waits for that (`freeCanceled`).
+   */
   const cancelRun = (options: {
     readonly runId: string
     readonly result: unknown
@@ -679,7 +703,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     readonly now: number
   }): Effect.Effect<boolean, SqlError> =>
     sql`UPDATE gatehouse_runs SET status = 'canceled', result = ${JSON.stringify(options.result)},
-        error = ${options.error}, lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL,
+        error = ${options.error}, wake_at = NULL,
         wake_seq = wake_seq + 1, updated_at = ${options.now}, completed_at = ${options.now}
       WHERE id = ${options.runId} AND status NOT IN ('completed', 'failed', 'canceled')
       RETURNING id`.pipe(
@@ -763,6 +787,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     releaseRun,
     releaseAll,
     renewLeases,
+    freeCanceled,
     expireLeases,
     wake,
     completeNodeFromOutside,
