@@ -678,7 +678,10 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       const started = monotonicMillis()
       // Paced from the start of each renewal: a slow one does not push the next one back.
       if (!stalled) yield* renewOnce
-      yield* Effect.sleep(Duration.millis(Math.max(0, Duration.toMillis(renewEvery) - (monotonicMillis() - started))))
+      // Whole milliseconds: on SQLite this sleeps on Effect's `Clock`, and a `TestClock` jump stops at each
+      // sleep's end, so a fraction here would become the time every row is then written with.
+      const elapsed = monotonicMillis() - started
+      yield* Effect.sleep(Duration.millis(Math.max(0, Math.ceil(Duration.toMillis(renewEvery) - elapsed))))
     }
   }).pipe(Effect.withClock(leaseClock))
 
