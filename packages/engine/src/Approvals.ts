@@ -551,6 +551,16 @@ export const allowedActions = (approval: ApprovalRecord, reviewer: Reviewer | st
     now
   )
 
+/**
+ * Whether a reviewer is among an approval's assignees (an approval that names none is anyone's): the
+ * engine's one rule for who may decide, which read access at every surface follows too.
+ *
+ * @since 0.1.0
+ * @category decisions
+ */
+export const isReviewer = (approval: ApprovalRecord, reviewer: Reviewer | string): boolean =>
+  Decision.isAssigned(approval.reviewers, reviewerOf(reviewer))
+
 const principalsOf = (reviewer: Reviewer): ReadonlyArray<string> => [
   "anyone",
   `user:${reviewer.id}`,
