@@ -51,6 +51,40 @@ import * as Schema from "effect/Schema"
 import { parse as parseYaml } from "yaml"
 import { canonicalJson, sha256 } from "./internal/canonical.js"
 import { jsonProblem } from "./internal/json.js"
+import { InvalidPolicy } from "./internal/policy/errors.js"
+import * as PolicyMatch from "./internal/policy/match.js"
+import * as PolicyThrottle from "./internal/policy/throttle.js"
+
+export {
+  /**
+   * A policy document that does not validate: `path` names the bad field.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidPolicy,
+  /**
+   * A decision refused because the active policy no longer requires it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PolicyChanged,
+  /**
+   * The policy denies the action.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PolicyDenied,
+  /**
+   * The action is over its rate.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  Throttled
+} from "./internal/policy/errors.js"
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
@@ -335,29 +369,6 @@ export class Evaluation extends Schema.Class<Evaluation>("@gatehouse/engine/Poli
   trace: Schema.Array(RuleTrace)
 }) {}
 
-/**
- * A policy document that does not validate: `path` names the bad field.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidPolicy extends Schema.TaggedError<InvalidPolicy>("@gatehouse/engine/InvalidPolicy")(
-  "InvalidPolicy",
-  {
-    /** The first bad field (`rules[2].throttle.limit`), empty when the text does not parse. */
-    path: Schema.String,
-    /** Every problem, each with its path. */
-    reason: Schema.String
-  }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `invalid policy: ${this.reason}`
-  }
-}
-
 const decodeDocument = Schema.decodeUnknown(Document, { errors: "all", onExcessProperty: "error" })
 
 const pathText = (path: ReadonlyArray<PropertyKey>): string =>
@@ -424,60 +435,13 @@ export const actionHash = (action: Action): string =>
     input: action.input ?? null
   }))
 
-const nameMatches = (pattern: string, name: string): boolean =>
-  pattern === "*" || (pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : pattern === name)
-
-const anyName = (patterns: string | ReadonlyArray<string>, name: string | undefined): boolean =>
-  name !== undefined && (typeof patterns === "string" ? [patterns] : patterns).some((pattern) => nameMatches(pattern, name))
-
-const show = (patterns: string | ReadonlyArray<string>): string =>
-  typeof patterns === "string" ? `"${patterns}"` : patterns.map((pattern) => `"${pattern}"`).join(" or ")
-
 /**
  * The value at a dotted path of a JSON value (`"customer.tier"`, `"items.0.sku"`), if there is one.
  *
  * @since 0.1.0
  * @category evaluation
  */
-export const valueAt = (value: unknown, path: string): Option.Option<unknown> => {
-  let current: unknown = value
-  for (const key of path.split(".")) {
-    if (current === null || typeof current !== "object" || !Object.hasOwn(current, key)) return Option.none()
-    current = (current as Record<string, unknown>)[key]
-  }
-  return Option.some(current)
-}
-
-const conditionProblem = (condition: Condition, input: unknown): string | undefined => {
-  const value = valueAt(input, condition.path)
-  const where = `input.${condition.path}`
-  if (condition.exists !== undefined) {
-    return Option.isSome(value) === condition.exists
-      ? undefined
-      : condition.exists ? `${where} does not exist` : `${where} exists`
-  }
-  if (Option.isNone(value)) return `${where} does not exist`
-  const actual = value.value
-  if (condition.equals !== undefined) {
-    return canonicalJson(actual) === canonicalJson(condition.equals)
-      ? undefined
-      : `${where} is ${JSON.stringify(actual)}, not ${JSON.stringify(condition.equals)}`
-  }
-  if (condition.oneOf !== undefined) {
-    const actualJson = canonicalJson(actual)
-    return condition.oneOf.some((option) => canonicalJson(option) === actualJson)
-      ? undefined
-      : `${where} is ${JSON.stringify(actual)}, not one of ${JSON.stringify(condition.oneOf)}`
-  }
-  if (typeof actual !== "number") return `${where} is ${JSON.stringify(actual)}, not a number`
-  if (condition.greaterThan !== undefined && !(actual > condition.greaterThan)) {
-    return `${where} is ${actual}, not greater than ${condition.greaterThan}`
-  }
-  if (condition.lessThan !== undefined && !(actual < condition.lessThan)) {
-    return `${where} is ${actual}, not less than ${condition.lessThan}`
-  }
-  return undefined
-}
+export const valueAt: (value: unknown, path: string) => Option.Option<unknown> = PolicyMatch.valueAt
 
 /**
  * Why `match` does not apply to `action`, or `undefined` when it does.
@@ -485,34 +449,7 @@ const conditionProblem = (condition: Condition, input: unknown): string | undefi
  * @since 0.1.0
  * @category evaluation
  */
-export const mismatch = (match: Match | undefined, action: Action): string | undefined => {
-  if (match === undefined) return undefined
-  if (match.workflow !== undefined && !anyName(match.workflow, action.workflow)) {
-    return `workflow is "${action.workflow}", not ${show(match.workflow)}`
-  }
-  if (match.action !== undefined && !anyName(match.action, action.action)) {
-    return action.action === undefined
-      ? `a run's start has no action (the rule wants ${show(match.action)})`
-      : `action is "${action.action}", not ${show(match.action)}`
-  }
-  for (const [label, wanted] of Object.entries(match.labels ?? {})) {
-    const actual = action.labels?.[label]
-    if (!anyName(wanted, actual)) {
-      return actual === undefined ? `label ${label} is not set (the rule wants ${show(wanted)})` : `label ${label} is "${actual}", not ${show(wanted)}`
-    }
-  }
-  if (match.actor !== undefined && !anyName(match.actor, action.actor)) {
-    return action.actor === undefined ? `no actor (the rule wants ${show(match.actor)})` : `actor is "${action.actor}", not ${show(match.actor)}`
-  }
-  if (match.roles !== undefined && !match.roles.some((role) => action.roles?.includes(role))) {
-    return `the actor holds none of the roles ${match.roles.join(", ")}`
-  }
-  for (const condition of match.input ?? []) {
-    const problem = conditionProblem(condition, action.input)
-    if (problem !== undefined) return problem
-  }
-  return undefined
-}
+export const mismatch: (match: Match | undefined, action: Action) => string | undefined = PolicyMatch.mismatch
 
 const decisionOf = (rule: Rule): Decision => {
   switch (rule.decide) {
@@ -555,11 +492,8 @@ export const evaluate = (policy: Policy, action: Action): Evaluation => {
  * @since 0.1.0
  * @category evaluation
  */
-export const windowOf = (throttle: Throttle, at: number): { readonly start: number; readonly end: number } => {
-  const length = Duration.toMillis(Duration.decode(throttle.window as Duration.DurationInput))
-  const start = Math.floor(at / length) * length
-  return { start, end: start + length }
-}
+export const windowOf: (throttle: Throttle, at: number) => { readonly start: number; readonly end: number } =
+  PolicyThrottle.windowOf
 
 /**
  * The throttle key of an action under a template: `{workflow}`, `{action}`, `{actor}`, `{labels.NAME}`
@@ -568,21 +502,7 @@ export const windowOf = (throttle: Throttle, at: number): { readonly start: numb
  * @since 0.1.0
  * @category evaluation
  */
-export const throttleKey = (template: string, action: Action): string =>
-  template.replace(/\{([^{}]+)\}/g, (_, name: string) => {
-    const value = name === "workflow"
-      ? action.workflow
-      : name === "action"
-      ? action.action
-      : name === "actor"
-      ? action.actor
-      : name.startsWith("labels.")
-      ? action.labels?.[name.slice("labels.".length)]
-      : name.startsWith("input.")
-      ? Option.getOrUndefined(valueAt(action.input, name.slice("input.".length)))
-      : undefined
-    return value === undefined ? "" : typeof value === "string" ? value : canonicalJson(value)
-  })
+export const throttleKey: (template: string, action: Action) => string = PolicyThrottle.throttleKey
 
 /**
  * Whether two decisions require the same human decision: both `require_human` with the same reviewers
@@ -602,84 +522,3 @@ const normalReviewers = (reviewers: Reviewers) => ({
   allowSelfApproval: reviewers.allowSelfApproval ?? false
 })
 
-/**
- * The policy denies the action: a start fails with it and nothing of the run is stored; a declared action
- * fails its run with it.
- *
- * @since 0.1.0
- * @category errors
- */
-export class PolicyDenied extends Schema.TaggedError<PolicyDenied>("@gatehouse/engine/PolicyDenied")(
-  "PolicyDenied",
-  {
-    workflow: Schema.String,
-    action: Schema.optional(Schema.String),
-    runId: Schema.optional(Schema.String),
-    /** The rule that denied; absent when the default did. */
-    ruleId: Schema.optional(Schema.String),
-    snapshotId: Schema.String,
-    reason: Schema.String
-  }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    const what = this.action === undefined ? `starting ${this.workflow}` : `action ${this.action} of ${this.workflow}`
-    return `policy ${this.snapshotId} denies ${what} (${this.ruleId === undefined ? "default" : `rule ${this.ruleId}`}): ${this.reason}`
-  }
-}
-
-/**
- * The action is over its rate: `retryAt` (epoch milliseconds) is when its window ends.
- *
- * @since 0.1.0
- * @category errors
- */
-export class Throttled extends Schema.TaggedError<Throttled>("@gatehouse/engine/Throttled")("Throttled", {
-  workflow: Schema.String,
-  action: Schema.optional(Schema.String),
-  runId: Schema.optional(Schema.String),
-  ruleId: Schema.optional(Schema.String),
-  snapshotId: Schema.String,
-  key: Schema.String,
-  limit: Schema.Number,
-  retryAt: Schema.Number
-}) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `throttled by ${this.ruleId === undefined ? "the default" : `rule ${this.ruleId}`}: at most ${this.limit} per window for "${this.key}"; retry at ${
-      new Date(this.retryAt).toISOString()
-    }`
-  }
-}
-
-/**
- * A decision on an approval a policy rule created, refused because the active policy changed since and no
- * longer requires this human decision with these reviewers. `outcome` says what the new policy did to the
- * approval: `reissued` to other reviewers, `denied`, `approved`, or `unchanged` (still waiting, e.g. the
- * action is now throttled).
- *
- * @since 0.1.0
- * @category errors
- */
-export class PolicyChanged extends Schema.TaggedError<PolicyChanged>("@gatehouse/engine/PolicyChanged")(
-  "PolicyChanged",
-  {
-    runId: Schema.String,
-    nodeId: Schema.String,
-    requestedUnder: Schema.String,
-    activeSnapshot: Schema.String,
-    decides: Schema.Literal("allow", "deny", "throttle", "require_human"),
-    outcome: Schema.Literal("reissued", "denied", "approved", "unchanged")
-  }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `approval "${this.nodeId}" of run ${this.runId} was requested under policy ${this.requestedUnder}; policy ${this.activeSnapshot} now decides ${this.decides} (the approval was ${this.outcome}); nothing was recorded`
-  }
-}
