@@ -68,6 +68,21 @@ export interface RunQuery {
 }
 
 /**
+ * A start of a workflow by its name, as `POST /v1/workflows/{name}/runs` and `Workflows.startByName` take it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartRequest {
+  readonly workflow: string
+  /** The payload in its JSON form: the workflow's schema decodes and validates it. */
+  readonly payload: unknown
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  /** For a workflow without its own idempotency key: the same key starts the same run. */
+  readonly idempotencyKey?: string | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -94,6 +109,8 @@ export class Backend extends Context.Tag("@gatehouse/cli/Backend")<Backend, {
   readonly decide: (request: DecideRequest) => Effect.Effect<Approvals.DecideResult, CliError>
   readonly listRuns: (query: RunQuery) => Effect.Effect<Workflows.RunPage, CliError>
   readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, CliError>
+  /** Starts a workflow by name: the server's registry, or on a database the registry of this process. */
+  readonly start: (request: StartRequest) => Effect.Effect<Workflows.StartedRun, CliError>
   readonly cancel: (runId: string, reason: string | undefined) => Effect.Effect<Workflows.CancelResult, CliError>
   readonly waiting: (runId: string) => Effect.Effect<Waiting.Explanation, CliError>
   readonly readEvents: (options: { readonly after?: string | undefined; readonly limit: number }) => Effect.Effect<

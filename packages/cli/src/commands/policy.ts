@@ -37,6 +37,30 @@ const LabelPair = Schema.String.pipe(
 )
 
 /**
+ * `--label NAME=VALUE`, repeated.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const labelOption = Options.text("label").pipe(
+  Options.withDescription("a label NAME=VALUE (repeat for several)"),
+  Options.repeated,
+  Options.withSchema(Schema.mutable(Schema.Array(LabelPair)))
+)
+
+/**
+ * The labels of `--label NAME=VALUE` flags (already validated by `labelOption`).
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const labelsOf = (pairs: ReadonlyArray<string>): Record<string, string> =>
+  Object.fromEntries(pairs.map((pair) => {
+    const at = pair.indexOf("=")
+    return [pair.slice(0, at), pair.slice(at + 1)]
+  }))
+
+/**
  * The action `explain` and `simulate` evaluate, from flags.
  *
  * @since 0.1.0
@@ -48,11 +72,7 @@ export const actionOptions = {
     Options.withDescription("the declared action (finance.payment.execute); none for a run's start"),
     Options.optional
   ),
-  label: Options.text("label").pipe(
-    Options.withDescription("a label NAME=VALUE (repeat for several)"),
-    Options.repeated,
-    Options.withSchema(Schema.mutable(Schema.Array(LabelPair)))
-  ),
+  label: labelOption,
   actor: Options.text("actor").pipe(Options.withDescription("who starts the run"), Options.optional),
   role: Options.text("role").pipe(Options.withDescription("a role of the actor (repeat for several)"), Options.repeated),
   input: Options.text("input").pipe(Options.withDescription("the action's input as JSON, or @file"), Options.optional)
@@ -72,10 +92,7 @@ const actionOf = (options: {
         Effect.mapError((error) => CliError.make("invalid-input", error.message.replace("--payload", "--input"), error.hint?.replace(/--payload/g, "--input")))
       )
       : undefined
-    const labels = Object.fromEntries(options.label.map((pair) => {
-      const at = pair.indexOf("=")
-      return [pair.slice(0, at), pair.slice(at + 1)]
-    }))
+    const labels = labelsOf(options.label)
     return yield* Schema.decodeUnknown(Policy.Action)({
       workflow: options.workflow,
       ...(Option.isSome(options.action) ? { action: options.action.value } : {}),

@@ -1,9 +1,11 @@
 /**
- * `gatehouse runs list`, `gatehouse runs inspect RUN` (the timeline: each node with kind, status, timings,
- * attempts and decision) and `gatehouse runs cancel RUN --reason TEXT`.
+ * `gatehouse runs list`, `gatehouse runs start WORKFLOW --payload JSON`, `gatehouse runs inspect RUN` (the
+ * timeline: each node with kind, status, timings, attempts and decision) and `gatehouse runs cancel RUN
+ * --reason TEXT`.
  *
  * @since 0.1.0
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Run } from "@gatehouse/engine"
@@ -15,6 +17,8 @@ import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
 import * as Output from "../Output.js"
 import { limitOption, runArg } from "./approvals.js"
+import { parsePayload } from "./decide.js"
+import { labelOption, labelsOf } from "./policy.js"
 import { choiceOption, connection, json, withBackend } from "./shared.js"
 
 /**
@@ -160,6 +164,51 @@ export const inspect = Command.make(
 ).pipe(Command.withDescription("A run's timeline: each node with kind, status, timings, attempts and decision"))
 
 /**
+ * Starts a workflow by its name, as `POST /v1/workflows/{name}/runs` and `Workflows.startByName` do: the
+ * same payload gives the same run id and the same typed errors by code, over HTTP and here.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const start = Command.make(
+  "start",
+  {
+    ...connection,
+    json,
+    payload: Options.text("payload").pipe(
+      Options.withDescription("the workflow's payload as JSON, or @file; the workflow's schema validates it")
+    ),
+    label: labelOption,
+    idempotencyKey: Options.text("idempotency-key").pipe(
+      Options.withSchema(Schema.NonEmptyString.pipe(Schema.maxLength(200))),
+      Options.withDescription("for a workflow without its own key: the same key starts the same run"),
+      Options.optional
+    ),
+    workflow: Args.text({ name: "WORKFLOW" }).pipe(Args.withDescription("the workflow's name"))
+  },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const payload = yield* parsePayload(options.payload)
+        const backend = yield* Backend
+        const started = yield* backend.start({
+          workflow: options.workflow,
+          payload,
+          labels: options.label.length > 0 ? labelsOf(options.label) : undefined,
+          idempotencyKey: Option.getOrUndefined(options.idempotencyKey)
+        })
+        if (options.json) return yield* Output.json(started)
+        yield* Console.log(
+          started.created
+            ? `started: run ${started.runId}`
+            : `already started: run ${started.runId} (the same key started it before; nothing changed)`
+        )
+      })
+    )
+).pipe(Command.withDescription("Start a run of a workflow by its name (idempotent)"))
+
+/**
  * @since 0.1.0
  * @category commands
  */
@@ -195,6 +244,6 @@ export const cancel = Command.make(
  * @category commands
  */
 export const runs = Command.make("runs").pipe(
-  Command.withDescription("Runs: list, inspect, cancel"),
-  Command.withSubcommands([list, inspect, cancel])
+  Command.withDescription("Runs: list, start, inspect, cancel"),
+  Command.withSubcommands([list, start, inspect, cancel])
 )

@@ -62,7 +62,21 @@ export const make: Effect.Effect<
         : wrap(approvals.decide(defined({ ...request, by: { id: as.id, roles: [...as.roles] } }))),
     listRuns: (query) => wrap(workflows.list(defined({ ...query }))),
     inspect: (runId) => wrap(workflows.inspect(runId)),
-    cancel: (runId, reason) => wrap(workflows.cancel(runId, defined({ by: cancelActor(), reason }))),
+    // The CLI's own process registers no workflow: on a database only a workflow `define`d in this process
+    // could start, so this answers WorkflowNotFound with the way through a server that runs it.
+    start: ({ idempotencyKey, labels, payload, workflow }) =>
+      wrap(Workflows.startByName(workflow, payload, defined({ startedBy: cliActor(), labels, idempotencyKey }))).pipe(
+        Effect.mapError((error) =>
+          error.kind === "not-found" && error.hint === undefined
+            ? CliError.make(
+              "not-found",
+              error.message,
+              "start it through a server that runs the workflow: --server URL --token T (a database alone has no workflow code)"
+            )
+            : error
+        )
+      ),
+    cancel: (runId, reason) => wrap(workflows.cancel(runId, defined({ by: cliActor(), reason }))),
     waiting,
     readEvents: ({ after, limit }) =>
       wrap(
@@ -81,8 +95,9 @@ export const make: Effect.Effect<
   } satisfies Backend["Type"]
 })
 
-// A cancel on the database is recorded for the operating-system user (a server records its principal).
-const cancelActor = (): string => {
+// A start or a cancel on the database is recorded for the operating-system user (a server records its
+// principal).
+const cliActor = (): string => {
   const user = process.env.USER ?? process.env.USERNAME
   return user !== undefined && user.trim() !== "" ? `cli:${user.trim()}` : "cli"
 }

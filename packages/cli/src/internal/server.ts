@@ -6,7 +6,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Waiting } from "@gatehouse/engine"
+import { Run, Waiting } from "@gatehouse/engine"
 import * as GatehouseApi from "@gatehouse/server/GatehouseApi"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -91,6 +91,14 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
           ),
       listRuns: (query) => call(client.runs.list({ urlParams: defined({ ...query }) })),
       inspect: (runId) => call(client.runs.timeline({ path: { runId } })),
+      start: ({ idempotencyKey, labels, payload, workflow }) =>
+        call(
+          client.runs.start({
+            path: { name: workflow },
+            payload: defined({ payload, labels }),
+            headers: defined({ "idempotency-key": idempotencyKey })
+          }).pipe(Effect.map((started) => ({ ...started, runId: Run.RunId.make(started.runId) })))
+        ),
       cancel: (runId, reason) => call(client.runs.cancel({ path: { runId }, payload: defined({ reason }) })),
       waiting,
       readEvents: ({ after, limit }) =>
