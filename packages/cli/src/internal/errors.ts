@@ -69,6 +69,7 @@ export const fromTagged = (error: unknown, where: string): CliError.CliError => 
     case "InvalidRequest":
     case "InvalidPayload":
     case "InvalidCursor":
+    case "InvalidRunnerOptions":
     case "BadRequest":
     case "PayloadTooLarge":
       return CliError.make("invalid-input", message)
