@@ -73,8 +73,12 @@ export const register = (router: HttpApiBuilder.Router["Type"], env: InboxEnv) =
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const allowed = yield* approvals.canDecide({ runId: approval.runId, nodeId: approval.nodeId }, reviewerOf(viewer))
-        const inspection = yield* workflows.inspect(approval.runId).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+        const address = { runId: approval.runId, nodeId: approval.nodeId }
+        const allowed = yield* approvals.canDecide(address, reviewerOf(viewer))
+        const inspection = yield* workflows.inspect(approval.runId).pipe(
+          Effect.option,
+          Effect.map(Option.getOrUndefined)
+        )
         return approvalPage({
           viewer,
           approval,
@@ -117,7 +121,9 @@ export const register = (router: HttpApiBuilder.Router["Type"], env: InboxEnv) =
           }
           const fields = fieldsOf(current.decisionSchema)
           const payload = input.verdict === "approve" ? payloadOf(fields, form) : undefined
-          if (payload !== undefined && "error" in payload) return yield* again(400, { kind: "error", text: payload.error })
+          if (payload !== undefined && "error" in payload) {
+            return yield* again(400, { kind: "error", text: payload.error })
+          }
           return yield* approvals.decide({
             ...address,
             verdict: input.verdict,

@@ -42,7 +42,7 @@ const back = { href: "/inbox", label: "Back to the inbox" }
 const notFound = (viewer?: Viewer) =>
   page(message({ title: "Not found", text: "There is no such approval, or you may not see it.", viewer, back }), 404)
 
-const invalid = (error: { readonly message: string }) => page(message({ title: "Invalid request", text: error.message }), 400)
+const invalid = (text: string) => page(message({ title: "Invalid request", text }), 400)
 
 /** An action link that is unknown (404), used, expired or no longer applicable (410). */
 const linkRefused = (error: ActionLinks.ActionLinkRefused) =>
@@ -60,7 +60,7 @@ export const recover = <R>(
   effect: Effect.Effect<HttpServerResponse.HttpServerResponse, InboxError, R>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
   Effect.catchTags(effect, {
-    BadForm: (error) => Effect.succeed(page(message({ title: "Invalid request", text: error.reason }), 400)),
+    BadForm: (error) => Effect.succeed(invalid(error.reason)),
     CsrfRefused: (error) =>
       Effect.succeed(page(
         message({
@@ -77,8 +77,8 @@ export const recover = <R>(
     NotVisible: (error) => Effect.succeed(notFound(error.viewer)),
     ApprovalNotFound: () => Effect.succeed(notFound()),
     RunNotFound: () => Effect.succeed(notFound()),
-    InvalidDecision: (error) => Effect.succeed(invalid(error)),
-    InvalidCursor: (error) => Effect.succeed(invalid(error)),
+    InvalidDecision: (error) => Effect.succeed(invalid(error.message)),
+    InvalidCursor: (error) => Effect.succeed(invalid(error.message)),
     ActionLinkRefused: (error) => Effect.succeed(linkRefused(error)),
     StorageError: (error) =>
       Effect.as(

@@ -15,7 +15,8 @@ export const Text = (name: string, max: number) =>
     Schema.filter((s) => !s.includes("\u0000") || `${name} contains a NUL character`)
   )
 
-const badForm = (error: ParseResult.ParseError) => new BadForm({ reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+const badForm = (error: ParseResult.ParseError) =>
+  new BadForm({ reason: ParseResult.TreeFormatter.formatErrorSync(error) })
 
 /** Form fields as a record (repeated names as arrays for the keys in `many`), decoded with `schema`. */
 export const decodeForm = <A, I>(

@@ -99,10 +99,13 @@ export const register = (router: HttpApiBuilder.Router["Type"], env: InboxEnv) =
         const viewer = yield* env.currentViewer
         const form = yield* readForm
         // The CSRF check comes first: a form without its token is refused (403) before its fields are read.
-        if (Option.isSome(viewer) && !Session.checkCsrf(keys, `session:${viewer.value.sid}`, form.get("_csrf") ?? undefined)) {
+        const csrf = form.get("_csrf") ?? undefined
+        if (Option.isSome(viewer) && !Session.checkCsrf(keys, `session:${viewer.value.sid}`, csrf)) {
           return yield* new CsrfRefused({ viewer: viewer.value })
         }
-        return seeOther("/inbox/sign-in").pipe(HttpServerResponse.expireCookie(Session.sessionCookie, { path: "/inbox" }))
+        return seeOther("/inbox/sign-in").pipe(
+          HttpServerResponse.expireCookie(Session.sessionCookie, { path: "/inbox" })
+        )
       }))
     )
   })
