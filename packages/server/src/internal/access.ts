@@ -2,7 +2,7 @@
  * What a principal may read or do at the HTTP surface. Decisions themselves are authorized by the
  * engine (`Approvals.decide`); these checks only guard reads and operator actions.
  */
-import type { Approvals, Run } from "@gatehouse/engine"
+import { Approvals, type Run } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import { Forbidden } from "../api/Errors.js"
 import { deferredsRole, isOperator, type Principal, starterRole } from "../Authentication.js"
@@ -24,24 +24,28 @@ export const requireDeferredCompleter = (principal: Principal): Effect.Effect<vo
       new Forbidden({ principal: principal.id, reason: "completing a deferred needs the operator or deferreds role" })
     )
 
-/**
- * Whether the principal is among the approval's reviewers (an approval that names none is anyone's).
- * Mirrors the engine's check in `Approvals.decide`; to be replaced by the engine's pure "what may this
- * reviewer do" function once it exists.
- */
-export const isReviewer = (principal: Principal, approval: Approvals.ApprovalRecord): boolean => {
-  const { roles, users } = approval.reviewers
-  return (users.length === 0 && roles.length === 0) || users.includes(principal.id) ||
-    principal.roles.some((role) => roles.includes(role))
-}
+/** A principal as the engine's rules take a reviewer. */
+export const reviewerOf = (
+  principal: { readonly id: string; readonly roles: ReadonlyArray<string> }
+): Approvals.Reviewer => ({ id: principal.id, roles: principal.roles })
 
+/** Operators read every approval; anyone else only those the engine assigns it (`Approvals.isReviewer`). */
 export const requireReviewer = (
   principal: Principal,
   approval: Approvals.ApprovalRecord
 ): Effect.Effect<void, Forbidden> =>
-  isOperator(principal) || isReviewer(principal, approval)
+  isOperator(principal) || Approvals.isReviewer(approval, reviewerOf(principal))
     ? Effect.void
     : Effect.fail(new Forbidden({ principal: principal.id, reason: "not among the approval's reviewers" }))
+
+/**
+ * Whether the inbox shows an approval to a principal: operators, its reviewers (`Approvals.isReviewer`), and
+ * whoever voted on it or decided it.
+ */
+export const mayReadApproval = (principal: Principal, approval: Approvals.ApprovalRecord): boolean =>
+  isOperator(principal) || Approvals.isReviewer(approval, reviewerOf(principal)) ||
+  (approval.votes ?? []).some((vote) => vote.voter === principal.id) ||
+  (approval.decision as { decidedBy?: string } | undefined)?.decidedBy === principal.id
 
 /** Operators read every run; anyone else only the runs it started. */
 export const requireRunReader = (principal: Principal, run: Run.Summary): Effect.Effect<void, Forbidden> =>
