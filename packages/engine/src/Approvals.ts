@@ -185,8 +185,9 @@ export const make: Effect.Effect<Approvals["Type"], never, Storage.Storage> = Ef
         const decoded = yield* Schema.decodeUnknown(ListOptions)(options).pipe(
           Effect.mapError((error) => new InvalidDecision({ reason: formatError(error) }))
         )
-        const after = decoded.cursor === undefined ? undefined : yield* decodeCursor(decoded.cursor).pipe(
-          Effect.mapError(() => new InvalidCursor({ cursor: decoded.cursor! }))
+        const cursor = decoded.cursor
+        const after = cursor === undefined ? undefined : yield* decodeCursor(cursor).pipe(
+          Effect.mapError(() => new InvalidCursor({ cursor }))
         )
         const limit = decoded.limit ?? 50
         const status = decoded.status === "any"
