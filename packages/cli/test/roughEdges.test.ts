@@ -54,6 +54,12 @@ describe("gatehouse, tried as a new user would", () => {
     const order = await gatehouse(["approvals", "list", "--order", "sideways", ...db])
     assert.strictEqual(order.code, 2)
     assert.include(order.stderr, "gatehouse: --order takes one of requested, newest, deadline, not 'sideways'")
+    // A cursor the inbox never returned: exit 2, the error naming the cursor.
+    const cursor = await gatehouse(["approvals", "list", "--cursor", "not-a-cursor", ...db, "--json"])
+    assert.strictEqual(cursor.code, 2, cursor.stderr)
+    const cursorError = JSON.parse(cursor.stderr).error
+    assert.strictEqual(cursorError.kind, "invalid-input")
+    assert.include(cursorError.message, "cursor")
     const status = await gatehouse(["runs", "list", "--status", "weird", ...db, "--json"])
     assert.strictEqual(status.code, 2)
     const error = JSON.parse(status.stderr).error

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { decodeExit, exitSchema, type ExitSchema, formatError } from "./internal/codec.js"
-import { declared, jsonSchemaOf } from "./internal/deferreds.js"
+import { declared, invalidCompletion, jsonSchemaOf } from "./internal/deferreds.js"
 import * as Instance from "./internal/instance.js"
 import { jsonProblem, stringProblem } from "./internal/json.js"
 import * as Run from "./Run.js"
@@ -124,25 +124,22 @@ export const complete: {
   Effect.gen(function*() {
     const deferred: DurableDeferred<any, any> | undefined = "deferred" in target ? target.deferred : declared.get(target.name)
     if (deferred === undefined) {
-      return yield* new Run.InvalidPayload({
-        workflow: `deferred ${(target as { readonly name: string }).name}`,
-        reason: "no deferred of that name is declared in this process; pass { runId, deferred } instead"
-      })
+      return yield* invalidCompletion(
+        (target as { readonly name: string }).name,
+        "no deferred of that name is declared in this process; pass { runId, deferred } instead"
+      )
     }
     const runIdProblem = stringProblem(target.runId)
     if (runIdProblem !== undefined) {
-      return yield* new Run.InvalidPayload({ workflow: `deferred ${deferred.name}`, reason: `runId ${runIdProblem}` })
+      return yield* invalidCompletion(deferred.name, `runId ${runIdProblem}`)
     }
     const encoded = yield* Schema.encodeUnknown(deferred.exitSchema)(exit).pipe(
-      Effect.mapError((error) => new Run.InvalidPayload({ workflow: `deferred ${deferred.name}`, reason: formatError(error) }))
+      Effect.mapError((error) => invalidCompletion(deferred.name, formatError(error)))
     )
     // Stored as JSON and decoded on replay: it must come back exactly as encoded.
     const problem = jsonProblem(encoded, { undefinedProperties: "absent" })
     if (problem !== undefined) {
-      return yield* new Run.InvalidPayload({
-        workflow: `deferred ${deferred.name}`,
-        reason: `the completion is not JSON: ${problem}`
-      })
+      return yield* invalidCompletion(deferred.name, `the completion is not JSON: ${problem}`)
     }
     const workflows = yield* Workflows
     return yield* workflows.completeDeferred({ runId: target.runId, name: deferred.name, exit: encoded })

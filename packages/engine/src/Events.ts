@@ -43,7 +43,11 @@ export class Event extends Schema.Class<Event>("@gatehouse/engine/Events/Event")
 export class InvalidCursor extends Schema.TaggedError<InvalidCursor>("@gatehouse/engine/InvalidCursor")(
   "InvalidCursor",
   { cursor: Schema.String }
-) {}
+) {
+  override get message(): string {
+    return `Invalid cursor: "${this.cursor.length > 60 ? `${this.cursor.slice(0, 60)}…` : this.cursor}" is not one this API returned`
+  }
+}
 
 /**
  * @since 0.1.0

@@ -194,12 +194,17 @@ export class RunNotFound extends Schema.TaggedError<RunNotFound>("@gatehouse/eng
 export class InvalidPayload extends Schema.TaggedError<InvalidPayload>("@gatehouse/engine/InvalidPayload")(
   "InvalidPayload",
   {
+    /** The workflow; for a deferred's completion, `deferred <name>`. */
     workflow: Schema.String,
+    /** Set when the payload is a deferred's completion: the deferred's name. */
+    deferred: Schema.optional(Schema.String),
     reason: Schema.String
   }
 ) {
   override get message(): string {
-    return `Invalid payload for workflow "${this.workflow}": ${this.reason}`
+    return this.deferred !== undefined
+      ? `Invalid completion of deferred "${this.deferred}": ${this.reason}`
+      : `Invalid payload for workflow "${this.workflow}": ${this.reason}`
   }
 }
 

@@ -11,6 +11,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Approvals from "./Approvals.js"
+import { subjectOf } from "./internal/approvals/records.js"
+import * as Decision from "./internal/decision.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 import * as Workflows from "./Workflows.js"
@@ -154,10 +156,11 @@ export class Explanation extends Schema.Class<Explanation>("@gatehouse/engine/Wa
  * @category constructors
  */
 export const approvalWait = (approval: Approvals.ApprovalRecord): ApprovalWait => {
-  const votes = (approval.votes ?? []).filter((vote) => vote.round === approval.escalations)
-  const voters = new Set(votes.map((vote) => vote.voter))
-  const { reviewers } = approval
-  const excluded = !reviewers.allowSelfApproval && approval.startedBy !== undefined ? [approval.startedBy] : []
+  // Who may still sign and the tallies are the decision rule's (`internal/decision.ts`), on the record.
+  const { approvals, denials, excluded, mayStillSign, votes } = Decision.standing({
+    ...subjectOf(approval, { runEnded: false }),
+    votes: approval.votes ?? []
+  })
   const atDeadline: AtDeadline | undefined = approval.deadline === undefined
     ? undefined
     : approval.atDeadline === "escalate"
@@ -170,13 +173,10 @@ export const approvalWait = (approval: Approvals.ApprovalRecord): ApprovalWait =
     requestHash: approval.requestHash,
     requestedAt: approval.requestedAt,
     requestedBy: `workflow ${approval.workflow}, Approval.request("${approval.baseId}")`,
-    mayStillSign: {
-      users: reviewers.users.filter((user) => !voters.has(user) && !excluded.includes(user)),
-      roles: reviewers.roles
-    },
+    mayStillSign,
     excluded,
-    approvals: { have: votes.filter((vote) => vote.verdict === "approve").length, need: reviewers.quorum },
-    denials: { have: votes.filter((vote) => vote.verdict === "deny").length, need: reviewers.denyQuorum },
+    approvals,
+    denials,
     votes,
     escalations: approval.escalations,
     ...(approval.deadline !== undefined ? { deadline: approval.deadline } : {}),

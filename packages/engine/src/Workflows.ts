@@ -3,10 +3,13 @@
  * their journals. It needs only the SQL client, so any process (an HTTP server, a CLI, a test) can use
  * it without running workflows itself.
  *
+ * Policy-gated starts live in `internal/workflows/starts.ts`, outside completions of deferreds in
+ * `internal/workflows/deferreds.ts`; the models and errors in `internal/workflows/models.ts`, exported
+ * from here.
+ *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -19,167 +22,36 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
-import * as JsonSchemaValidator from "./internal/jsonSchemaValidator.js"
-import { declared } from "./internal/deferreds.js"
-import { jsonProblem, stringProblem, Text } from "./internal/json.js"
-import { appendEvent, eventsOfRun } from "./internal/log.js"
+import { stringProblem } from "./internal/json.js"
+import { eventsOfRun } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as PgWakeups from "./internal/pgWakeups.js"
-import * as PolicyGate from "./internal/policyGate.js"
-import type { StartGate } from "./internal/rows.js"
-import * as Tracing from "./internal/tracing.js"
 import * as Storage from "./internal/storage.js"
 import * as StartByName from "./internal/startByName.js"
 import { mapStorage } from "./internal/storageError.js"
 import { toNode, toSummary } from "./internal/store.js"
-import * as Policy from "./Policy.js"
+import * as Deferreds from "./internal/workflows/deferreds.js"
+import {
+  CancelOptions,
+  CancelResult,
+  type DeferredExit,
+  type DeferredNotReady,
+  InvalidRequest,
+  ListOptions,
+  type NodeKindMismatch,
+  RunPage,
+  type StartInput
+} from "./internal/workflows/models.js"
+import * as Starts from "./internal/workflows/starts.js"
+import type * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
 import type { StorageError } from "./StorageError.js"
 import type { StartOptions } from "./Workflow.js"
 
 /**
- * Options of `list`, validated with this schema.
- *
  * @since 0.1.0
- * @category models
  */
-export const ListOptions = Schema.Struct({
-  status: Schema.optional(Run.RunStatus),
-  workflow: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 500))),
-  cursor: Schema.optional(Schema.String)
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type ListOptions = typeof ListOptions.Type
-
-/**
- * A page of runs, newest first; pass `cursor` back to get the next page.
- *
- * @since 0.1.0
- * @category models
- */
-export class RunPage extends Schema.Class<RunPage>("@gatehouse/engine/Workflows/RunPage")({
-  runs: Schema.Array(Run.Summary),
-  /** Pass it back to read the next page; absent on the last one. */
-  cursor: Schema.optional(Schema.String)
-}) {}
-
-/**
- * The outcome of `cancel`: whether this call canceled the run, and the run as it now stands.
- *
- * @since 0.1.0
- * @category models
- */
-export class CancelResult extends Schema.Class<CancelResult>("@gatehouse/engine/Workflows/CancelResult")({
-  status: Schema.Literal("canceled", "already-finished"),
-  run: Run.Summary
-}) {}
-
-/**
- * Options of `cancel`, validated with this schema.
- *
- * @since 0.1.0
- * @category models
- */
-export const CancelOptions = Schema.Struct({
-  by: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200), Schema.compose(Text)),
-  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(2000), Schema.compose(Text)))
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type CancelOptions = typeof CancelOptions.Type
-
-/**
- * A run to persist: the payload already validated and encoded. With an active policy, the start is
- * evaluated first (the workflow, `labels`, `startedBy` as the actor with `roles`, the payload as the
- * input): `deny` fails with `PolicyDenied` and `throttle` over its rate with `Throttled`, and nothing of
- * the run is stored; `require_human` stores the run behind an approval (node `policy/start`) that its body
- * waits for before it begins.
- *
- * @since 0.1.0
- * @category models
- */
-export interface StartInput {
-  readonly runId: Run.RunId
-  readonly workflow: string
-  readonly idempotencyKey: string | undefined
-  readonly payload: unknown
-  readonly startedBy: string | undefined
-  readonly labels?: Readonly<Record<string, string>> | undefined
-  readonly roles?: ReadonlyArray<string> | undefined
-}
-
-/**
- * A request the client API cannot accept as given: it changed nothing.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@gatehouse/engine/InvalidRequest")(
-  "InvalidRequest",
-  { reason: Schema.String }
-) {
-  override get message(): string {
-    return `Invalid request: ${this.reason}`
-  }
-}
-
-/**
- * A completion addressed a node that is not a durable deferred of that run.
- *
- * @since 0.1.0
- * @category errors
- */
-export class NodeKindMismatch extends Schema.TaggedError<NodeKindMismatch>("@gatehouse/engine/NodeKindMismatch")(
-  "NodeKindMismatch",
-  { runId: Schema.String, nodeId: Schema.String, expected: Run.NodeKind, actual: Run.NodeKind }
-) {
-  override get message(): string {
-    return `Node "${this.nodeId}" of run "${this.runId}" is a ${this.actual}, not a ${this.expected}`
-  }
-}
-
-/**
- * An outside completion of a deferred that no JSON Schema can validate yet: the run has not reached the
- * deferred's `await` (which stores its schema), and this process has no declaration of it. Nothing was
- * stored; retry once the run waits for it, or complete it from code that declares it.
- *
- * @since 0.1.0
- * @category errors
- */
-export class DeferredNotReady extends Schema.TaggedError<DeferredNotReady>("@gatehouse/engine/DeferredNotReady")(
-  "DeferredNotReady",
-  { runId: Schema.String, nodeId: Schema.String }
-) {
-  override get message(): string {
-    return `Run "${this.runId}" does not await the deferred "${this.nodeId}" yet, and no schema to validate it is known`
-  }
-}
-
-/**
- * A deferred's completion as JSON (the encoded side of the deferred's schemas): a value, or an error the
- * await fails with.
- *
- * @since 0.1.0
- * @category models
- */
-export const DeferredExit = Schema.Union(
-  Schema.Struct({ _tag: Schema.Literal("Success"), value: Schema.Unknown }),
-  Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Unknown })
-)
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type DeferredExit = typeof DeferredExit.Type
+export * from "./internal/workflows/models.js"
 
 /**
  * The client API. Every call fails with `StorageError` (never a defect) when the database fails it.
@@ -316,7 +188,6 @@ const decodeCursor = Schema.decodeUnknown(
   )
 )
 
-const ruleOf = (evaluation: Policy.Evaluation) => evaluation.ruleId === undefined ? {} : { ruleId: evaluation.ruleId }
 
 /**
  * @since 0.1.0
@@ -324,7 +195,8 @@ const ruleOf = (evaluation: Policy.Evaluation) => evaluation.ruleId === undefine
  */
 export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Effect.gen(
   function*() {
-    const { approvals: approvalStore, policies, runs: store, signals } = yield* Storage.Storage
+    const storage = yield* Storage.Storage
+    const { approvals: approvalStore, runs: store, signals } = storage
 
     // An id that is not storable text names no run: refused before it reaches the database.
     const getRun = (runId: string) =>
@@ -452,118 +324,6 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
         return new RunPage({ runs, ...(runs.length === limit ? { cursor: encodeCursor(runs[runs.length - 1]) } : {}) })
       })
 
-    const { errorsText, validatorFor } = JsonSchemaValidator.make()
-
-    /** Why a JSON completion does not match the deferred's schema, `DeferredNotReady` when none is known. */
-    const checkJson = (runId: string, name: string, exit: DeferredExit, encoded: unknown) =>
-      Effect.gen(function*() {
-        const invalid = (reason: string) => new Run.InvalidPayload({ workflow: `deferred ${name}`, reason })
-        const stored = yield* store.getNodeJsonSchema(runId, name)
-        if (Option.isSome(stored)) {
-          const schemas = stored.value as { readonly success: unknown; readonly failure: unknown }
-          const [schema, value, dataVar] = exit._tag === "Success"
-            ? [schemas.success, exit.value, "success"]
-            : [schemas.failure, exit.error, "failure"]
-          const validate = validatorFor(schema)
-          if (!validate(value)) return yield* invalid(errorsText(validate.errors, { dataVar }))
-          return
-        }
-        const deferred = declared.get(name)
-        if (deferred === undefined) return yield* new DeferredNotReady({ runId, nodeId: name })
-        yield* Schema.decodeUnknown(deferred.exitSchema)(encoded).pipe(
-          Effect.mapError((error) => invalid(formatError(error)))
-        )
-      })
-
-    const completeDeferred = <E = never>(
-      options: { readonly runId: string; readonly name: string; readonly exit: unknown },
-      check?: Effect.Effect<void, E | SqlError>
-    ) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const link = yield* Tracing.currentLink
-        // The run's lock (see `internal/store.ts`), not its row's: first completion wins through the node's
-        // own upsert, and a runner claiming the woken run must not skip it because another completion is in
-        // flight. The row is written last, by the wake.
-        const outcome = yield* Effect.gen(function*() {
-          yield* store.lockRun(options.runId)
-          const run = yield* getRun(options.runId)
-          if (check !== undefined) {
-            const node = yield* store.getNode(options.runId, options.name)
-            if (Option.isSome(node) && node.value.kind !== "deferred") {
-              return yield* new NodeKindMismatch({
-                runId: options.runId,
-                nodeId: options.name,
-                expected: "deferred",
-                actual: node.value.kind
-              })
-            }
-            // A webhook's retry stays idempotent after the run went on and ended.
-            if (Option.isSome(node) && node.value.status === "completed") return "already-completed" as const
-          }
-          if (Run.isTerminal(run.status)) {
-            return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
-          }
-          if (check !== undefined) yield* check
-          const completed = yield* store.completeNodeFromOutside({
-            runId: options.runId,
-            nodeId: options.name,
-            kind: "deferred",
-            exit: options.exit,
-            now
-          })
-          if (!completed) {
-            const latest = yield* getRun(options.runId)
-            if (Run.isTerminal(latest.status)) {
-              return yield* new Run.RunNotActive({ runId: options.runId, status: latest.status })
-            }
-            const node = yield* store.getNode(options.runId, options.name)
-            if (Option.isSome(node) && node.value.kind !== "deferred") {
-              return yield* new NodeKindMismatch({
-                runId: options.runId,
-                nodeId: options.name,
-                expected: "deferred",
-                actual: node.value.kind
-              })
-            }
-            return "already-completed" as const
-          }
-          yield* store.wake(options.runId, now, link)
-          yield* appendEvent(store.sql, { runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
-          return "completed" as const
-        }).pipe(PgWakeups.withTransaction(store.sql))
-        if (outcome === "completed") yield* signals.work.notify
-        return outcome
-      })
-
-    const completeDeferredJson = (options: {
-      readonly runId: string
-      readonly name: string
-      readonly exit: DeferredExit
-    }) =>
-      Effect.gen(function*() {
-        const invalid = (reason: string) => new Run.InvalidPayload({
-          workflow: `deferred ${typeof options.name === "string" ? options.name : "(not a string)"}`,
-          reason
-        })
-        const exit = yield* Schema.decodeUnknown(DeferredExit)(options.exit).pipe(
-          Effect.mapError((error) => invalid(formatError(error)))
-        )
-        const nameProblem = stringProblem(options.name)
-        if (nameProblem !== undefined || options.name === "") return yield* invalid(`name ${nameProblem ?? "is empty"}`)
-        const value = exit._tag === "Success" ? exit.value : exit.error
-        // Stored as JSON and decoded on replay: it must come back exactly as sent.
-        const problem = jsonProblem(value, { undefinedProperties: "absent" })
-        if (problem !== undefined) return yield* invalid(`the completion is not JSON: ${problem}`)
-        const encoded = exit._tag === "Success"
-          ? { _tag: "Success", value: exit.value }
-          : { _tag: "Failure", cause: { _tag: "Fail", error: exit.error } }
-        return yield* completeDeferred(
-          { runId: options.runId, name: options.name, exit: encoded },
-          checkJson(options.runId, options.name, exit, encoded)
-        )
-      })
-
     // Counted when read, never on the hot path: a request or a decision costs nothing proportional to the
     // number of approvals pending, and the figures are exact whichever processes made the changes.
     const refreshMetrics = Effect.gen(function*() {
@@ -574,81 +334,8 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       yield* Metric.set(InternalMetrics.approvalsPending, yield* approvalStore.pendingCount)
     })
 
-    const actionOf = (run: StartInput) =>
-      Schema.decodeUnknown(Policy.Action)({
-        workflow: run.workflow,
-        ...(run.labels !== undefined ? { labels: run.labels } : {}),
-        ...(run.startedBy !== undefined ? { actor: run.startedBy } : {}),
-        ...(run.roles !== undefined ? { roles: run.roles } : {}),
-        input: run.payload
-      }).pipe(Effect.mapError((error) => new Run.InvalidPayload({ workflow: run.workflow, reason: formatError(error) })))
-
-    const ungovernedRun = (run: StartInput) => ({
-      id: run.runId,
-      workflow: run.workflow,
-      idempotencyKey: run.idempotencyKey,
-      payload: JSON.stringify(run.payload),
-      startedBy: run.startedBy
-    })
-
-    /** A start where a policy was activated: the policy decides, the run's start gate and evaluation are stored with it. */
-    const startGoverned = (run: StartInput, action: Policy.Action, now: number) =>
-      Effect.gen(function*() {
-        const insert = (startGate: StartGate | undefined, andThen?: Effect.Effect<void, SqlError>) =>
-          store.insertRun({ ...ungovernedRun(run), startGate, now }, andThen)
-        const policy = yield* PolicyGate.active(store.sql)
-        let created: boolean
-        if (Option.isNone(policy)) {
-          created = yield* insert(undefined)
-        } else {
-          // Starting an existing run again finds it: nothing is evaluated, counted or recorded.
-          if (Option.isSome(yield* store.getRun(run.runId))) return false
-          const verdict = yield* PolicyGate.verdictUnder(store.sql, policy.value, action, now)
-          if (verdict._tag === "NoPolicy") return yield* Effect.dieMessage("a policy is active")
-          const record = (runId: string | undefined) =>
-            policies.recordEvaluation({
-              runId,
-              nodeId: undefined,
-              evaluation: verdict.evaluation,
-              action,
-              actor: run.startedBy ?? "anonymous",
-              now
-            })
-          const refused = { workflow: run.workflow, snapshotId: verdict.evaluation.snapshotId, ...ruleOf(verdict.evaluation) }
-          if (verdict._tag === "Deny") {
-            yield* record(undefined)
-            return yield* new Policy.PolicyDenied({ ...refused, reason: verdict.reason })
-          }
-          if (verdict._tag === "Throttled") {
-            yield* record(undefined)
-            return yield* new Policy.Throttled({ ...refused, key: verdict.key, limit: verdict.limit, retryAt: verdict.retryAt })
-          }
-          const startGate = verdict._tag === "RequireHuman"
-            ? { approval: verdict.approval, binding: PolicyGate.bindingOf(action, verdict.evaluation) }
-            : undefined
-          created = yield* insert(startGate, record(run.runId))
-        }
-        if (created) yield* signals.work.notify
-        return created
-      })
-
-    // Where no policy was ever activated a start is one statement (and a batch of starts, one too);
-    // otherwise each start goes through the policy.
-    const startMany = (runs: ReadonlyArray<StartInput>) =>
-      Effect.gen(function*() {
-        if (runs.length === 0) return []
-        const now = yield* Clock.currentTimeMillis
-        const actions = yield* Effect.forEach(runs, actionOf)
-        const batch = yield* store.insertRuns(runs.map(ungovernedRun), now)
-        if (!batch.governed) {
-          if (batch.created.size > 0) yield* signals.work.notify
-          const reported = new Set<string>()
-          return runs.map((run) => batch.created.has(run.runId) && !reported.has(run.runId) && reported.add(run.runId) !== undefined)
-        }
-        return yield* Effect.forEach(runs, (run, index) => startGoverned(run, actions[index], now))
-      })
-
-    const start = (run: StartInput) => Effect.map(startMany([run]), (created) => created[0] === true)
+    const { start, startMany } = Starts.make(storage)
+    const { completeDeferred, completeDeferredJson } = Deferreds.make(storage, getRun)
 
     return Workflows.of({
       start: (run) => start(run).pipe(mapStorage("Workflows.start")),

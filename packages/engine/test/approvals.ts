@@ -865,7 +865,9 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.deepStrictEqual(newest.approvals.map((a) => a.requestedAt), Array(4).fill(requested[11].requestedAt))
           // A cursor this API did not return, an order it does not know: refused, naming the field.
           const bad = yield* approvals.list({ order: "newest", cursor: "not-a-cursor" }).pipe(Effect.flip)
-          assert.strictEqual(bad._tag, "InvalidDecision")
+          assert.strictEqual(bad._tag, "InvalidCursor")
+          assert.include(bad.message, "cursor")
+          assert.strictEqual((bad as Approvals.InvalidCursor).cursor, "not-a-cursor")
           const unknown = yield* approvals.list({ order: "oldest" as Approvals.ListOrder }).pipe(Effect.flip)
           assert.include(unknown.message, "order")
         }).pipe(provideContext(context))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { allowedActions, type Attempt, type CastVote, judge, type Subject } from "../src/internal/decision.js"
+import { allowedActions, type Attempt, type CastVote, judge, standing, type Subject } from "../src/internal/decision.js"
 
 // The judgement of who may decide, without a database.
 
@@ -174,6 +174,32 @@ describe("decision", () => {
     })
     assert.deepStrictEqual(judge(decided, attempt({ reviewer: { id: "x" } }), 0), { _tag: "AlreadyDecided" })
     assert.strictEqual(refusal(judge(decided, attempt({ reviewer: { id: "a" } }), 0))?._tag, "DecisionConflict")
+  })
+
+  it("standing: who may still sign and the tallies agree with the judgement", () => {
+    const reviewers = { users: ["ana", "bob", "desk"], roles: ["finance"], quorum: 2, denyQuorum: 1, allowSelfApproval: false }
+    const votes: Array<CastVote> = [
+      { voter: "ana", verdict: "approve", round: 1 },
+      { voter: "bob", verdict: "approve", round: 0 }
+    ]
+    const escalated = subject({ reviewers, round: 1, votes })
+    const now = standing(escalated)
+    // Only the current round counts: bob's vote of round 0 is gone, ana's stands.
+    assert.deepStrictEqual(now.votes, [votes[0]])
+    assert.deepStrictEqual(now.mayStillSign, { users: ["bob"], roles: ["finance"] })
+    assert.deepStrictEqual(now.excluded, ["desk"])
+    assert.deepStrictEqual([now.approvals, now.denials], [{ have: 1, need: 2 }, { have: 0, need: 1 }])
+    // The judgement agrees: bob's approval decides, the excluded starter may not approve, ana already voted.
+    assert.deepStrictEqual(judge(escalated, attempt({ reviewer: { id: "bob" } }), 0), {
+      _tag: "Decide",
+      outcome: "approved",
+      votes: 2,
+      needed: 2
+    })
+    assert.strictEqual(refusal(judge(escalated, attempt({ reviewer: { id: "desk" } }), 0))?._tag, "NotAuthorized")
+    assert.strictEqual(judge(escalated, attempt(), 0)._tag, "VoteRepeated")
+    const selfAllowed = standing(subject({ reviewers: { ...reviewers, allowSelfApproval: true } }))
+    assert.deepStrictEqual([selfAllowed.excluded, selfAllowed.mayStillSign.users], [[], ["ana", "bob", "desk"]])
   })
 
   it("allowedActions: the buttons a reviewer's inbox shows, and why the others are not", () => {

@@ -375,6 +375,23 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(invalidByName._tag, "InvalidPayload")
           const unknownName = yield* DurableDeferred.complete({ runId, name: "nope" }, Exit.succeed(1)).pipe(Effect.flip)
           assert.strictEqual(unknownName._tag, "InvalidPayload")
+          // A deferred's refused completion says it is about the deferred, not about a workflow's payload.
+          for (const [error, name] of [[invalid, "go"], [invalidByName, "go"], [unknownName, "nope"]] as const) {
+            assert.include(error.message, `Invalid completion of deferred "${name}"`)
+            assert.notInclude(error.message, "payload for workflow")
+            assert.strictEqual((error as Run.InvalidPayload).deferred, name)
+          }
+          const invalidJson = yield* client.completeDeferredJson({
+            runId,
+            name: "go",
+            exit: { _tag: "Success", value: { note: 7 } }
+          }).pipe(Effect.flip)
+          assert.strictEqual(invalidJson._tag, "InvalidPayload")
+          assert.include(invalidJson.message, `Invalid completion of deferred "go"`)
+          const badName = yield* client.completeDeferredJson({ runId, name: "", exit: { _tag: "Success", value: 1 } }).pipe(
+            Effect.flip
+          )
+          assert.include(badName.message, "Invalid completion of deferred")
           assert.deepStrictEqual((yield* client.inspect(runId)).nodes, [])
 
           const badList = yield* client.list({ limit: 0 }).pipe(Effect.flip)

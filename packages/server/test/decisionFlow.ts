@@ -36,6 +36,14 @@ export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, S
           assert.deepStrictEqual(ordered.approvals.map((approval) => approval.runId), [started.runId])
         }
         assert.strictEqual((yield* server.fetch("/v1/approvals?order=oldest", { token: tokens.grace })).status, 400)
+        // A cursor this API did not return: 400, a typed InvalidCursor naming the cursor, by HTTP and by the client.
+        const badCursor = yield* server.fetch("/v1/approvals?cursor=not-a-cursor", { token: tokens.grace })
+        assert.strictEqual(badCursor.status, 400)
+        const badCursorBody: any = yield* Effect.promise(() => badCursor.json())
+        assert.deepStrictEqual([badCursorBody._tag, badCursorBody.cursor], ["InvalidCursor", "not-a-cursor"])
+        const badCursorError = yield* grace.approvals.inbox({ urlParams: { cursor: "not-a-cursor" } }).pipe(Effect.flip)
+        assert.strictEqual(badCursorError._tag, "InvalidCursor")
+        assert.include(badCursorError.message, "cursor")
 
         const raw = yield* server.fetch(`/v1/runs/${started.runId}/approvals/refund-decision`, { token: tokens.grace })
         assert.strictEqual(raw.status, 200)

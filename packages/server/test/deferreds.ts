@@ -130,6 +130,7 @@ export const suite = (name: string, makeEngine: typeof sqliteEngine | typeof pgE
         const invalid = yield* post(runId, "bank-confirmation", { success: { reference: "R-1", amount: "forty" } })
         assert.deepStrictEqual([invalid.status, invalid.body._tag], [400, "InvalidPayload"])
         assert.include(invalid.body.reason, "success/amount must be number")
+        assert.strictEqual(invalid.body.deferred, "bank-confirmation")
         const invalidFailure = yield* post(runId, "bank-confirmation", { failure: { code: 7 } })
         assert.deepStrictEqual([invalidFailure.status, invalidFailure.body._tag], [400, "InvalidPayload"])
         assert.include(invalidFailure.body.reason, "failure/code must be string")

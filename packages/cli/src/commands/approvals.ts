@@ -121,6 +121,10 @@ export const list = Command.make(
       Options.withDescription("requested (oldest first, default), newest (newest first) or deadline (nearest first)"),
       Options.optional
     ),
+    cursor: Options.text("cursor").pipe(
+      Options.withDescription("start after this cursor (printed under a full page), read in the same --order"),
+      Options.optional
+    ),
     limit: limitOption
   },
   (options) =>
@@ -133,7 +137,8 @@ export const list = Command.make(
           workflow: Option.getOrUndefined(options.workflow),
           reviewer: Option.getOrUndefined(options.reviewer),
           order: Option.getOrUndefined(options.order),
-          limit: Option.getOrUndefined(options.limit)
+          limit: Option.getOrUndefined(options.limit),
+          cursor: Option.getOrUndefined(options.cursor)
         })
         if (options.json) return yield* Output.json(page)
         const now = yield* Output.now
@@ -149,7 +154,9 @@ export const list = Command.make(
           ]),
           "no approvals"
         )
-        if (page.cursor !== undefined) yield* Console.log(Output.style.dim(`(more: the next page starts at ${page.cursor})`))
+        if (page.cursor !== undefined) {
+          yield* Console.log(Output.style.dim(`(more: the next page starts at ${page.cursor}; pass it as --cursor)`))
+        }
       })
     )
 ).pipe(Command.withDescription("The inbox: approvals waiting for a decision, oldest first"))

@@ -120,6 +120,50 @@ export const isAssigned = (reviewers: StoredReviewers, reviewer: Attempt["review
 export const needed = (reviewers: StoredReviewers, verdict: Verdict): number =>
   verdict === "approve" ? reviewers.quorum : verdict === "deny" ? reviewers.denyQuorum : 1
 
+/** Who may not approve even if assigned: whoever started the run, unless self-approval is allowed. @internal */
+export const excluded = (subject: Pick<Subject, "reviewers" | "startedBy">): ReadonlyArray<string> =>
+  !subject.reviewers.allowSelfApproval && subject.startedBy !== undefined ? [subject.startedBy] : []
+
+/** The votes that count: those of the current round (each escalation starts a new one). @internal */
+export const currentVotes = <V extends CastVote>(subject: { readonly round: number; readonly votes: ReadonlyArray<V> }) =>
+  subject.votes.filter((vote) => vote.round === subject.round)
+
+/** Where an undecided approval stands: who may still sign, who may not approve, and each quorum's tally. @internal */
+export interface Standing<V extends CastVote> {
+  /** Votes of the current round. */
+  readonly votes: ReadonlyArray<V>
+  /** Assigned users who have not voted this round and are not excluded, and the assigned roles. */
+  readonly mayStillSign: { readonly users: ReadonlyArray<string>; readonly roles: ReadonlyArray<string> }
+  readonly excluded: ReadonlyArray<string>
+  readonly approvals: { readonly have: number; readonly need: number }
+  readonly denials: { readonly have: number; readonly need: number }
+}
+
+/**
+ * Where an undecided approval stands under the rules `judge` applies: the votes of the current round,
+ * who may still sign, who may not approve, and how far each quorum is.
+ *
+ * @internal
+ */
+export const standing = <V extends CastVote>(
+  subject: Omit<Subject, "votes"> & { readonly votes: ReadonlyArray<V> }
+): Standing<V> => {
+  const votes = currentVotes(subject)
+  const voters = new Set(votes.map((vote) => vote.voter))
+  const notApproving = excluded(subject)
+  const { reviewers } = subject
+  return {
+    votes,
+    mayStillSign: {
+      users: reviewers.users.filter((user) => !voters.has(user) && !notApproving.includes(user)),
+      roles: reviewers.roles
+    },
+    excluded: notApproving,
+    approvals: { have: votes.filter((vote) => vote.verdict === "approve").length, need: needed(reviewers, "approve") },
+    denials: { have: votes.filter((vote) => vote.verdict === "deny").length, need: needed(reviewers, "deny") }
+  }
+}
+
 /** Options of `judge`. `checkInput: false` leaves out the attempt's note and payload (for an inbox's buttons). */
 interface JudgeOptions {
   readonly checkInput: boolean
@@ -141,7 +185,7 @@ export const judge = (
   if (!isAssigned(subject.reviewers, by)) {
     return refuse({ _tag: "NotAuthorized", reason: "not among the approval's reviewers" })
   }
-  if (attempt.verdict === "approve" && !subject.reviewers.allowSelfApproval && subject.startedBy === by.id) {
+  if (attempt.verdict === "approve" && excluded(subject).includes(by.id)) {
     return refuse({ _tag: "NotAuthorized", reason: "whoever started the run cannot approve it" })
   }
   // 2. The attempt itself.
@@ -202,7 +246,7 @@ export const judge = (
     })
   }
   // 7. Votes of the current round.
-  const round = subject.votes.filter((vote) => vote.round === subject.round)
+  const round = currentVotes(subject)
   const own = round.find((vote) => vote.voter === by.id)
   if (own !== undefined) {
     // The same verdict (and payload) again is a repeat that changes nothing, whatever its note: the first

@@ -1,5 +1,6 @@
 import * as JSONSchema from "effect/JSONSchema"
 import type * as Schema from "effect/Schema"
+import * as Run from "../Run.js"
 import type { ExitSchema } from "./codec.js"
 
 /** What the engine knows of a declared deferred. @internal */
@@ -39,3 +40,12 @@ export const jsonSchemaOf = (deferred: Declared): unknown => {
 }
 
 const jsonSchemas = new WeakMap<Declared, { readonly value: unknown }>()
+
+/**
+ * A completion of the deferred `name` that cannot be accepted (malformed, not JSON, not matching its
+ * schema): an `InvalidPayload` that names the deferred, and says so in its message.
+ *
+ * @internal
+ */
+export const invalidCompletion = (name: string, reason: string): Run.InvalidPayload =>
+  new Run.InvalidPayload({ workflow: `deferred ${name}`, deferred: name, reason })

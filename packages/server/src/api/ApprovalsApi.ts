@@ -81,6 +81,7 @@ export class ApprovalsApi extends HttpApiGroup.make("approvals")
       .setUrlParams(InboxParams)
       .addSuccess(ApprovalPage)
       .addError(Approvals.InvalidDecision, { status: 400 })
+      .addError(Approvals.InvalidCursor, { status: 400 })
       .annotate(OpenApi.Summary, "The approvals a reviewer may decide, oldest first")
   )
   .add(
