@@ -6,9 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -29,13 +27,12 @@ import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import { describeCause } from "./internal/codec.js"
-import { appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
-import * as GroupCommit from "./internal/groupCommit.js"
+import * as GroupCommit from "./internal/storage/groupCommit.js"
 import * as Instance from "./internal/instance.js"
-import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
-import { type ClaimedRun, makeStore, type NewNode, type NodeRow, type Store } from "./internal/store.js"
+import type { NodeRow } from "./internal/rows.js"
+import type { ClaimedRun, NewNode } from "./internal/storage.js"
 import * as Tracing from "./internal/tracing.js"
 import type * as Run from "./Run.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
@@ -209,8 +206,11 @@ const monotonicMillis = () => performance.now()
  * @category constructors
  */
 export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = {}) {
-  const { runs: store, signals } = yield* Storage.Storage
-  const engine = yield* WorkflowRegistry
+  const storage = yield* Storage.Storage
+  const { signals } = storage
+  // The statements on runs, their journals and their leases: what this runner writes.
+  const store: Storage.RunStatements = { ...storage.runs, ...storage.journal, ...storage.leases }
+  const registry = yield* WorkflowRegistry
   const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? 16)
   const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
@@ -218,11 +218,11 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const leaseMillis = Duration.toMillis(lease)
   const stalled = yield* RenewalsStalled
   const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "5 seconds")
-  const pg = yield* Effect.serviceOption(PgClient.PgClient)
+  const databaseClock = storage.databaseClock
   // Leases are measured on the database's clock on PostgreSQL (see `leaseNow` in the store): renewals are
   // then paced by real time, never by a `TestClock` a test moves. On SQLite they follow Effect's `Clock`.
   const liveClock = Clock.make()
-  const leaseClock = Option.isSome(pg) ? liveClock : yield* Effect.clock
+  const leaseClock = databaseClock ? liveClock : yield* Effect.clock
   let stopping = false
 
   /**
@@ -237,7 +237,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const margin = Math.min(leaseMillis / 10, 1000)
   const heldUntil = (sentAt: number) => sentAt + leaseMillis - margin
   const leaseHeld = (entry: Held) =>
-    Option.isSome(pg)
+    databaseClock
       ? () => !entry.stopped && monotonicMillis() < entry.deadline
       : () => !entry.stopped
   // Woken when the runner goes from holding nothing to holding a run (the renewals start again).
@@ -317,7 +317,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         ? value
         : (...args: Array<unknown>) => detached((value as (...args: Array<unknown>) => Effect.Effect<unknown>)(...args))
     ])
-  ) as unknown as Store
+  ) as unknown as Storage.RunStatements
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -327,7 +327,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   let idle = false
 
   // A run that ended here hands its row to the waiters on its result in this process.
-  const finish = (options: Parameters<Store["finishRun"]>[0]) =>
+  const finish = (options: Storage.RunEnd) =>
     Effect.tap(ends.write(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
 
   const settleRun = (
@@ -336,7 +336,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     outcome: Instance.Outcome<unknown, unknown>
   ) =>
     Effect.gen(function*() {
-      const registration = engine.get(claim.workflow)
+      const registration = registry.get(claim.workflow)
       const now = yield* Clock.currentTimeMillis
       if (state.fatal !== undefined && Option.isSome(registration)) {
         const result = yield* registration.value.encodeExit(Exit.fail(state.fatal))
@@ -393,7 +393,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     Effect.gen(function*() {
       yield* Metric.increment(InternalMetrics.runnerTakeovers)
       yield* Effect.logInfo(`Gatehouse runner took over run ${claim.id} from ${from}, whose lease had expired`)
-      yield* appendEvent(store.sql, {
+      yield* storage.events.append({
         runId: claim.id,
         type: "run.taken-over",
         actor: runnerId,
@@ -406,12 +406,12 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         if (claim.takenOverFrom !== undefined) yield* recordTakeover(claim, claim.takenOverFrom)
-        const registration = engine.get(claim.workflow)
+        const registration = registry.get(claim.workflow)
         if (Option.isNone(registration)) {
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
         }
         const journal = loaded ?? (yield* store.loadJournal(claim.id))
-        const state = new Instance.InstanceState(runStore, runnerId, claim.wakeSeq, journal)
+        const state = new Instance.InstanceState(storage, runStore, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
         state.writeCheckpoint = writeCheckpoint
         state.leaseHeld = leaseHeldOf(claim.id)
@@ -470,7 +470,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     const sentAt = monotonicMillis()
     const claimed = yield* store.claim({
       owner: runnerId,
-      names: engine.names(),
+      names: registry.names(),
       now,
       leaseMillis,
       limit: free,
@@ -534,7 +534,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       )
       if (more) continue
       const wakeAt = failed ? Option.none() : yield* Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => store.nextWakeAt(engine.names(), { now, executing: Array.from(inFlight) })),
+        Effect.flatMap((now) => store.nextWakeAt(registry.names(), { now, executing: Array.from(inFlight) })),
         Effect.catchAllCause(() => {
           failed = true
           return Effect.succeed(Option.none<number>())
@@ -553,7 +553,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
    * renewal never queues behind one still unanswered on that connection: the connection is dropped and
    * the renewal goes through the pool.
    */
-  let leaseConnection: { readonly store: Store; readonly scope: Scope.CloseableScope } | undefined
+  let leaseConnection: { readonly store: Storage.DedicatedConnection; readonly scope: Scope.CloseableScope } | undefined
   let opening = false
   let unanswered = 0
   const dropLeaseConnection = Effect.suspend(() => {
@@ -564,18 +564,18 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   }).pipe(Effect.ignore)
   yield* Effect.addFinalizer(() => dropLeaseConnection)
   const openLeaseConnection = Effect.suspend(() => {
-    if (Option.isNone(pg) || leaseConnection !== undefined || opening || stopping) return Effect.void
+    if (!databaseClock || leaseConnection !== undefined || opening || stopping) return Effect.void
     opening = true
-    const config = pg.value.config
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const client = yield* PgClient.make({ ...config, maxConnections: 1, minConnections: undefined }).pipe(
+      const connection = yield* storage.dedicatedConnection.pipe(
         Scope.extend(scope),
-        Effect.provide(Reactivity.layer),
         Effect.onError(() => Scope.close(scope, Exit.void))
       )
-      if (leaseConnection !== undefined || stopping) return yield* Scope.close(scope, Exit.void)
-      leaseConnection = { store: makeStore(client), scope }
+      if (Option.isNone(connection) || leaseConnection !== undefined || stopping) {
+        return yield* Scope.close(scope, Exit.void)
+      }
+      leaseConnection = { store: connection.value, scope }
       unanswered = 0
     }).pipe(
       Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse runner could not open its lease connection", cause)),
@@ -616,7 +616,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const renewOnce = Effect.gen(function*() {
     const batch = Array.from(held.entries()).filter(([, entry]) => !entry.stopped)
     if (batch.length === 0) return
-    let renewing = store
+    let renewing: Storage.DedicatedConnection = store
     if (leaseConnection !== undefined && unanswered === 0) {
       renewing = leaseConnection.store
     } else {
@@ -697,8 +697,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   yield* Effect.forkScoped(renewLoop)
   yield* Effect.forkScoped(cancelLoop)
   // On PostgreSQL: a start, a completion, a decision or a cancel in any process wakes this runner at once.
-  yield* Effect.forkScoped(PgWakeups.listen({
-    sql: store.sql,
+  yield* Effect.forkScoped(storage.listen({
     runnerId,
     heartbeat: Duration.decode(options.listenHeartbeat ?? "5 seconds"),
     onMessage: (message) =>

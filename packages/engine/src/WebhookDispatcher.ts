@@ -19,7 +19,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -46,8 +46,7 @@ import {
   wants
 } from "./internal/webhookPolicy.js"
 import { pinnedFetch, resolveDestination } from "./internal/webhookHttp.js"
-import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
-import { emitDueReminders } from "./internal/reminders.js"
+import type { DeliveryRow, WebhookRow } from "./internal/storage/webhooks.js"
 import * as WebhookMetrics from "./internal/webhookMetrics.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
@@ -133,10 +132,10 @@ export class WebhookDispatcher extends Context.Tag("@gatehouse/engine/WebhookDis
  */
 export const make = (
   options: DispatcherOptions = {}
-): Effect.Effect<WebhookDispatcher["Type"], never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+): Effect.Effect<WebhookDispatcher["Type"], never, Storage.Storage | HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const store = makeWebhookStore(sql)
+    const storage = yield* Storage.Storage
+    const store = storage.webhooks
     const client = yield* HttpClient.HttpClient
     // The allow-list and the sealing key in force where the dispatcher is built: `drain` and the loop use
     // the same ones, whoever calls.
@@ -433,7 +432,7 @@ export const make = (
     })
 
     const drain = Effect.gen(function*() {
-      const reminders = yield* emitDueReminders(sql, yield* Clock.currentTimeMillis)
+      const reminders = yield* storage.reminders.emitDue(yield* Clock.currentTimeMillis)
       if (reminders > 0) yield* Metric.incrementBy(WebhookMetrics.reminders, reminders)
       const events = yield* fanOutAll
       let attempts = 0
@@ -471,7 +470,7 @@ const describe = (error: unknown): string => {
 export const layerManual = (
   options: DispatcherOptions = {}
 ): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient | HttpClient.HttpClient> =>
-  Layer.effect(WebhookDispatcher, make(options))
+  Layer.effect(WebhookDispatcher, make(options)).pipe(Layer.provide(Storage.layer))
 
 /**
  * The dispatcher with its background loop: drains at once when this process changes a run, and every
@@ -488,7 +487,7 @@ export const layer = (
     WebhookDispatcher,
     Effect.gen(function*() {
       const dispatcher = yield* make(options)
-      const storage = yield* Storage.make
+      const storage = yield* Storage.Storage
       const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
       const loop = Effect.gen(function*() {
         while (true) {
@@ -502,7 +501,7 @@ export const layer = (
       yield* Effect.forkScoped(loop)
       return dispatcher
     })
-  )
+  ).pipe(Layer.provide(Storage.layer))
 
 /**
  * `layer` with `fetch` as the HTTP client, connecting to the address each delivery's host was resolved to

@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -37,10 +37,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import * as Directory from "./Directory.js"
-import { appendAudit } from "./internal/log.js"
-import * as PgWakeups from "./internal/pgWakeups.js"
 import { mapStorage } from "./internal/storageError.js"
-import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
+import * as Storage from "./internal/storage.js"
+import type { DeliveryRow, WebhookRow } from "./internal/storage/webhooks.js"
 import { destinationProblem, newMessageId, newSecret, sealSecret } from "./internal/webhookPolicy.js"
 import type { StorageError } from "./StorageError.js"
 
@@ -449,9 +448,9 @@ const invalid = (error: ParseResult.ParseError): InvalidWebhook => {
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-  const store = makeWebhookStore(sql)
+export const make: Effect.Effect<Webhooks["Type"], never, Storage.Storage> = Effect.gen(function*() {
+  const storage = yield* Storage.Storage
+  const store = storage.webhooks
 
   const find = (webhookId: string) =>
     Effect.flatMap(store.getWebhook(webhookId), (row) =>
@@ -504,7 +503,7 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
           reviewer: valid.reviewer === undefined ? undefined : { id: valid.reviewer.id },
           now
         }),
-        appendAudit(sql, {
+        storage.audit.append({
           runId: undefined,
           action: "webhook.created",
           actor: options.by ?? "unknown",
@@ -519,7 +518,7 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
           },
           now
         })
-      ], { discard: true }).pipe(PgWakeups.withTransaction(sql))
+      ], { discard: true }).pipe(storage.transaction)
       const subscription = toSubscription(yield* find(id).pipe(Effect.orDie))
       return { subscription, secret }
     }).pipe(mapStorage("Webhooks.create"))
@@ -559,7 +558,7 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
       const sealed = sealSecret(secret, key === undefined ? undefined : Redacted.value(key))
       yield* store.updateWebhook(webhookId, { secrets: [{ secret: sealed }, ...previous], now })
       return { secret }
-    }).pipe(sql.withTransaction, mapStorage("Webhooks.rotateSecret"))
+    }).pipe(storage.transaction, mapStorage("Webhooks.rotateSecret"))
 
   const sendTest = (webhookId: string) =>
     Effect.gen(function*() {
@@ -663,4 +662,6 @@ export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> =
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Webhooks, never, SqlClient.SqlClient> = Layer.effect(Webhooks, make)
+export const layer: Layer.Layer<Webhooks, never, SqlClient.SqlClient> = Layer.effect(Webhooks, make).pipe(
+  Layer.provide(Storage.layer)
+)

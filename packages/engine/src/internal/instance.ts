@@ -12,7 +12,8 @@ import * as Supervisor from "effect/Supervisor"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
-import type { NewNode, NodeRow, Store } from "./store.js"
+import type { NewNode, RunStatements, StorageService } from "./storage/storage.js"
+import type { NodeRow } from "./rows.js"
 import type { StartGate } from "./rows.js"
 
 /**
@@ -77,7 +78,10 @@ export class InstanceState {
   private listener: (() => void) | undefined = undefined
 
   constructor(
-    readonly store: Store,
+    /** The engine's storage: what a run's approvals, policy checks and transactions go through. */
+    readonly storage: StorageService,
+    /** The run's own statements (the runner detaches each one from the run's fiber). */
+    readonly store: RunStatements,
     readonly owner: string,
     readonly wakeSeq: number,
     nodes: ReadonlyArray<NodeRow>

@@ -4,8 +4,8 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
-import * as AfterCommit from "./afterCommit.js"
-import { canonicalJson, sha256 } from "./canonical.js"
+import * as AfterCommit from "../afterCommit.js"
+import { canonicalJson, sha256 } from "../canonical.js"
 
 /**
  * The audit log's hash chain: each entry stores the hash of the one before it (in `seq` order) and its own,
