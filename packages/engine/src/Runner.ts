@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -23,10 +22,10 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { describeCause } from "./internal/codec.js"
 import * as InternalMetrics from "./internal/metrics.js"
 import * as Instance from "./internal/instance.js"
 import * as Leases from "./internal/runner/leases.js"
+import * as Settle from "./internal/runner/settle.js"
 import * as Statements from "./internal/runner/statements.js"
 import * as Storage from "./internal/storage.js"
 import type { NodeRow } from "./internal/rows.js"
@@ -244,77 +243,8 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const finish = (options: Storage.RunEnd) =>
     Effect.tap(ends.write(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
 
-  const settleRun = (
-    claim: ClaimedRun,
-    state: Instance.InstanceState,
-    outcome: Instance.Outcome<unknown, unknown>
-  ) =>
-    Effect.gen(function*() {
-      const registration = registry.get(claim.workflow)
-      const now = yield* Clock.currentTimeMillis
-      if (state.fatal !== undefined && Option.isSome(registration)) {
-        const result = yield* registration.value.encodeExit(Exit.fail(state.fatal))
-        yield* finish({
-          runId: claim.id,
-          owner: runnerId,
-          status: "failed",
-          result,
-          error: state.fatal.message,
-          now
-        })
-        return
-      }
-      if (state.leaseLost || state.storageFailure !== undefined) {
-        if (state.storageFailure !== undefined) {
-          yield* Effect.logWarning("Gatehouse run stopped on a storage failure; it will be replayed", state.storageFailure)
-        }
-        yield* store.releaseRun(claim.id, runnerId, now)
-        return
-      }
-      // Released while every fiber of it waits (`Instance.execute`): the body never saw the suspension.
-      if (outcome._tag === "Suspended") {
-        yield* suspensions.write({
-          runId: claim.id,
-          owner: runnerId,
-          wakeSeq: claim.wakeSeq,
-          wakeAt: outcome.wakeAt,
-          status: outcome.approval ? "waiting-approval" : "suspended",
-          now
-        })
-        return
-      }
-      // Halted without a flag, or interrupted from outside (a shutdown): given back, replayed later.
-      if (outcome._tag === "Halted" || (Exit.isFailure(outcome.exit) && Cause.isInterruptedOnly(outcome.exit.cause))) {
-        yield* store.releaseRun(claim.id, runnerId, now)
-        return
-      }
-      const exit = outcome.exit
-      if (Option.isNone(registration)) return yield* store.releaseRun(claim.id, runnerId, now)
-      const result = yield* registration.value.encodeExit(exit)
-      yield* finish({
-        runId: claim.id,
-        owner: runnerId,
-        status: Exit.isSuccess(exit) ? "completed" : "failed",
-        result,
-        error: Exit.isSuccess(exit) ? undefined : describeCause(exit.cause),
-        now
-      })
-    })
-
-  // A takeover is the trace of a runner that died or stalled past its lease: counted, logged and kept as
-  // an event in the run's history. Never worth failing the run over.
-  const recordTakeover = (claim: ClaimedRun, from: string) =>
-    Effect.gen(function*() {
-      yield* Metric.increment(InternalMetrics.runnerTakeovers)
-      yield* Effect.logInfo(`Gatehouse runner took over run ${claim.id} from ${from}, whose lease had expired`)
-      yield* storage.events.append({
-        runId: claim.id,
-        type: "run.taken-over",
-        actor: runnerId,
-        data: { from, by: runnerId, claims: claim.claims },
-        now: yield* Clock.currentTimeMillis
-      })
-    }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not record a takeover", cause)))
+  // How a run's execution ends in storage, and a takeover's trace (`internal/runner/settle.ts`).
+  const { recordTakeover, settleRun } = Settle.make({ registry, store, storage, runnerId, finish, suspensions })
 
   const execute = (claim: ClaimedRun, loaded: ReadonlyArray<NodeRow> | undefined) =>
     Effect.uninterruptibleMask((restore) =>
