@@ -73,7 +73,7 @@ export class InstanceState {
   readonly reached = new Set<string>()
   /** The approval the policy put before the run's body when it started, if it did. */
   startGate: StartGate | undefined = undefined
-  /** How a checkpoint is written: the runner shares commits between its runs (`internal/groupCommit.ts`). */
+  /** How a checkpoint is written: the runner shares commits between its runs (`internal/storage/groupCommit.ts`). */
   writeCheckpoint: (owner: string, node: NewNode) => Effect.Effect<boolean, SqlError>
   private listener: (() => void) | undefined = undefined
 

@@ -37,7 +37,7 @@ export const make = (store: Storage.RunStatements, concurrency: number) =>
      * shutdown that interrupts the run stops waiting for it, and the statement finishes in the background.
      * Interrupting it instead would make `@effect/sql-pg` cancel its connection's backend by pid, possibly
      * once that connection serves another caller (see `bounded`). A checkpoint written from the run's fiber
-     * may also carry other runs' checkpoints (`internal/groupCommit.ts`).
+     * may also carry other runs' checkpoints (`internal/storage/groupCommit.ts`).
      */
     const detached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.flatMap(Effect.forkDaemon(Effect.uninterruptible(effect)), Fiber.join)

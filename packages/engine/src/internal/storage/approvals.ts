@@ -77,7 +77,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
 
   /**
    * A node id, or the base id of a review, whose latest revision is meant. `lock` takes the approval's
-   * row lock on PostgreSQL, after the run's lock (see the lock order in `store.ts`). The run's row is not
+   * row lock on PostgreSQL, after the run's lock (see the lock order in `runs.ts`). The run's row is not
    * locked: a runner claiming the woken run (`SKIP LOCKED`) must not skip it because reviewers are busy.
    */
   const resolve = (

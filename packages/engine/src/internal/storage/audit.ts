@@ -60,7 +60,7 @@ const chainLock = 7253001
 /**
  * Appends to the audit log inside the caller's transaction: linked after the commit on PostgreSQL (see
  * above), at once elsewhere. The chain's lock is the last lock a writer takes (see the lock order in
- * `store.ts`).
+ * `runs.ts`).
  *
  * @internal
  */

@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Run from "../../Run.js"
 import { appendAudit, appendEvent } from "./events.js"
+import * as Checkpoint from "./checkpoint.js"
 import * as PgWakeups from "./pgWakeups.js"
 import * as Rows from "../rows.js"
 import type { NodeRow, RunRow } from "../rows.js"
@@ -104,8 +105,7 @@ const claimableWhere = (
  */
 export const makeStore = (client: SqlClient.SqlClient) => {
   const sql = client.withoutTransforms()
-  const fence = (runId: string, owner: string) =>
-    sql`EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = ${runId} AND lease_owner = ${owner} AND status = 'running')`
+  const fence = (runId: string, owner: string) => Checkpoint.fence(sql, runId, owner)
 
   /** The run's lock, first of the lock order: held until the transaction ends. */
   const lockRun = (runId: string): Effect.Effect<void, SqlError> =>
@@ -331,11 +331,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       )
     )
 
-  const nodeValues = (node: NewNode) =>
-    sql`SELECT ${node.runId}, ${node.nodeId}, ${node.kind}, ${node.status},
-      ${node.exit === undefined ? null : JSON.stringify(node.exit)}, CAST(${node.attempt} AS INTEGER),
-      CAST(${node.seq} AS INTEGER), CAST(${node.fireAt ?? null} AS BIGINT), CAST(${node.now} AS BIGINT),
-      CAST(${node.status === "completed" ? node.now : null} AS BIGINT)`
+  const nodeValues = (node: NewNode) => Checkpoint.nodeValues(sql, node)
 
   /**
    * Writes a node that is waiting (a timer, a deferred) unless it exists, and returns the row as it
@@ -355,23 +351,16 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    */
   const checkpoint = (owner: string, node: NewNode): Effect.Effect<boolean, SqlError> =>
     sql.onDialectOrElse({
-      // The same statement, as the function of migration 0004 (its plan is cached per connection).
+      // The two forms of one write, side by side in `checkpoint.ts`: the function of migration 0004 here.
       pg: () =>
         sql<{ written: boolean }>`SELECT gatehouse_checkpoint(${node.runId}, ${owner}, ${node.nodeId}, ${node.kind},
           ${node.status}, ${node.exit === undefined ? null : JSON.stringify(node.exit)}, ${node.attempt}, ${node.seq},
           ${node.fireAt ?? null}, ${node.now}) AS written`.pipe(Effect.map((rows) => rows[0]?.written === true)),
-      orElse: () =>
-        sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at,
-            completed_at)
-          ${nodeValues(node)} WHERE ${fence(node.runId, owner)}
-          ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
-            attempt = excluded.attempt, completed_at = excluded.completed_at
-          WHERE gatehouse_nodes.status <> 'completed'
-          RETURNING node_id`.pipe(Effect.map((rows) => rows.length > 0))
+      orElse: () => Checkpoint.sqliteStatement(sql, owner, node).pipe(Effect.map((rows) => rows.length > 0))
     })
 
   /**
-   * Many checkpoints in one transaction (see `internal/groupCommit.ts`), each fenced on its own run's lease:
+   * Many checkpoints in one transaction (see `groupCommit.ts`), each fenced on its own run's lease:
    * the answer says, in the order given, which were written. On PostgreSQL one statement applies
    * `gatehouse_checkpoint` to every row, in the order of (run, node) so that two batches never lock rows in
    * opposite orders; elsewhere the single statements run in one transaction.
