@@ -30,7 +30,6 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Directory from "./Directory.js"
@@ -40,7 +39,6 @@ import {
   afterFailure,
   destinationProblem,
   newMessageId,
-  responsePrefixLength,
   signatureHeader,
   unsealSecret,
   wants
@@ -48,6 +46,7 @@ import {
 import { pinnedFetch, resolveDestination } from "./internal/webhookHttp.js"
 import type { DeliveryRow, WebhookRow } from "./internal/storage/webhooks.js"
 import * as WebhookMetrics from "./internal/webhookMetrics.js"
+import { describe, readPrefix } from "./internal/webhooks/responses.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
 import { AllowedHosts, SecretKey, WebhookEvent } from "./Webhooks.js"
@@ -270,22 +269,6 @@ export const make = (
       }
     })
 
-    const readPrefix = (stream: Stream.Stream<Uint8Array, unknown>) =>
-      stream.pipe(
-        Stream.runFoldWhile(
-          new Uint8Array(0),
-          (acc) => acc.length < responsePrefixLength,
-          (acc, chunk) => {
-            const next = new Uint8Array(acc.length + chunk.length)
-            next.set(acc)
-            next.set(chunk, acc.length)
-            return next
-          }
-        ),
-        Effect.map((bytes) => new TextDecoder().decode(bytes.subarray(0, responsePrefixLength))),
-        Effect.orElseSucceed(() => "")
-      )
-
     const attempt = (delivery: DeliveryRow, subscription: WebhookRow | undefined) =>
       Effect.gen(function*() {
         const startedAt = yield* Clock.currentTimeMillis
@@ -448,18 +431,6 @@ export const make = (
 
     return WebhookDispatcher.of({ drain })
   })
-
-const describe = (error: unknown): string => {
-  if (typeof error === "object" && error !== null && "message" in error) {
-    const message = String((error as { message: unknown }).message)
-    const cause = (error as { cause?: unknown }).cause
-    const inner = typeof cause === "object" && cause !== null && "message" in cause
-      ? String((cause as { message: unknown }).message)
-      : undefined
-    return (inner !== undefined && inner !== message ? `${message}: ${inner}` : message).slice(0, 500)
-  }
-  return String(error).slice(0, 500)
-}
 
 /**
  * The dispatcher, without a background loop: call `drain` yourself (tests under `TestClock`).
