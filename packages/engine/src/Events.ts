@@ -73,11 +73,8 @@ const parseCursor = (cursor: string): Option.Option<readonly [number, number]> =
   return match === null ? Option.none() : Option.some([Number(match[1]), Number(match[2])] as const)
 }
 
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const make: Effect.Effect<Events["Type"], never, Storage.Storage> = Effect.gen(function*() {
+// The service on `Storage`; `make` builds it on the SQL client in context.
+const makeOn: Effect.Effect<Events["Type"], never, Storage.Storage> = Effect.gen(function*() {
   const storage = yield* Storage.Storage
 
   const read = (options: { readonly after?: string | undefined; readonly limit?: number | undefined; readonly runId?: string | undefined } = {}) =>
@@ -112,8 +109,12 @@ export const make: Effect.Effect<Events["Type"], never, Storage.Storage> = Effec
 
 /**
  * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = Effect.provide(makeOn, Storage.layer)
+
+/**
+ * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Events, never, SqlClient.SqlClient> = Layer.effect(Events, make).pipe(
-  Layer.provide(Storage.layer)
-)
+export const layer: Layer.Layer<Events, never, SqlClient.SqlClient> = Layer.effect(Events, make)

@@ -125,12 +125,9 @@ export class WebhookDispatcher extends Context.Tag("@gatehouse/engine/WebhookDis
   readonly drain: Effect.Effect<DrainResult, StorageError>
 }>() {}
 
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const make = (
-  options: DispatcherOptions = {}
+// The dispatcher on `Storage`; `make` builds it on the SQL client in context.
+const makeOn = (
+  options: DispatcherOptions
 ): Effect.Effect<WebhookDispatcher["Type"], never, Storage.Storage | HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const storage = yield* Storage.Storage
@@ -433,6 +430,15 @@ export const make = (
   })
 
 /**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: DispatcherOptions = {}
+): Effect.Effect<WebhookDispatcher["Type"], never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+  Effect.provide(makeOn(options), Storage.layer)
+
+/**
  * The dispatcher, without a background loop: call `drain` yourself (tests under `TestClock`).
  *
  * @since 0.1.0
@@ -441,7 +447,7 @@ export const make = (
 export const layerManual = (
   options: DispatcherOptions = {}
 ): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient | HttpClient.HttpClient> =>
-  Layer.effect(WebhookDispatcher, make(options)).pipe(Layer.provide(Storage.layer))
+  Layer.effect(WebhookDispatcher, makeOn(options)).pipe(Layer.provide(Storage.layer))
 
 /**
  * The dispatcher with its background loop: drains at once when this process changes a run, and every
@@ -457,7 +463,7 @@ export const layer = (
   Layer.scoped(
     WebhookDispatcher,
     Effect.gen(function*() {
-      const dispatcher = yield* make(options)
+      const dispatcher = yield* makeOn(options)
       const storage = yield* Storage.Storage
       const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
       const loop = Effect.gen(function*() {

@@ -400,12 +400,12 @@ export class Webhooks extends Context.Tag("@gatehouse/engine/Webhooks")<Webhooks
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Webhooks["Type"], never, Storage.Storage> = Effect.suspend(() => Internal.make)
+export const make: Effect.Effect<Webhooks["Type"], never, SqlClient.SqlClient> = Effect.suspend(() =>
+  Effect.provide(Internal.make, Storage.layer)
+)
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Webhooks, never, SqlClient.SqlClient> = Layer.effect(Webhooks, make).pipe(
-  Layer.provide(Storage.layer)
-)
+export const layer: Layer.Layer<Webhooks, never, SqlClient.SqlClient> = Layer.effect(Webhooks, make)
