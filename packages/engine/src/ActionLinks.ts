@@ -25,15 +25,12 @@ import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as Approvals from "./Approvals.js"
 import * as Directory from "./Directory.js"
-import { makeActionLinkStore } from "./internal/actionLinks.js"
 import { sha256 } from "./internal/canonical.js"
 import type { ActionLinkRow } from "./internal/rows.js"
 import { formatError } from "./internal/codec.js"
-import * as PgWakeups from "./internal/pgWakeups.js"
 import { JsonValue, Text } from "./internal/json.js"
 import * as Storage from "./internal/storage.js"
 import { mapStorage } from "./internal/storageError.js"
-import { appendAudit } from "./internal/log.js"
 import type { StorageError } from "./StorageError.js"
 
 /**
@@ -186,9 +183,9 @@ const tokenShape = /^[A-Za-z0-9_-]{43}$/
  */
 export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | Approvals.Approvals> = Effect.gen(
   function*() {
-    const { signals, sql } = yield* Storage.Storage
+    const storage = yield* Storage.Storage
+    const { actionLinks: links, signals } = storage
     const approvals = yield* Approvals.Approvals
-    const links = makeActionLinkStore(sql)
 
     const mint = (input: MintInput) =>
       Effect.gen(function*() {
@@ -236,7 +233,7 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
             createdAt: now,
             usedAt: undefined
           }),
-          appendAudit(sql, {
+          storage.audit.append({
             ...address,
             action: "action-link.minted",
             actor: decoded.by ?? reviewer.id,
@@ -244,7 +241,7 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
             data: { reviewer: reviewer.id, roles: reviewer.roles ?? [], verdict: decoded.verdict, expiresAt },
             now
           })
-        ], { discard: true }).pipe(PgWakeups.withTransaction(sql))
+        ], { discard: true }).pipe(storage.transaction)
         return { token, expiresAt }
       })
 
@@ -322,7 +319,7 @@ export const make: Effect.Effect<ActionLinks["Type"], never, Storage.Storage | A
                 refused(error.reason === "deadline-passed" ? "expired" : "decided", error.status)
             })
           )
-        }).pipe(PgWakeups.withTransaction(sql))
+        }).pipe(storage.transaction)
         // `decide` nudged the runner inside this transaction; nudge it again now that the decision committed.
         yield* signals.work.notify
         return result

@@ -5,10 +5,13 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { auditAfter, auditHash, auditOfRun, genesisHash } from "./internal/log.js"
+import { auditHash, genesisHash } from "./internal/storage/audit.js"
+import * as Storage from "./internal/storage.js"
 import type { AuditRow } from "./internal/rows.js"
 import { mapStorage } from "./internal/storageError.js"
 import type { StorageError } from "./StorageError.js"
@@ -58,17 +61,76 @@ const toEntry = ({ data, ...row }: AuditRow): Entry =>
   new Entry({ ...row, ...(data !== undefined ? { data: JSON.parse(data) } : {}) })
 
 /**
+ * Reads and verifies the audit trail.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Audit extends Context.Tag("@gatehouse/engine/Audit")<Audit, {
+  /** The audit entries of one run, oldest first. */
+  readonly forRun: (runId: string) => Effect.Effect<ReadonlyArray<Entry>, StorageError>
+  /**
+   * Walks the whole chain and reports the first entry whose hash does not match its content (edited) or
+   * whose link does not match the entry before it (an entry removed or reordered).
+   */
+  readonly verify: Effect.Effect<Verification, StorageError>
+}>() {}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Audit["Type"], never, Storage.Storage> = Effect.gen(function*() {
+  const storage = yield* Storage.Storage
+  const forRun = (runId: string) =>
+    Effect.map(storage.audit.ofRun(runId), (rows) => rows.map(toEntry)).pipe(mapStorage("Audit.forRun"))
+  const verify = Effect.gen(function*() {
+    let prevHash = genesisHash
+    let entries = 0
+    let after = 0
+    while (true) {
+      const rows = yield* storage.audit.after(after, 1000)
+      if (rows.length === 0) return { valid: true, entries } as const
+      for (const row of rows.map(toEntry)) {
+        entries++
+        after = row.seq
+        if (row.prevHash !== prevHash) {
+          return { valid: false, entries, brokenAt: row.seq, reason: "missing-or-reordered" } as const
+        }
+        const expected = auditHash(row.prevHash, {
+          runId: row.runId,
+          nodeId: row.nodeId,
+          action: row.action,
+          actor: row.actor,
+          requestHash: row.requestHash,
+          note: row.note,
+          data: row.data,
+          createdAt: row.createdAt
+        })
+        if (expected !== row.hash) return { valid: false, entries, brokenAt: row.seq, reason: "edited" } as const
+        prevHash = row.hash
+      }
+    }
+  }).pipe(mapStorage("Audit.verify"))
+  return Audit.of({ forRun, verify })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Audit, never, SqlClient.SqlClient> = Layer.effect(Audit, make).pipe(
+  Layer.provide(Storage.layer)
+)
+
+/**
  * The audit entries of one run, oldest first.
  *
  * @since 0.1.0
  * @category queries
  */
-export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, StorageError, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const rows = yield* auditOfRun(sql, runId)
-    return rows.map(toEntry)
-  }).pipe(mapStorage("Audit.forRun"))
+export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, StorageError, Audit> =>
+  Effect.flatMap(Audit, (audit) => audit.forRun(runId))
 
 /**
  * Walks the whole chain and reports the first entry whose hash does not match its content (edited) or
@@ -88,32 +150,4 @@ export const forRun = (runId: string): Effect.Effect<ReadonlyArray<Entry>, Stora
  * @since 0.1.0
  * @category verification
  */
-export const verify: Effect.Effect<Verification, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-  let prevHash = genesisHash
-  let entries = 0
-  let after = 0
-  while (true) {
-    const rows = yield* auditAfter(sql, after, 1000)
-    if (rows.length === 0) return { valid: true, entries } as const
-    for (const row of rows.map(toEntry)) {
-      entries++
-      after = row.seq
-      if (row.prevHash !== prevHash) {
-        return { valid: false, entries, brokenAt: row.seq, reason: "missing-or-reordered" } as const
-      }
-      const expected = auditHash(row.prevHash, {
-        runId: row.runId,
-        nodeId: row.nodeId,
-        action: row.action,
-        actor: row.actor,
-        requestHash: row.requestHash,
-        note: row.note,
-        data: row.data,
-        createdAt: row.createdAt
-      })
-      if (expected !== row.hash) return { valid: false, entries, brokenAt: row.seq, reason: "edited" } as const
-      prevHash = row.hash
-    }
-  }
-}).pipe(mapStorage("Audit.verify"))
+export const verify: Effect.Effect<Verification, StorageError, Audit> = Effect.flatMap(Audit, (audit) => audit.verify)

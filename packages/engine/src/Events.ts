@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -17,7 +17,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { mapStorage, mapStorageStream } from "./internal/storageError.js"
 import type { StorageError } from "./StorageError.js"
-import { lastEventPosition, readEvents } from "./internal/log.js"
+import * as Storage from "./internal/storage.js"
 
 /**
  * @since 0.1.0
@@ -77,19 +77,16 @@ const parseCursor = (cursor: string): Option.Option<readonly [number, number]> =
   return match === null ? Option.none() : Option.some([Number(match[1]), Number(match[2])] as const)
 }
 
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+// The service on `Storage`; `make` builds it on the SQL client in context.
+const makeOn: Effect.Effect<Events["Type"], never, Storage.Storage> = Effect.gen(function*() {
+  const storage = yield* Storage.Storage
 
   const read = (options: { readonly after?: string | undefined; readonly limit?: number | undefined; readonly runId?: string | undefined } = {}) =>
     Effect.gen(function*() {
       const after = options.after === undefined ? Option.some([0, 0] as const) : parseCursor(options.after)
       if (Option.isNone(after)) return yield* new InvalidCursor({ cursor: options.after! })
       const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 100)), 1000)
-      const rows = yield* readEvents(sql, { after: after.value, limit, runId: options.runId })
+      const rows = yield* storage.events.read({ after: after.value, limit, runId: options.runId })
       return rows.map(({ seq, tx, ...event }) => new Event({ ...event, cursor: `${tx}-${seq}` }))
     }).pipe(mapStorage("Events.read"))
 
@@ -106,13 +103,19 @@ export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = E
         return [Chunk.empty<Event>(), Option.some(after)] as const
       })).pipe(mapStorageStream("Events.stream"))
 
-  const latest = lastEventPosition(sql).pipe(
+  const latest = storage.events.last.pipe(
     Effect.map((rows) => rows.length === 0 ? undefined : `${rows[0].tx}-${rows[0].seq}`),
     mapStorage("Events.latest")
   )
 
   return Events.of({ read, latest, stream })
 })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Events["Type"], never, SqlClient.SqlClient> = Effect.provide(makeOn, Storage.layer)
 
 /**
  * @since 0.1.0

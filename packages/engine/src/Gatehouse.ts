@@ -25,9 +25,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Approvals from "./Approvals.js"
+import * as Audit from "./Audit.js"
 import * as Policies from "./Policies.js"
-import * as PgSchemas from "./internal/pgSchemas.js"
+import * as PgSchemas from "./internal/storage/pgSchemas.js"
 import * as Events from "./Events.js"
+import * as Health from "./Health.js"
 import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
 import * as Webhooks from "./Webhooks.js"
@@ -47,6 +49,8 @@ export type Services =
   | ActionLinks.ActionLinks
   | Policies.Policies
   | Events.Events
+  | Audit.Audit
+  | Health.Health
   | Webhooks.Webhooks
   | WorkflowRegistry.WorkflowRegistry
   | Runner.Runner
@@ -83,6 +87,8 @@ export const layer = <E = never, R = never>(
         approvalsAndLinks,
         Policies.layer,
         Events.layer,
+        Audit.layer,
+        Health.layer,
         Webhooks.layer,
         WorkflowRegistry.layer
       )
@@ -94,8 +100,12 @@ export const layer = <E = never, R = never>(
 }
 
 /**
- * Only the client side (`Workflows`, `Approvals`, `ActionLinks`, `Events`) on the SQL client in context, with
- * the engine's migrations: for processes that start, decide and read runs without executing them.
+ * Only the engine's client services on the SQL client in context, with the engine's migrations: for
+ * processes that start, decide and read runs without executing them. It provides exactly `Workflows`,
+ * `Approvals`, `ActionLinks`, `Policies`, `Events`, `Audit`, `Health` and `Webhooks` (no runner, no
+ * registry). The
+ * SQL client itself comes from `layerSqlClientSqlite` / `layerSqlClientPg` (or `layerClientSqlite` /
+ * `layerClientPg`, which build both).
  *
  * @since 0.1.0
  * @category layers
@@ -106,10 +116,20 @@ export const layerClient: Layer.Layer<
   | ActionLinks.ActionLinks
   | Policies.Policies
   | Events.Events
+  | Audit.Audit
+  | Health.Health
   | Webhooks.Webhooks,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(Workflows.layer, approvalsAndLinks, Policies.layer, Events.layer, Webhooks.layer).pipe(
+> = Layer.mergeAll(
+  Workflows.layer,
+  approvalsAndLinks,
+  Policies.layer,
+  Events.layer,
+  Audit.layer,
+  Health.layer,
+  Webhooks.layer
+).pipe(
   Layer.provide(Migrations.layer)
 )
 
@@ -133,7 +153,7 @@ export const layerSqlite = <E = never, R = never>(
   E | MigrationError | SqlError | DatabaseOpenError | Runner.InvalidRunnerOptions,
   Exclude<R, Services>
 > =>
-  Layer.provideMerge(layer(options), layerSqliteClient(options.filename)) as any
+  Layer.provideMerge(layer(options), layerSqlClientSqlite(options.filename)) as any
 
 /**
  * PostgreSQL, for many runners on many machines sharing one database.
@@ -148,7 +168,7 @@ export const layerPg = <E = never, R = never>(
   E | MigrationError | SqlError | ConfigError.ConfigError | Runner.InvalidRunnerOptions,
   Exclude<R, Services>
 > =>
-  Layer.provideMerge(layer(options), layerPgClient(options)) as any
+  Layer.provideMerge(layer(options), layerSqlClientPg(options)) as any
 
 /**
  * Where the engine's tables live on PostgreSQL.
@@ -207,13 +227,14 @@ const checkSqlitePath = (filename: string): Effect.Effect<void, DatabaseOpenErro
   })
 
 /**
- * A SQLite client on a file (WAL) or `:memory:`, failing with `DatabaseOpenError` (the path and the
- * reason) when the file cannot be opened for writing.
+ * A SQL client (`SqlClient`, `SqliteClient`) on a SQLite file (WAL) or `:memory:`, failing with
+ * `DatabaseOpenError` (the path and the reason) when the file cannot be opened for writing. Only the
+ * database connection: the engine's services come from `layer` or `layerClient` on top of it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
-export const layerSqliteClient = (
+export const layerSqlClientSqlite = (
   filename: string
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, DatabaseOpenError> =>
   Layer.unwrapEffect(
@@ -231,13 +252,14 @@ export const layerSqliteClient = (
 
 
 /**
- * A PostgreSQL client; with `schema`, every connection uses that schema (`search_path`), created if
- * missing.
+ * A SQL client (`SqlClient`, `PgClient`) on PostgreSQL; with `schema`, every connection uses that schema
+ * (`search_path`), created if missing. Only the database connection: the engine's services come from
+ * `layer` or `layerClient` on top of it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
-export const layerPgClient = (
+export const layerSqlClientPg = (
   options: PgOptions
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | ConfigError.ConfigError> => {
   const schema = options.schema
@@ -264,6 +286,20 @@ export const layerPgClient = (
       Effect.retry({ times: 2 })
     ))
 }
+
+/**
+ * @deprecated Renamed `layerSqlClientSqlite` (a SQL client, not the engine's client services).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqliteClient: typeof layerSqlClientSqlite = layerSqlClientSqlite
+
+/**
+ * @deprecated Renamed `layerSqlClientPg` (a SQL client, not the engine's client services).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgClient: typeof layerSqlClientPg = layerSqlClientPg
 
 /**
  * The database a `GATEHOUSE_DATABASE_URL` names.
@@ -380,6 +416,8 @@ export type ClientServices =
   | ActionLinks.ActionLinks
   | Policies.Policies
   | Events.Events
+  | Audit.Audit
+  | Health.Health
   | Webhooks.Webhooks
 
 /**
@@ -392,7 +430,7 @@ export type ClientServices =
 export const layerClientSqlite = (options: {
   readonly filename: string
 }): Layer.Layer<ClientServices, MigrationError | SqlError | DatabaseOpenError> =>
-  Layer.provideMerge(layerClient, layerSqliteClient(options.filename))
+  Layer.provideMerge(layerClient, layerSqlClientSqlite(options.filename))
 
 /**
  * The client side on its own PostgreSQL client: start, decide, read and cancel runs that runners in
@@ -404,7 +442,7 @@ export const layerClientSqlite = (options: {
 export const layerClientPg = (
   options: PgOptions
 ): Layer.Layer<ClientServices, MigrationError | SqlError | ConfigError.ConfigError> =>
-  Layer.provideMerge(layerClient, layerPgClient(options))
+  Layer.provideMerge(layerClient, layerSqlClientPg(options))
 
 /**
  * The client side on the database `GATEHOUSE_DATABASE_URL` names (see `config`).

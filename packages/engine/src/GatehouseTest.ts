@@ -27,10 +27,12 @@ import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Webhooks from "./Webhooks.js"
 import * as Approvals from "./Approvals.js"
+import * as Audit from "./Audit.js"
 import * as Policies from "./Policies.js"
 import * as Events from "./Events.js"
 import * as Gatehouse from "./Gatehouse.js"
-import * as PgSchemas from "./internal/pgSchemas.js"
+import * as Health from "./Health.js"
+import * as PgSchemas from "./internal/storage/pgSchemas.js"
 import * as Storage from "./internal/storage.js"
 import * as Migrations from "./Migrations.js"
 import * as Runner from "./Runner.js"
@@ -144,7 +146,7 @@ const layerRestartableRunner = (
         yield* Scope.close(crashed.child, Exit.void)
         if (restartOptions.expireLeases !== false) {
           const now = yield* Clock.currentTimeMillis
-          yield* Storage.makeWith(sql, signals).runs.expireLeases(crashed.runner.runnerId, now)
+          yield* Storage.makeWith(sql, signals).leases.expireLeases(crashed.runner.runnerId, now)
         }
         current = yield* start
       })
@@ -191,6 +193,8 @@ export const layer = <E = never, R = never>(
     ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer)),
     Policies.layer,
     Events.layer,
+    Audit.layer,
+    Health.layer,
     Webhooks.layer,
     WorkflowRegistryModule.layer,
     // The same in-process signals as the client's (layers are shared within one build): a start wakes the
@@ -198,7 +202,7 @@ export const layer = <E = never, R = never>(
     Storage.layer
   ).pipe(
     Layer.provide(Migrations.layer),
-    Layer.provideMerge(Gatehouse.layerSqliteClient(options.filename ?? ":memory:"))
+    Layer.provideMerge(Gatehouse.layerSqlClientSqlite(options.filename ?? ":memory:"))
   )
   const { filename: _, workflows: __, ...runnerOptions } = options
   const engine = layerRestartableRunner({ pollInterval: Duration.infinity, ...runnerOptions }).pipe(

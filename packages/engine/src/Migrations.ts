@@ -9,7 +9,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as internal from "./internal/migrations.js"
+import * as internal from "./internal/storage/migrations.js"
 
 /**
  * Runs the engine's migrations that have not run yet. Safe to call from many processes at once.

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -237,7 +237,7 @@ export const replay = (
  * @category constructors
  */
 export const make: Effect.Effect<Policies["Type"], never, Storage.Storage> = Effect.gen(function*() {
-  const { policies: store, sql } = yield* Storage.Storage
+  const { policies: store } = yield* Storage.Storage
 
   const activate = (document: unknown, options: { readonly by: string }) =>
     Effect.gen(function*() {
@@ -263,7 +263,7 @@ export const make: Effect.Effect<Policies["Type"], never, Storage.Storage> = Eff
   const explain = (input: unknown) =>
     Effect.gen(function*() {
       const action = yield* decodeAction(input)
-      const policy = yield* PolicyGate.active(sql)
+      const policy = yield* PolicyGate.activeIn(store)
       return Option.map(policy, (policy) => Policy.evaluate(policy, action))
     })
 

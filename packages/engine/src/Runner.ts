@@ -6,17 +6,12 @@
  *
  * @since 0.1.0
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import * as Cause from "effect/Cause"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -25,17 +20,16 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { describeCause } from "./internal/codec.js"
-import { appendEvent } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
-import * as GroupCommit from "./internal/groupCommit.js"
 import * as Instance from "./internal/instance.js"
-import * as PgWakeups from "./internal/pgWakeups.js"
+import * as Leases from "./internal/runner/leases.js"
+import * as Settle from "./internal/runner/settle.js"
+import * as Statements from "./internal/runner/statements.js"
 import * as Storage from "./internal/storage.js"
-import { type ClaimedRun, makeStore, type NewNode, type NodeRow, type Store } from "./internal/store.js"
+import type { NodeRow } from "./internal/rows.js"
+import type { ClaimedRun } from "./internal/storage.js"
 import * as Tracing from "./internal/tracing.js"
 import type * as Run from "./Run.js"
 import { WorkflowRegistry } from "./WorkflowRegistry.js"
@@ -194,23 +188,17 @@ export const metrics: {
   leaseRenewalFailures: InternalMetrics.leaseRenewalFailures
 }
 
-/** What a runner knows of the lease of a run it executes. */
-interface Held {
-  /** On the local monotonic clock: past it, the lease may have expired (PostgreSQL only). */
-  deadline: number
-  /** Canceled, taken over, or stopped by this runner: nothing more of it may start. */
-  stopped: boolean
-}
-
-const monotonicMillis = () => performance.now()
 
 /**
  * @since 0.1.0
  * @category constructors
  */
 export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = {}) {
-  const { runs: store, signals } = yield* Storage.Storage
-  const engine = yield* WorkflowRegistry
+  const storage = yield* Storage.Storage
+  const { signals } = storage
+  // The statements on runs, their journals and their leases: what this runner writes.
+  const store: Storage.RunStatements = { ...storage.runs, ...storage.journal, ...storage.leases }
+  const registry = yield* WorkflowRegistry
   const runnerId = options.runnerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? 16)
   const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
@@ -218,61 +206,19 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   const leaseMillis = Duration.toMillis(lease)
   const stalled = yield* RenewalsStalled
   const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "5 seconds")
-  const pg = yield* Effect.serviceOption(PgClient.PgClient)
+  const databaseClock = storage.databaseClock
   // Leases are measured on the database's clock on PostgreSQL (see `leaseNow` in the store): renewals are
   // then paced by real time, never by a `TestClock` a test moves. On SQLite they follow Effect's `Clock`.
   const liveClock = Clock.make()
-  const leaseClock = Option.isSome(pg) ? liveClock : yield* Effect.clock
+  const leaseClock = databaseClock ? liveClock : yield* Effect.clock
   let stopping = false
 
-  /**
-   * The runs this runner executes, with what it knows of their leases. On PostgreSQL, a run's `deadline`
-   * is the local monotonic time at which its last successful claim or renewal was sent, plus the lease,
-   * minus a margin: the database measures the lease from a later moment on its own clock, so past the
-   * deadline the lease may have expired and no durable node of the run may start (a runner cut off from
-   * the database, or stalled, stops on its own; no two machines' clocks are compared). On SQLite leases
-   * follow Effect's `Clock` on one machine, and only `stopped` counts.
-   */
-  const held = new Map<string, Held>()
-  const margin = Math.min(leaseMillis / 10, 1000)
-  const heldUntil = (sentAt: number) => sentAt + leaseMillis - margin
-  const leaseHeld = (entry: Held) =>
-    Option.isSome(pg)
-      ? () => !entry.stopped && monotonicMillis() < entry.deadline
-      : () => !entry.stopped
+  const { held, heldUntil, leaseHeld } = Leases.makeHeld(leaseMillis, databaseClock)
   // Woken when the runner goes from holding nothing to holding a run (the renewals start again).
   const holding = yield* Effect.makeLatch(false)
 
-  /**
-   * Bounds a statement by a wall-clock time, whatever the network does. The statement runs in a fiber of
-   * its own and is abandoned at the bound: the caller stops waiting, the statement is never interrupted
-   * and finishes (or fails) in the background. Interrupting a statement on a pooled connection is unsafe
-   * with `@effect/sql-pg`: it sends `pg_cancel_backend(pid)` through the pool, a query that may wait for a
-   * free connection, and by the time it runs the interrupted statement may have finished and its
-   * connection gone back to the pool and on to another caller, whose statement it then cancels. The caller
-   * waits for whichever comes first; in an uninterruptible region (settling a run, a finalizer) that wait
-   * still ends at the bound, and an interruption already pending on the caller (a process stopping on
-   * SIGTERM) does not cut the statement short. The statement keeps the caller's `Clock`, so its times
-   * stay those of the workflow.
-   */
-  const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, bound: Duration.Duration, what: string) =>
-    Effect.clockWith((clock) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<A, E | Cause.TimeoutException>()
-        yield* Effect.forkDaemon(
-          Effect.uninterruptible(Effect.intoDeferred(Effect.withClock(effect, clock), done))
-        )
-        const timer = yield* Effect.forkDaemon(
-          Effect.sleep(bound).pipe(
-            Effect.zipRight(
-              Deferred.fail(done, new Cause.TimeoutException(`${what}: no answer in ${Duration.format(bound)}`))
-            ),
-            Effect.withClock(liveClock)
-          )
-        )
-        return yield* Deferred.await(done).pipe(Effect.ensuring(Fiber.interruptFork(timer)))
-      })
-    )
+  // Bounds a statement by a wall-clock time, never interrupting it (see `internal/runner/leases.ts`).
+  const bounded = Leases.makeBounded(liveClock)
 
   // Registered first, so it runs last: after every run fiber has stopped, give back what is still held.
   yield* Effect.addFinalizer(() =>
@@ -282,42 +228,9 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     )
   )
 
-  // Shared commits (`internal/groupCommit.ts`) of the runs' checkpoints and ends. Made before the runs'
-  // FiberMap, so they stop after every run fiber has.
-  const checkpoints = yield* GroupCommit.make({
-    writeOne: ({ node, owner }: { readonly owner: string; readonly node: NewNode }) => store.checkpoint(owner, node),
-    writeMany: store.checkpointMany,
-    maxBatch: Math.max(16, concurrency)
-  })
-  const ends = yield* GroupCommit.make({
-    writeOne: store.finishRun,
-    writeMany: store.finishRuns,
-    maxBatch: Math.max(16, concurrency)
-  })
-  const suspensions = yield* GroupCommit.make({
-    writeOne: store.suspendRun,
-    writeMany: store.suspendRuns,
-    maxBatch: Math.max(16, concurrency)
-  })
-  /**
-   * Runs an engine statement of a run in a fiber of its own that nothing interrupts: a cancel or a
-   * shutdown that interrupts the run stops waiting for it, and the statement finishes in the background.
-   * Interrupting it instead would make `@effect/sql-pg` cancel its connection's backend by pid, possibly
-   * once that connection serves another caller (see `bounded`). A checkpoint written from the run's fiber
-   * may also carry other runs' checkpoints (`internal/groupCommit.ts`).
-   */
-  const detached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(Effect.forkDaemon(Effect.uninterruptible(effect)), Fiber.join)
-  const writeCheckpoint = (owner: string, node: NewNode) => detached(checkpoints.write({ owner, node }))
-  // The store a run's own statements go through: each one detached.
-  const runStore = Object.fromEntries(
-    Object.entries(store).map(([key, value]) => [
-      key,
-      key === "sql" || typeof value !== "function"
-        ? value
-        : (...args: Array<unknown>) => detached((value as (...args: Array<unknown>) => Effect.Effect<unknown>)(...args))
-    ])
-  ) as unknown as Store
+  // Shared commits of the runs' checkpoints, ends and suspensions, and the statements of each run, detached
+  // from its fiber (`internal/runner/statements.ts`). Made before the runs' FiberMap, so they stop after it.
+  const { ends, runStore, suspensions, writeCheckpoint } = yield* Statements.make(store, concurrency)
   const fibers = yield* FiberMap.make<string>()
   // Runs before the FiberMap interrupts the runs: from now on, giving a run back is bounded by
   // `shutdownTimeout` and never retried.
@@ -327,91 +240,22 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   let idle = false
 
   // A run that ended here hands its row to the waiters on its result in this process.
-  const finish = (options: Parameters<Store["finishRun"]>[0]) =>
+  const finish = (options: Storage.RunEnd) =>
     Effect.tap(ends.write(options), Option.match({ onNone: () => {}, onSome: signals.ended.publish }))
 
-  const settleRun = (
-    claim: ClaimedRun,
-    state: Instance.InstanceState,
-    outcome: Instance.Outcome<unknown, unknown>
-  ) =>
-    Effect.gen(function*() {
-      const registration = engine.get(claim.workflow)
-      const now = yield* Clock.currentTimeMillis
-      if (state.fatal !== undefined && Option.isSome(registration)) {
-        const result = yield* registration.value.encodeExit(Exit.fail(state.fatal))
-        yield* finish({
-          runId: claim.id,
-          owner: runnerId,
-          status: "failed",
-          result,
-          error: state.fatal.message,
-          now
-        })
-        return
-      }
-      if (state.leaseLost || state.storageFailure !== undefined) {
-        if (state.storageFailure !== undefined) {
-          yield* Effect.logWarning("Gatehouse run stopped on a storage failure; it will be replayed", state.storageFailure)
-        }
-        yield* store.releaseRun(claim.id, runnerId, now)
-        return
-      }
-      // Released while every fiber of it waits (`Instance.execute`): the body never saw the suspension.
-      if (outcome._tag === "Suspended") {
-        yield* suspensions.write({
-          runId: claim.id,
-          owner: runnerId,
-          wakeSeq: claim.wakeSeq,
-          wakeAt: outcome.wakeAt,
-          status: outcome.approval ? "waiting-approval" : "suspended",
-          now
-        })
-        return
-      }
-      // Halted without a flag, or interrupted from outside (a shutdown): given back, replayed later.
-      if (outcome._tag === "Halted" || (Exit.isFailure(outcome.exit) && Cause.isInterruptedOnly(outcome.exit.cause))) {
-        yield* store.releaseRun(claim.id, runnerId, now)
-        return
-      }
-      const exit = outcome.exit
-      if (Option.isNone(registration)) return yield* store.releaseRun(claim.id, runnerId, now)
-      const result = yield* registration.value.encodeExit(exit)
-      yield* finish({
-        runId: claim.id,
-        owner: runnerId,
-        status: Exit.isSuccess(exit) ? "completed" : "failed",
-        result,
-        error: Exit.isSuccess(exit) ? undefined : describeCause(exit.cause),
-        now
-      })
-    })
-
-  // A takeover is the trace of a runner that died or stalled past its lease: counted, logged and kept as
-  // an event in the run's history. Never worth failing the run over.
-  const recordTakeover = (claim: ClaimedRun, from: string) =>
-    Effect.gen(function*() {
-      yield* Metric.increment(InternalMetrics.runnerTakeovers)
-      yield* Effect.logInfo(`Gatehouse runner took over run ${claim.id} from ${from}, whose lease had expired`)
-      yield* appendEvent(store.sql, {
-        runId: claim.id,
-        type: "run.taken-over",
-        actor: runnerId,
-        data: { from, by: runnerId, claims: claim.claims },
-        now: yield* Clock.currentTimeMillis
-      })
-    }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("Gatehouse runner could not record a takeover", cause)))
+  // How a run's execution ends in storage, and a takeover's trace (`internal/runner/settle.ts`).
+  const { recordTakeover, settleRun } = Settle.make({ registry, store, storage, runnerId, finish, suspensions })
 
   const execute = (claim: ClaimedRun, loaded: ReadonlyArray<NodeRow> | undefined) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         if (claim.takenOverFrom !== undefined) yield* recordTakeover(claim, claim.takenOverFrom)
-        const registration = engine.get(claim.workflow)
+        const registration = registry.get(claim.workflow)
         if (Option.isNone(registration)) {
           return yield* store.releaseRun(claim.id, runnerId, yield* Clock.currentTimeMillis)
         }
         const journal = loaded ?? (yield* store.loadJournal(claim.id))
-        const state = new Instance.InstanceState(runStore, runnerId, claim.wakeSeq, journal)
+        const state = new Instance.InstanceState(storage, runStore, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
         state.writeCheckpoint = writeCheckpoint
         state.leaseHeld = leaseHeldOf(claim.id)
@@ -467,17 +311,17 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     const free = concurrency - inFlight.size
     if (free <= 0) return false
     const now = yield* Clock.currentTimeMillis
-    const sentAt = monotonicMillis()
+    const sentAt = Leases.monotonicMillis()
     const claimed = yield* store.claim({
       owner: runnerId,
-      names: engine.names(),
+      names: registry.names(),
       now,
       leaseMillis,
       limit: free,
       executing: Array.from(inFlight)
     })
     const entries = claimed.map((claim) => {
-      const entry: Held = { deadline: heldUntil(sentAt), stopped: false }
+      const entry: Leases.Held = { deadline: heldUntil(sentAt), stopped: false }
       inFlight.add(claim.id)
       held.set(claim.id, entry)
       return entry
@@ -534,7 +378,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
       )
       if (more) continue
       const wakeAt = failed ? Option.none() : yield* Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => store.nextWakeAt(engine.names(), { now, executing: Array.from(inFlight) })),
+        Effect.flatMap((now) => store.nextWakeAt(registry.names(), { now, executing: Array.from(inFlight) })),
         Effect.catchAllCause(() => {
           failed = true
           return Effect.succeed(Option.none<number>())
@@ -545,45 +389,24 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     }
   })
 
-  /**
-   * On PostgreSQL, renewals go over a connection of their own, outside the pool the runs' steps draw
-   * from: a runner whose steps hold every pooled connection (long transactions, a slow database) still
-   * renews on time, so a live runner that is merely slow keeps its leases. The connection is opened in the
-   * background, on first use and again after it was dropped; meanwhile renewals go through the pool. A
-   * renewal never queues behind one still unanswered on that connection: the connection is dropped and
-   * the renewal goes through the pool.
-   */
-  let leaseConnection: { readonly store: Store; readonly scope: Scope.CloseableScope } | undefined
-  let opening = false
-  let unanswered = 0
-  const dropLeaseConnection = Effect.suspend(() => {
-    const dropped = leaseConnection
-    leaseConnection = undefined
-    unanswered = 0
-    return dropped === undefined ? Effect.void : bounded(Scope.close(dropped.scope, Exit.void), shutdownTimeout, "close")
-  }).pipe(Effect.ignore)
-  yield* Effect.addFinalizer(() => dropLeaseConnection)
-  const openLeaseConnection = Effect.suspend(() => {
-    if (Option.isNone(pg) || leaseConnection !== undefined || opening || stopping) return Effect.void
-    opening = true
-    const config = pg.value.config
-    return Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const client = yield* PgClient.make({ ...config, maxConnections: 1, minConnections: undefined }).pipe(
-        Scope.extend(scope),
-        Effect.provide(Reactivity.layer),
-        Effect.onError(() => Scope.close(scope, Exit.void))
-      )
-      if (leaseConnection !== undefined || stopping) return yield* Scope.close(scope, Exit.void)
-      leaseConnection = { store: makeStore(client), scope }
-      unanswered = 0
-    }).pipe(
-      Effect.catchAllCause((cause) => Effect.logDebug("Gatehouse runner could not open its lease connection", cause)),
-      Effect.ensuring(Effect.sync(() => opening = false)),
-      Effect.forkDaemon,
-      Effect.asVoid
-    )
+  const renewLoop = yield* Leases.renewals({
+    storage,
+    store,
+    runnerId,
+    leaseMillis,
+    renewEvery,
+    shutdownTimeout,
+    stalled,
+    databaseClock,
+    leaseClock,
+    held,
+    heldUntil,
+    holding,
+    bounded,
+    isStopping: () => stopping,
+    stopRun: (runId, entry) => stopRun(runId, entry)
   })
+
 
   /**
    * Stops a run this runner executes (canceled, or a renewal found its lease gone): nothing more of it
@@ -591,7 +414,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
    * it did not (a run canceled as it ended or suspended writes nothing, its row is no longer running).
    * A cancel waits for that release.
    */
-  const stopRun = (runId: string, entry: Held) =>
+  const stopRun = (runId: string, entry: Leases.Held) =>
     Effect.gen(function*() {
       entry.stopped = true
       yield* FiberMap.remove(fibers, runId)
@@ -608,82 +431,6 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
     return entry === undefined ? () => false : leaseHeld(entry)
   }
 
-  /**
-   * One renewal of every lease held. It is waited for until the next one is due, then abandoned (logged
-   * and counted) but not interrupted: a late answer still moves the deadlines, from the moment it was
-   * sent. Runs it finds no longer held (canceled, taken over) are stopped.
-   */
-  const renewOnce = Effect.gen(function*() {
-    const batch = Array.from(held.entries()).filter(([, entry]) => !entry.stopped)
-    if (batch.length === 0) return
-    let renewing = store
-    if (leaseConnection !== undefined && unanswered === 0) {
-      renewing = leaseConnection.store
-    } else {
-      if (leaseConnection !== undefined) yield* dropLeaseConnection
-      yield* openLeaseConnection
-    }
-    const onConnection = renewing !== store
-    const now = yield* Clock.currentTimeMillis
-    const sentAt = monotonicMillis()
-    if (onConnection) unanswered++
-    const lost = yield* bounded(
-      renewing.renewLeases({ owner: runnerId, runIds: batch.map(([runId]) => runId), now, leaseMillis }).pipe(
-        Effect.map((renewed) => {
-          const lost: Array<readonly [string, Held]> = []
-          for (const [runId, entry] of batch) {
-            if (renewed.has(runId)) entry.deadline = Math.max(entry.deadline, heldUntil(sentAt))
-            else lost.push([runId, entry])
-          }
-          return lost
-        }),
-        Effect.ensuring(Effect.sync(() => {
-          if (onConnection && leaseConnection?.store === renewing) unanswered = Math.max(0, unanswered - 1)
-        }))
-      ),
-      renewEvery,
-      "renew"
-    ).pipe(
-      Effect.catchAllCause((cause) =>
-        Effect.gen(function*() {
-          yield* Metric.increment(InternalMetrics.leaseRenewalFailures)
-          yield* Effect.logWarning(
-            `Gatehouse runner could not renew its leases (${batch.length} runs) within ${Duration.format(renewEvery)}`,
-            cause
-          )
-          // A connection that failed is replaced; one that is only slow is kept (the renewal still lands).
-          const slow = Cause.isTimeoutException(Cause.squash(cause))
-          if (onConnection && !slow && leaseConnection?.store === renewing) yield* dropLeaseConnection
-          return []
-        })
-      )
-    )
-    for (const [runId, entry] of lost) {
-      if (held.get(runId) === entry && !entry.stopped) {
-        yield* Effect.logDebug(`Gatehouse runner no longer holds run ${runId} (ended, canceled or taken over)`)
-        yield* Effect.forkDaemon(stopRun(runId, entry))
-      }
-    }
-  })
-
-  const renewLoop = Effect.gen(function*() {
-    while (true) {
-      if (held.size === 0) {
-        // Nothing held: wait for a claim instead of ticking, so long waits cost nothing (and `TestClock`
-        // jumps of days do not replay thousands of renewals).
-        yield* holding.close
-        if (held.size === 0) yield* holding.await
-        continue
-      }
-      const started = monotonicMillis()
-      // Paced from the start of each renewal: a slow one does not push the next one back.
-      if (!stalled) yield* renewOnce
-      // Whole milliseconds: on SQLite this sleeps on Effect's `Clock`, and a `TestClock` jump stops at each
-      // sleep's end, so a fraction here would become the time every row is then written with.
-      const elapsed = monotonicMillis() - started
-      yield* Effect.sleep(Duration.millis(Math.max(0, Math.ceil(Duration.toMillis(renewEvery) - elapsed))))
-    }
-  }).pipe(Effect.withClock(leaseClock))
 
   const canceled = yield* PubSub.subscribe(signals.canceled)
   const cancelLoop = Effect.forever(
@@ -697,8 +444,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
   yield* Effect.forkScoped(renewLoop)
   yield* Effect.forkScoped(cancelLoop)
   // On PostgreSQL: a start, a completion, a decision or a cancel in any process wakes this runner at once.
-  yield* Effect.forkScoped(PgWakeups.listen({
-    sql: store.sql,
+  yield* Effect.forkScoped(storage.listen({
     runnerId,
     heartbeat: Duration.decode(options.listenHeartbeat ?? "5 seconds"),
     onMessage: (message) =>

@@ -316,7 +316,8 @@ export const transaction: StepConstructor = <A, E, R>(
 ): Effect.Effect<A, E | StepTimeout, Exclude<R, StepContext> | WorkflowInstance> =>
   step(id, effect, options, ({ attempt, checkpoint, instance, record, replay }) =>
     Effect.gen(function*() {
-      const sql = Instance.stateOf(instance).store.sql
+      // A plain transaction of the client: the user's effect may use `SqlClient` from context inside it.
+      const inTransaction = Instance.stateOf(instance).storage.userTransaction
       let attempts = 0
       const once = Effect.suspend(() => {
         const thisAttempt = ++attempts
@@ -327,7 +328,7 @@ export const transaction: StepConstructor = <A, E, R>(
           // storage failure interrupts, and the interrupt rolls everything back.
           return yield* checkpoint(exit, thisAttempt)
         }).pipe(
-          sql.withTransaction,
+          inTransaction,
           Effect.catchAllCause((cause): Effect.Effect<unknown, unknown> => {
             // A failed COMMIT or ROLLBACK (a dropped connection) surfaces as a SqlError, failed or died:
             // the outcome is unknown to this execution, so stop and let a replay read what the database kept.

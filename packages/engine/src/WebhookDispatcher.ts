@@ -19,7 +19,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -30,7 +30,6 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import * as ActionLinks from "./ActionLinks.js"
 import * as Directory from "./Directory.js"
@@ -40,15 +39,14 @@ import {
   afterFailure,
   destinationProblem,
   newMessageId,
-  responsePrefixLength,
   signatureHeader,
   unsealSecret,
   wants
 } from "./internal/webhookPolicy.js"
 import { pinnedFetch, resolveDestination } from "./internal/webhookHttp.js"
-import { type DeliveryRow, makeWebhookStore, type WebhookRow } from "./internal/webhookStore.js"
-import { emitDueReminders } from "./internal/reminders.js"
+import type { DeliveryRow, WebhookRow } from "./internal/storage/webhooks.js"
 import * as WebhookMetrics from "./internal/webhookMetrics.js"
+import { describe, readPrefix } from "./internal/webhooks/responses.js"
 import * as SlackMessage from "./SlackMessage.js"
 import type { StorageError } from "./StorageError.js"
 import { AllowedHosts, SecretKey, WebhookEvent } from "./Webhooks.js"
@@ -127,16 +125,13 @@ export class WebhookDispatcher extends Context.Tag("@gatehouse/engine/WebhookDis
   readonly drain: Effect.Effect<DrainResult, StorageError>
 }>() {}
 
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const make = (
-  options: DispatcherOptions = {}
-): Effect.Effect<WebhookDispatcher["Type"], never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+// The dispatcher on `Storage`; `make` builds it on the SQL client in context.
+const makeOn = (
+  options: DispatcherOptions
+): Effect.Effect<WebhookDispatcher["Type"], never, Storage.Storage | HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const store = makeWebhookStore(sql)
+    const storage = yield* Storage.Storage
+    const store = storage.webhooks
     const client = yield* HttpClient.HttpClient
     // The allow-list and the sealing key in force where the dispatcher is built: `drain` and the loop use
     // the same ones, whoever calls.
@@ -270,22 +265,6 @@ export const make = (
         if (n === 0) return total
       }
     })
-
-    const readPrefix = (stream: Stream.Stream<Uint8Array, unknown>) =>
-      stream.pipe(
-        Stream.runFoldWhile(
-          new Uint8Array(0),
-          (acc) => acc.length < responsePrefixLength,
-          (acc, chunk) => {
-            const next = new Uint8Array(acc.length + chunk.length)
-            next.set(acc)
-            next.set(chunk, acc.length)
-            return next
-          }
-        ),
-        Effect.map((bytes) => new TextDecoder().decode(bytes.subarray(0, responsePrefixLength))),
-        Effect.orElseSucceed(() => "")
-      )
 
     const attempt = (delivery: DeliveryRow, subscription: WebhookRow | undefined) =>
       Effect.gen(function*() {
@@ -433,7 +412,7 @@ export const make = (
     })
 
     const drain = Effect.gen(function*() {
-      const reminders = yield* emitDueReminders(sql, yield* Clock.currentTimeMillis)
+      const reminders = yield* storage.reminders.emitDue(yield* Clock.currentTimeMillis)
       if (reminders > 0) yield* Metric.incrementBy(WebhookMetrics.reminders, reminders)
       const events = yield* fanOutAll
       let attempts = 0
@@ -450,17 +429,14 @@ export const make = (
     return WebhookDispatcher.of({ drain })
   })
 
-const describe = (error: unknown): string => {
-  if (typeof error === "object" && error !== null && "message" in error) {
-    const message = String((error as { message: unknown }).message)
-    const cause = (error as { cause?: unknown }).cause
-    const inner = typeof cause === "object" && cause !== null && "message" in cause
-      ? String((cause as { message: unknown }).message)
-      : undefined
-    return (inner !== undefined && inner !== message ? `${message}: ${inner}` : message).slice(0, 500)
-  }
-  return String(error).slice(0, 500)
-}
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: DispatcherOptions = {}
+): Effect.Effect<WebhookDispatcher["Type"], never, SqlClient.SqlClient | HttpClient.HttpClient> =>
+  Effect.provide(makeOn(options), Storage.layer)
 
 /**
  * The dispatcher, without a background loop: call `drain` yourself (tests under `TestClock`).
@@ -471,7 +447,7 @@ const describe = (error: unknown): string => {
 export const layerManual = (
   options: DispatcherOptions = {}
 ): Layer.Layer<WebhookDispatcher, never, SqlClient.SqlClient | HttpClient.HttpClient> =>
-  Layer.effect(WebhookDispatcher, make(options))
+  Layer.effect(WebhookDispatcher, makeOn(options)).pipe(Layer.provide(Storage.layer))
 
 /**
  * The dispatcher with its background loop: drains at once when this process changes a run, and every
@@ -487,8 +463,8 @@ export const layer = (
   Layer.scoped(
     WebhookDispatcher,
     Effect.gen(function*() {
-      const dispatcher = yield* make(options)
-      const storage = yield* Storage.make
+      const dispatcher = yield* makeOn(options)
+      const storage = yield* Storage.Storage
       const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
       const loop = Effect.gen(function*() {
         while (true) {
@@ -502,7 +478,7 @@ export const layer = (
       yield* Effect.forkScoped(loop)
       return dispatcher
     })
-  )
+  ).pipe(Layer.provide(Storage.layer))
 
 /**
  * `layer` with `fetch` as the HTTP client, connecting to the address each delivery's host was resolved to

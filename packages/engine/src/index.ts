@@ -45,6 +45,11 @@ export * as Gatehouse from "./Gatehouse.js"
 export * as GatehouseTest from "./GatehouseTest.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as Health from "./Health.js"
+
+/**
  * @since 0.1.0
  */
 export * as Migrations from "./Migrations.js"

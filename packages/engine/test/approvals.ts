@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import type { MakeDatabase, TestDatabase } from "./utils/database.js"
 import { buildEngine, provideContext, sideEffects, withClient, withEngine } from "./utils/engine.js"
-import { makeStore } from "../src/internal/store.js"
+import { makeStore } from "../src/internal/storage/runs.js"
 import { snapshot } from "./utils/snapshot.js"
 
 const Refund = Workflow.make({

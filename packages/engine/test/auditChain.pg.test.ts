@@ -23,7 +23,7 @@ describe.skipIf(!pgAvailable)("the audit chain, linked after commit (PostgreSQL)
       const db = yield* pg
       const engine = yield* buildEngine(db, GateLive, { concurrency: 32 })
       // Another process: a client on its own connections (`Gatehouse.layerClient` provides `Approvals` too).
-      const other = (yield* buildClient(db)) as Context.Context<Approvals.Approvals | SqlClient.SqlClient>
+      const other = (yield* buildClient(db)) as Context.Context<Approvals.Approvals | Audit.Audit | SqlClient.SqlClient>
       const runIds = yield* Gate.startMany(Array.from({ length: 40 }, (_, n) => ({ id: `g-${n}` }))).pipe(
         provideContext(engine)
       )
@@ -50,7 +50,7 @@ describe.skipIf(!pgAvailable)("the audit chain, linked after commit (PostgreSQL)
       const engine = yield* buildEngine(db, GateLive)
       const runId = yield* Gate.start({ id: "left" }).pipe(provideContext(engine))
       yield* GatehouseTest.settle.pipe(provideContext(engine))
-      const other = yield* buildClient(db)
+      const other = (yield* buildClient(db)) as Context.Context<Audit.Audit | SqlClient.SqlClient>
       const sql = (yield* SqlClient.SqlClient.pipe(Effect.provide(other))).withoutTransforms()
       // What a transaction leaves when its process dies before the link: the entry, with no hashes yet.
       yield* sql`INSERT INTO gatehouse_audit (run_id, node_id, action, actor, note, created_at)

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { makeStore } from "../src/internal/store.js"
+import { makeStore } from "../src/internal/storage/runs.js"
 import type { MakeDatabase } from "./utils/database.js"
 import { sideEffects, withClient, withEngine } from "./utils/engine.js"
 

@@ -13,7 +13,7 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { ActionLinks, Approvals, Events, Workflows } from "@gatehouse/engine"
+import type { ActionLinks, Approvals, Audit, Events, Workflows } from "@gatehouse/engine"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -81,6 +81,8 @@ export const layer = (
   | ActionLinks.ActionLinks
   | Workflows.Workflows
   | Events.Events
+  | Audit.Audit
+  // TODO(issue 20 merge): the routes (`internal/inbox/routes.ts`) still take the SQL client for `Audit`.
   | SqlClient.SqlClient
   | Authentication
 > =>
@@ -102,6 +104,8 @@ export const layerConfig = (
   | ActionLinks.ActionLinks
   | Workflows.Workflows
   | Events.Events
+  | Audit.Audit
+  // TODO(issue 20 merge): the routes (`internal/inbox/routes.ts`) still take the SQL client for `Audit`.
   | SqlClient.SqlClient
   | Authentication
 > =>

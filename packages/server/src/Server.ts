@@ -33,9 +33,12 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import {
   type ActionLinks,
   type Approvals,
+  type Audit,
   type Events,
+  type Health,
   type Policies,
   WebhookDispatcher,
+  type Webhooks,
   type Workflow,
   WorkflowRegistry,
   type Workflows
@@ -110,6 +113,11 @@ export type Requirements =
   | Policies.Policies
   | Workflows.Workflows
   | Events.Events
+  | Audit.Audit
+  | Health.Health
+  | Webhooks.Webhooks
+  // The webhook dispatcher's storage is built on the SQL client (`WebhookDispatcher.layerFetch`); the inbox
+  // routes still read it too. TODO(issue 20 merge): the inbox reads `Audit` instead.
   | SqlClient.SqlClient
   | Authentication
 

@@ -9,8 +9,6 @@ import type { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
 import { fromTagged } from "./errors.js"
 
-// The SQL client's tag, named through the engine's API (the CLI does not depend on @effect/sql itself).
-type SqlClient = Effect.Effect.Context<typeof Audit.verify>
 
 const defined = <A extends Record<string, unknown>>(record: A): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
@@ -18,17 +16,17 @@ const defined = <A extends Record<string, unknown>>(record: A): A =>
 export const make: Effect.Effect<
   Backend["Type"],
   never,
-  Approvals.Approvals | Workflows.Workflows | Events.Events | Policies.Policies | SqlClient
+  Approvals.Approvals | Workflows.Workflows | Events.Events | Policies.Policies | Audit.Audit
 > = Effect.gen(function*() {
   const approvals = yield* Approvals.Approvals
   const policies = yield* Policies.Policies
   const workflows = yield* Workflows.Workflows
   const events = yield* Events.Events
   const context = yield* Effect.context<
-    Approvals.Approvals | Workflows.Workflows | SqlClient
+    Approvals.Approvals | Workflows.Workflows | Audit.Audit
   >()
   const where = "the database"
-  const wrap = <A, E, R extends Approvals.Approvals | Workflows.Workflows | SqlClient>(
+  const wrap = <A, E, R extends Approvals.Approvals | Workflows.Workflows | Audit.Audit>(
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<A, CliError.CliError> =>
     effect.pipe(Effect.provide(context), Effect.mapError((error) => fromTagged(error, where))) as Effect.Effect<

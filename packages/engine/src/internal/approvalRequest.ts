@@ -11,20 +11,17 @@ import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstanc
 import {
   type ApprovalRow,
   decidedStatuses,
-  makeApprovalStore,
   type Policy,
   requestHash,
   type StoredReviewers
-} from "./approvals.js"
+} from "./storage/approvals.js"
 import * as Instance from "./instance.js"
-import * as PgWakeups from "./pgWakeups.js"
 import { jsonProblem, roundTrip, stringProblem } from "./json.js"
-import { appendAudit, appendEvent } from "./log.js"
-import { insertReminder, type ReminderPlan } from "./reminders.js"
+import type { ReminderPlan } from "./storage/reminders.js"
 import * as Metrics from "./metrics.js"
 import * as Tracing from "./tracing.js"
 import type { PolicyBinding } from "./rows.js"
-import type { NodeRow } from "./store.js"
+import type { NodeRow } from "./rows.js"
 
 /** @internal */
 export const Outcome = Schema.Literal("approved", "denied", "changes-requested", "timed-out")
@@ -125,7 +122,7 @@ const validateRequest = (input: Request<any>, now: number): string | {
   }
 }
 
-// Inside a transaction: the run's lock first (the lock order of `internal/store.ts`), then the lease check.
+// Inside a transaction: the run's lock first (the lock order of `internal/storage/runs.ts`), then the lease check.
 const withLease = <A, E, R>(instance: WorkflowInstanceShape, effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const state = Instance.stateOf(instance)
@@ -146,7 +143,7 @@ const create = (
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
     const state = Instance.stateOf(instance)
-    const approvals = makeApprovalStore(state.store.sql)
+    const approvals = state.storage.approvals
     const now = yield* Clock.currentTimeMillis
     const valid = validateRequest(input, now)
     if (typeof valid === "string") {
@@ -192,7 +189,7 @@ const create = (
       updatedAt: now
     }
     const node = yield* Effect.gen(function*() {
-      // The run's lock first (the lock order of `internal/store.ts`): a cancel either ends the run before
+      // The run's lock first (the lock order of `internal/storage/runs.ts`): a cancel either ends the run before
       // this request is written, and the fenced write below stops, or closes the request it finds.
       yield* Instance.storage(instance, state.store.lockRun(instance.runId))
       const node = yield* Instance.ensure(instance, { nodeId: id, kind: "approval", status: "waiting-approval", fireAt: deadline })
@@ -202,15 +199,15 @@ const create = (
           approvals.insert(row),
           valid.reminders === undefined
             ? Effect.void
-            : insertReminder(state.store.sql, instance.runId, id, valid.reminders),
-          appendEvent(state.store.sql, {
+            : state.storage.reminders.insert(instance.runId, id, valid.reminders),
+          state.storage.events.append({
             runId: instance.runId,
             nodeId: id,
             type: "approval.requested",
             data: { title: input.title, revision: extra.revision, requestHash: hash, deadline },
             now
           }),
-          appendAudit(state.store.sql, {
+          state.storage.audit.append({
             runId: instance.runId,
             nodeId: id,
             action: "approval.requested",
@@ -222,7 +219,7 @@ const create = (
         ], { discard: true })
       )
       return node
-    }).pipe(PgWakeups.withTransaction(state.store.sql), (effect) => Instance.storage(instance, effect))
+    }).pipe(state.storage.transaction, (effect) => Instance.storage(instance, effect))
     yield* Metric.increment(Metrics.approvalsRequested)
     return node
   })
@@ -234,7 +231,7 @@ const timeOut = (
 ): Effect.Effect<NodeRow> =>
   Effect.gen(function*() {
     const state = Instance.stateOf(instance)
-    const approvals = makeApprovalStore(state.store.sql)
+    const approvals = state.storage.approvals
     yield* Instance.guard(instance)
     const now = yield* Clock.currentTimeMillis
     // Locked like a decision, so a decision and the deadline cannot both win.
@@ -255,14 +252,14 @@ const timeOut = (
         now
       })
       if (!escalated) return yield* current
-      yield* appendEvent(state.store.sql, {
+      yield* state.storage.events.append({
         runId: instance.runId,
         nodeId: id,
         type: "approval.escalated",
         data: { reviewers: onTimeout.escalateTo, deadline },
         now
       })
-      yield* appendAudit(state.store.sql, {
+      yield* state.storage.audit.append({
         runId: instance.runId,
         nodeId: id,
         action: "approval.escalated",
@@ -283,8 +280,8 @@ const timeOut = (
     }
     const settled = yield* approvals.settle({ runId: instance.runId, nodeId: id, status: "timed-out", decision, now })
     if (!settled) return yield* current
-    yield* appendEvent(state.store.sql, { runId: instance.runId, nodeId: id, type: "approval.timed-out", now })
-    yield* appendAudit(state.store.sql, {
+    yield* state.storage.events.append({ runId: instance.runId, nodeId: id, type: "approval.timed-out", now })
+    yield* state.storage.audit.append({
       runId: instance.runId,
       nodeId: id,
       action: "approval.timed-out",
@@ -297,7 +294,7 @@ const timeOut = (
     return { ...node, status: "timed-out" as const, exit: decision, completedAt: now }
   }).pipe(
     (effect) => withLease(instance, effect),
-    PgWakeups.withTransaction(Instance.stateOf(instance).store.sql),
+    Instance.stateOf(instance).storage.transaction,
     (effect) => Instance.storage(instance, effect),
     Effect.tap((row) => Effect.sync(() => Instance.stateOf(instance).journal.set(row.nodeId, row)))
   )

@@ -12,7 +12,8 @@ import * as Supervisor from "effect/Supervisor"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
-import type { NewNode, NodeRow, Store } from "./store.js"
+import type { NewNode, RunStatements, StorageService } from "./storage/storage.js"
+import type { NodeRow } from "./rows.js"
 import type { StartGate } from "./rows.js"
 
 /**
@@ -72,12 +73,15 @@ export class InstanceState {
   readonly reached = new Set<string>()
   /** The approval the policy put before the run's body when it started, if it did. */
   startGate: StartGate | undefined = undefined
-  /** How a checkpoint is written: the runner shares commits between its runs (`internal/groupCommit.ts`). */
+  /** How a checkpoint is written: the runner shares commits between its runs (`internal/storage/groupCommit.ts`). */
   writeCheckpoint: (owner: string, node: NewNode) => Effect.Effect<boolean, SqlError>
   private listener: (() => void) | undefined = undefined
 
   constructor(
-    readonly store: Store,
+    /** The engine's storage: what a run's approvals, policy checks and transactions go through. */
+    readonly storage: StorageService,
+    /** The run's own statements (the runner detaches each one from the run's fiber). */
+    readonly store: RunStatements,
     readonly owner: string,
     readonly wakeSeq: number,
     nodes: ReadonlyArray<NodeRow>

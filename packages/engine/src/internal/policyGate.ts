@@ -20,7 +20,8 @@ import * as Run from "../Run.js"
 import { WorkflowInstance as WorkflowInstanceTag, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import * as ApprovalRequest from "./approvalRequest.js"
 import * as Instance from "./instance.js"
-import { makePolicyStore } from "./policyStore.js"
+import { makePolicyStore } from "./storage/policies.js"
+import type * as Storage from "./storage/storage.js"
 import type * as Rows from "./rows.js"
 
 /** Evaluations, by decision (`gatehouse_policy_evaluations_total{decision}`). @internal */
@@ -57,9 +58,12 @@ export type Verdict =
   }
   | { readonly _tag: "RequireHuman"; readonly evaluation: Policy.Evaluation; readonly approval: Policy.HumanApproval }
 
+/** What a policy check reads and counts: the active policy and the throttle windows. @internal */
+export type PolicyReads = Pick<Storage.Policies, "active" | "admit">
+
 /** The active policy, if one was ever activated. @internal */
-export const active = (sql: SqlClient.SqlClient): Effect.Effect<Option.Option<Policy.Policy>, SqlError> =>
-  makePolicyStore(sql).active.pipe(
+export const activeIn = (policies: PolicyReads): Effect.Effect<Option.Option<Policy.Policy>, SqlError> =>
+  policies.active.pipe(
     Effect.flatMap(Option.match({
       onNone: () => Effect.succeedNone,
       onSome: (row) => Effect.asSome(policyOf(row))
@@ -67,17 +71,17 @@ export const active = (sql: SqlClient.SqlClient): Effect.Effect<Option.Option<Po
   )
 
 /** Evaluates the active policy for `action` and counts a throttled action against its window. @internal */
-export const check = (
-  sql: SqlClient.SqlClient,
+export const checkIn = (
+  policies: PolicyReads,
   action: Policy.Action,
   now: number
 ): Effect.Effect<Verdict, SqlError> =>
-  Effect.flatMap(active(sql), (policy) =>
-    Option.isNone(policy) ? Effect.succeed({ _tag: "NoPolicy" } as const) : verdictUnder(sql, policy.value, action, now))
+  Effect.flatMap(activeIn(policies), (policy) =>
+    Option.isNone(policy) ? Effect.succeed({ _tag: "NoPolicy" } as const) : verdictIn(policies, policy.value, action, now))
 
 /** Evaluates `policy` for `action` and counts a throttled action against its window. @internal */
-export const verdictUnder = (
-  sql: SqlClient.SqlClient,
+export const verdictIn = (
+  policies: PolicyReads,
   policy: Policy.Policy,
   action: Policy.Action,
   now: number
@@ -96,7 +100,7 @@ export const verdictUnder = (
         case "throttle": {
           const window = Policy.windowOf(decision.throttle, now)
           const key = Policy.throttleKey(decision.throttle.key, action)
-          const admitted = yield* makePolicyStore(sql).admit({ key, windowStart: window.start, limit: decision.throttle.limit })
+          const admitted = yield* policies.admit({ key, windowStart: window.start, limit: decision.throttle.limit })
           return admitted
             ? { _tag: "Allow", evaluation } as const
             : { _tag: "Throttled", evaluation, key, limit: decision.throttle.limit, retryAt: window.end } as const
@@ -106,6 +110,24 @@ export const verdictUnder = (
     yield* Metric.increment(Metric.tagged(evaluations, "decision", verdict._tag === "Throttled" ? "throttled" : decision.decide))
     return verdict
   })
+
+/**
+ * @deprecated TODO(issue 20 merge): `Workflows.ts` only; use `activeIn(storage.policies)`.
+ * @internal
+ */
+export const active = (sql: SqlClient.SqlClient): Effect.Effect<Option.Option<Policy.Policy>, SqlError> =>
+  activeIn(makePolicyStore(sql))
+
+/**
+ * @deprecated TODO(issue 20 merge): `Workflows.ts` only; use `verdictIn(storage.policies, …)`.
+ * @internal
+ */
+export const verdictUnder = (
+  sql: SqlClient.SqlClient,
+  policy: Policy.Policy,
+  action: Policy.Action,
+  now: number
+): Effect.Effect<Verdict, SqlError> => verdictIn(makePolicyStore(sql), policy, action, now)
 
 /** The binding an approval created by `verdict` carries. @internal */
 export const bindingOf = (action: Policy.Action, evaluation: Policy.Evaluation): Rows.PolicyBinding => ({
@@ -228,12 +250,12 @@ export const declaredAction = (
         )
       )
       const now = yield* Clock.currentTimeMillis
-      const verdict = yield* Instance.storage(instance, check(state.store.sql, action, now))
+      const verdict = yield* Instance.storage(instance, checkIn(state.storage.policies, action, now))
       recorded = recordedOf(verdict, action)
       if (verdict._tag !== "NoPolicy") {
         yield* Instance.storage(
           instance,
-          makePolicyStore(state.store.sql).recordEvaluation({
+          state.storage.policies.recordEvaluation({
             runId: instance.runId,
             nodeId: id,
             evaluation: verdict.evaluation,

@@ -15,10 +15,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Policy from "../Policy.js"
 import { storedReviewers } from "./approvalRequest.js"
-import { type ApprovalRow, makeApprovalStore } from "./approvals.js"
-import { appendAudit, appendEvent } from "./log.js"
 import * as PolicyGate from "./policyGate.js"
-import { makeStore } from "./store.js"
+import type { ApprovalRow } from "./storage/approvals.js"
+import * as SqlStorage from "./storage/sqlStorage.js"
+import type { StorageService } from "./storage/storage.js"
 
 /** @internal */
 export type Recheck =
@@ -35,15 +35,15 @@ export type Recheck =
   }
 
 /** @internal */
-export const recheck = (
-  sql: SqlClient.SqlClient,
+export const recheckIn = (
+  storage: StorageService,
   approval: ApprovalRow,
   now: number
 ): Effect.Effect<Recheck, SqlError> =>
   Effect.gen(function*() {
     const binding = approval.policy.binding
     if (binding === undefined) return { _tag: "Unbound" } as const
-    const active = yield* PolicyGate.active(sql)
+    const active = yield* PolicyGate.activeIn(storage.policies)
     if (Option.isNone(active) || active.value.snapshotId === binding.snapshotId) return { _tag: "Unbound" } as const
     const policy = active.value
     const evaluation = Policy.evaluate(policy, binding.action)
@@ -51,18 +51,18 @@ export const recheck = (
     if (Policy.sameHumanDecision(decision, binding.decision)) {
       return { _tag: "Same", from: binding.snapshotId, to: policy.snapshotId } as const
     }
-    const approvals = makeApprovalStore(sql)
+    const approvals = storage.approvals
     const address = { runId: approval.runId, nodeId: approval.nodeId }
     const change = { requestedUnder: binding.snapshotId, activeSnapshot: policy.snapshotId, decides: decision.decide }
     const rule = evaluation.ruleId === undefined ? "its default decision" : `rule ${evaluation.ruleId}`
     const audit = (action: string, data: unknown, note?: string) =>
-      appendAudit(sql, { ...address, action, actor: "policy", requestHash: approval.requestHash, note, data, now })
+      storage.audit.append({ ...address, action, actor: "policy", requestHash: approval.requestHash, note, data, now })
     switch (decision.decide) {
       case "require_human": {
         const reviewers = storedReviewers(PolicyGate.reviewersOf(decision.approval.reviewers))
         const newBinding = PolicyGate.bindingOf(binding.action, evaluation)
         yield* approvals.reissue({ ...address, reviewers, policy: { ...approval.policy, binding: newBinding }, now })
-        yield* appendEvent(sql, {
+        yield* storage.events.append({
           ...address,
           type: "approval.reissued",
           actor: "policy",
@@ -83,8 +83,8 @@ export const recheck = (
         const settled = yield* approvals.settle({ ...address, status, decision: recorded, now })
         if (settled) {
           yield* approvals.recordDecider(approval.runId, approval.nodeId, "policy")
-          yield* makeStore(sql).wake(approval.runId, now)
-          yield* appendEvent(sql, {
+          yield* storage.runs.wake(approval.runId, now)
+          yield* storage.events.append({
             ...address,
             type: "approval.decided",
             actor: "policy",
@@ -99,3 +99,13 @@ export const recheck = (
         return { _tag: "Changed", change: { ...change, outcome: "unchanged" } } as const
     }
   })
+
+/**
+ * @deprecated TODO(issue 20 merge): `Approvals.ts` only, which still holds the raw client; use `recheckIn`.
+ * @internal
+ */
+export const recheck = (
+  sql: SqlClient.SqlClient,
+  approval: ApprovalRow,
+  now: number
+): Effect.Effect<Recheck, SqlError> => recheckIn(SqlStorage.makeWith(sql, SqlStorage.makeSignals()), approval, now)

@@ -1,6 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import { linkNow } from "../../src/internal/auditChain.js"
+import { linkNow } from "../../src/internal/storage/audit.js"
 
 /** Everything the engine stores, to compare before and after a call that must change nothing. */
 export const snapshot = Effect.gen(function*() {

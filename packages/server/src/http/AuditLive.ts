@@ -5,7 +5,6 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { Audit, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -21,20 +20,20 @@ import { storage } from "../internal/http.js"
 export const AuditLive: Layer.Layer<
   ApiGroup<"gatehouse", "audit">,
   never,
-  Workflows.Workflows | SqlClient.SqlClient | Authentication
+  Workflows.Workflows | Audit.Audit | Authentication
 > = HttpApiBuilder.group(GatehouseApi, "audit", (handlers) =>
   Effect.gen(function*() {
     const workflows = yield* Workflows.Workflows
-    const context = yield* Effect.context<SqlClient.SqlClient>()
+    const audit = yield* Audit.Audit
     return handlers
       .handle("forRun", ({ path }) =>
         Effect.gen(function*() {
           yield* requireRunReader(yield* CurrentPrincipal, yield* workflows.poll(path.runId))
-          return { runId: path.runId, entries: yield* Audit.forRun(path.runId) }
-        }).pipe(Effect.provide(context), storage))
+          return { runId: path.runId, entries: yield* audit.forRun(path.runId) }
+        }).pipe(storage))
       .handle("verify", () =>
         Effect.gen(function*() {
           yield* requireOperator(yield* CurrentPrincipal)
-          return yield* Audit.verify
-        }).pipe(Effect.provide(context), storage))
+          return yield* audit.verify
+        }).pipe(storage))
   }))

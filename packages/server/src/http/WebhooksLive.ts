@@ -1,5 +1,5 @@
 /**
- * Handlers of the webhooks group. The engine's `Webhooks` service is built here from the SQL client; the
+ * Handlers of the webhooks group, on the engine's `Webhooks` service. The
  * allow-list of destination hosts (`Webhooks.AllowedHosts`) and the key secrets are sealed with
  * (`Webhooks.SecretKey`) are the ones in force where this layer is built, and so is the `Directory` of
  * people a chat subscription's reviewer must be in. Creating a subscription is an operator's action and is
@@ -9,7 +9,6 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type { ApiGroup } from "@effect/platform/HttpApiGroup"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { Directory, Webhooks } from "@gatehouse/engine"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,10 +30,10 @@ const withEvent = (delivery: Webhooks.Delivery) => ({ ...delivery, event: decode
 export const WebhooksLive: Layer.Layer<
   ApiGroup<"gatehouse", "webhooks">,
   never,
-  SqlClient.SqlClient | Authentication
+  Webhooks.Webhooks | Authentication
 > = HttpApiBuilder.group(GatehouseApi, "webhooks", (handlers) =>
   Effect.gen(function*() {
-    const webhooks = yield* Webhooks.make
+    const webhooks = yield* Webhooks.Webhooks
     const allowedHosts = yield* Webhooks.AllowedHosts
     const secretKey = yield* Webhooks.SecretKey
     const directory = yield* Directory.Directory

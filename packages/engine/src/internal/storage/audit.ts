@@ -4,8 +4,8 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
-import * as AfterCommit from "./afterCommit.js"
-import { canonicalJson, sha256 } from "./canonical.js"
+import * as AfterCommit from "../afterCommit.js"
+import { canonicalJson, sha256 } from "../canonical.js"
 
 /**
  * The audit log's hash chain: each entry stores the hash of the one before it (in `seq` order) and its own,
@@ -60,7 +60,7 @@ const chainLock = 7253001
 /**
  * Appends to the audit log inside the caller's transaction: linked after the commit on PostgreSQL (see
  * above), at once elsewhere. The chain's lock is the last lock a writer takes (see the lock order in
- * `store.ts`).
+ * `runs.ts`).
  *
  * @internal
  */

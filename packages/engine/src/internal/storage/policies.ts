@@ -2,10 +2,10 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type * as Policy from "../Policy.js"
-import { appendAudit, appendEvent } from "./log.js"
+import type * as Policy from "../../Policy.js"
+import { appendAudit, appendEvent } from "./events.js"
 import * as PgWakeups from "./pgWakeups.js"
-import * as Rows from "./rows.js"
+import * as Rows from "../rows.js"
 
 const decodeActive = Rows.decodeFirst(Rows.ActivePolicyRow, "gatehouse_policies")
 const decodeActivations = Rows.decodeAll(Rows.ActivePolicyRow, "gatehouse_policy_activations")

@@ -9,9 +9,9 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { appendEvent } from "./log.js"
-import * as Rows from "./rows.js"
-import { forUpdate } from "./store.js"
+import { appendEvent } from "./events.js"
+import * as Rows from "../rows.js"
+import { forUpdate } from "./runs.js"
 
 /** When the reminders of one approval fall due. @internal */
 export interface ReminderPlan {

@@ -9,9 +9,9 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { readEvents } from "./log.js"
-import * as Rows from "./rows.js"
-import { forUpdate, leaseNow } from "./store.js"
+import { readEvents } from "./events.js"
+import * as Rows from "../rows.js"
+import { forUpdate, leaseNow } from "./runs.js"
 
 const column = <A, I>(name: string, schema: Schema.Schema<A, I>) =>
   Schema.optionalWith(schema, { nullable: true }).pipe(Schema.fromKey(name))

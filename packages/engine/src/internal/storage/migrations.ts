@@ -2,6 +2,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { noDeadline } from "./approvals.js"
+import * as Checkpoint from "./checkpoint.js"
 
 /**
  * The engine's own migrations. Every statement is written once for both dialects; where they differ,
@@ -150,24 +151,10 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     // The checkpoint is the hot path: one statement per step. As a function its plan is cached per
     // connection, instead of the fenced upsert being parsed and planned on every step. SQLite runs the
-    // same statement inline.
+    // same statement inline: both forms are side by side in `checkpoint.ts`.
     yield* sql.onDialectOrElse({
       pg: () =>
-        sql.unsafe(`CREATE OR REPLACE FUNCTION gatehouse_checkpoint(
-        p_run_id TEXT, p_owner TEXT, p_node_id TEXT, p_kind TEXT, p_status TEXT, p_exit TEXT,
-        p_attempt INTEGER, p_seq INTEGER, p_fire_at BIGINT, p_now BIGINT
-      ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, fire_at, started_at, completed_at)
-        SELECT p_run_id, p_node_id, p_kind, p_status, p_exit, p_attempt, p_seq, p_fire_at, p_now,
-          CASE WHEN p_status = 'completed' THEN p_now END
-        WHERE EXISTS (SELECT 1 FROM gatehouse_runs WHERE id = p_run_id AND lease_owner = p_owner AND status = 'running')
-        ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status, exit = excluded.exit,
-          attempt = excluded.attempt, completed_at = excluded.completed_at
-        WHERE gatehouse_nodes.status <> 'completed';
-        RETURN FOUND;
-      END
-      $$`),
+        sql.unsafe(Checkpoint.pgFunction),
       orElse: () => Effect.void
     })
   }),
@@ -389,7 +376,7 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0013_audit_linked_after_commit": Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     // On PostgreSQL an audit entry is written unlinked and linked into the chain once its transaction has
-    // committed (`internal/auditChain.ts`); the unlinked ones are found by a small partial index.
+    // committed (`audit.ts`); the unlinked ones are found by a small partial index.
     yield* sql.onDialectOrElse({
       pg: () =>
         Effect.all([

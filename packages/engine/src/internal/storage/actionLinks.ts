@@ -2,8 +2,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import * as Rows from "./rows.js"
-import { forUpdate } from "./store.js"
+import * as Rows from "../rows.js"
+import { forUpdate } from "./runs.js"
 
 const decodeLink = Rows.decodeFirst(Rows.ActionLinkRow, "gatehouse_action_links")
 
