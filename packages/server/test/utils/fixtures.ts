@@ -103,6 +103,19 @@ export const pgEngine: Effect.Effect<Engine, unknown, Scope.Scope> = Effect.gen(
   }) as Engine
 })
 
+/** The engine a whole `it.layer` block shares: built once, each test serves what it needs on it. */
+export class SharedEngine extends Context.Tag("@gatehouse/server/test/SharedEngine")<SharedEngine, Engine>() {}
+
+/** Builds `makeEngine`'s engine once for the block; `SharedEngine` is that built engine, for `serve`. */
+export const sharedEngine = (makeEngine: Effect.Effect<Engine, unknown, Scope.Scope>): Layer.Layer<SharedEngine, unknown> =>
+  Layer.scoped(
+    SharedEngine,
+    Effect.gen(function*() {
+      const context = yield* Layer.build(yield* makeEngine)
+      return Layer.succeedContext(context) as Engine
+    })
+  )
+
 const makeClient = (baseUrl: string, token?: string) =>
   HttpApiClient.make(GatehouseApi.GatehouseApi, {
     baseUrl,
