@@ -1,4 +1,5 @@
 import { GatehouseTest } from "@gatehouse/engine"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -6,8 +7,6 @@ import { describe } from "vitest"
 import { suite } from "./scenario.js"
 import { databaseTarget } from "./utils/targets.js"
 
-const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
 
 // Each run of this file gets its own PostgreSQL schema, dropped at the end.
 describe.skipIf(!pgAvailable)("PostgreSQL", () => {

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { GatehouseTest } from "@gatehouse/engine"
 import { AuthenticationLive } from "@gatehouse/server"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -20,8 +21,6 @@ const tsxArgs = [
 
 const bin = path.join(__dirname, "..", "bin", "gatehouse.mjs")
 const fixture = path.join(__dirname, "fixtures", "workflows.ts")
-const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
 const tokens = { operator: "cli-operator-token-0123456789", grace: "cli-grace-token-0123456789" }
 
 const tempDir = Effect.acquireRelease(

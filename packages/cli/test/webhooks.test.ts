@@ -8,56 +8,27 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createHmac } from "node:crypto"
+import { type Receiver, startReceiver, verifySignature } from "@gatehouse/test-utils/Receiver"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { background, fixtures, ok, okJson, run } from "./utils/cli.js"
 import { serverTarget, tempDir } from "./utils/targets.js"
 import type { Target } from "./scenario.js"
 
-interface Received {
-  readonly id: string
-  readonly timestamp: string
-  readonly signature: string
-  readonly body: string
-}
-
-const verify = (secret: string, message: Received): boolean => {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64")
-  const expected = createHmac("sha256", key).update(`${message.id}.${message.timestamp}.${message.body}`).digest("base64")
-  return message.signature.split(" ").includes(`v1,${expected}`)
-}
-
 describe("gatehouse webhooks on a SQLite file", () => {
   const temp = tempDir()
   const database = path.join(temp.dir, "gh.db")
   const env = { GATEHOUSE_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }
-  const received: Array<Received> = []
-  let server: http.Server
+  let receiver: Receiver & { readonly close: () => Promise<void> }
   let url: string
 
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      req.on("data", (chunk: Buffer) => chunks.push(chunk))
-      req.on("end", () => {
-        received.push({
-          id: String(req.headers["webhook-id"]),
-          timestamp: String(req.headers["webhook-timestamp"]),
-          signature: String(req.headers["webhook-signature"]),
-          body: Buffer.concat(chunks).toString("utf8")
-        })
-        res.writeHead(200).end()
-      })
-    })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    receiver = await startReceiver()
+    url = receiver.url
   })
-  afterAll(() => {
-    server.close()
+  afterAll(async () => {
+    await receiver?.close()
     temp.remove()
   })
 
@@ -97,15 +68,15 @@ describe("gatehouse webhooks on a SQLite file", () => {
     assert.strictEqual(queued.type, "webhook.test")
     assert.strictEqual(queued.status, "pending")
     await deliver()
-    assert.deepStrictEqual(received.map((r) => r.id), [queued.id])
-    assert.isTrue(verify(secret, received[0]), "signed with the secret in the file")
+    assert.deepStrictEqual(receiver.received.map((r) => r.id), [queued.id])
+    assert.isTrue(verifySignature(secret, receiver.received[0]), "signed with the secret in the file")
 
     const delivered = await okJson(["webhooks", "deliveries", "--status", "delivered", "--database", database], env)
     assert.deepStrictEqual(delivered.map((d: any) => d.id), [queued.id])
     const again = await okJson(["webhooks", "redeliver", queued.id, "--database", database], env)
     assert.strictEqual(again.status, "pending")
     await deliver()
-    assert.deepStrictEqual(received.map((r) => r.id), [queued.id, queued.id])
+    assert.deepStrictEqual(receiver.received.map((r) => r.id), [queued.id, queued.id])
 
     // Refused: a destination outside the allow-list, a secret file that exists, unknown ids.
     const outside = await run(["webhooks", "add", "http://10.1.2.3/hook", "--secret-file", path.join(temp.dir, "x"),
@@ -167,14 +138,9 @@ describe("gatehouse worker delivers webhooks", () => {
     const temp = tempDir()
     const database = path.join(temp.dir, "gh.db")
     const env = { GATEHOUSE_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }
-    const received: Array<string> = []
-    const server = http.createServer((req, res) => {
-      received.push(String(req.headers["webhook-id"]))
-      req.resume()
-      req.on("end", () => res.writeHead(200).end())
-    })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const receiver = await startReceiver()
+    const received = () => receiver.received.map((r) => r.id)
+    const url = receiver.url
     const workflows = path.join(fixtures, "payout.mjs")
     const start = async (extra: ReadonlyArray<string>) => {
       const worker = background(["worker", "--database", database, "--workflows", workflows, "--poll-interval", "100", ...extra], env)
@@ -199,17 +165,17 @@ describe("gatehouse worker delivers webhooks", () => {
       const pending = await okJson(["webhooks", "deliveries", "--status", "pending", "--database", database], env)
       assert.deepStrictEqual(pending.map((d: any) => d.id), [first.id])
       assert.strictEqual(await quiet.stop("SIGTERM"), 0)
-      assert.deepStrictEqual(received, [])
+      assert.deepStrictEqual(received(), [])
 
       const worker = await start([])
       const deadline = Date.now() + 120_000
-      while (!received.includes(first.id)) {
+      while (!received().includes(first.id)) {
         if (Date.now() > deadline) throw new Error(`not delivered: ${worker.output()}`)
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       assert.strictEqual(await worker.stop("SIGTERM"), 0)
     } finally {
-      server.close()
+      await receiver.close()
       temp.remove()
     }
   }, 300_000)

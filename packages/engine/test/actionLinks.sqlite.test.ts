@@ -1,4 +1,4 @@
 import { suite } from "./actionLinks.js"
-import { sqlite } from "./utils/database.js"
+import { sqlite } from "@gatehouse/test-utils/Database"
 
 suite("action links (SQLite)", sqlite)

@@ -7,7 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext } from "./utils/engine.js"
 
 const Refund = Workflow.make({

@@ -15,7 +15,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { databaseUrl, pgAvailable, type TestDatabase } from "./utils/database.js"
+import { databaseUrl, pgAvailable, type TestDatabase } from "@gatehouse/test-utils/Database"
 import { provideContext, sideEffects, withEngine } from "./utils/engine.js"
 import { snapshot } from "./utils/snapshot.js"
 

@@ -4,7 +4,7 @@ import { Approval, Approvals, Audit, GatehouseTest, Workflow } from "@gatehouse/
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { pg, pgAvailable } from "./utils/database.js"
+import { pg, pgAvailable } from "@gatehouse/test-utils/Database"
 import { buildClient, buildEngine, provideContext } from "./utils/engine.js"
 
 const Gate = Workflow.make({

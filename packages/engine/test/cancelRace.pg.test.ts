@@ -3,7 +3,7 @@ import { Runner, Step, Workflow, Workflows } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { pg, pgAvailable } from "./utils/database.js"
+import { pg, pgAvailable } from "@gatehouse/test-utils/Database"
 import { buildClient, buildEngine, provideContext } from "./utils/engine.js"
 
 const Work = Workflow.make({

@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { databaseUrl, pgAvailable } from "./utils/database.js"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 
 const Greet = Workflow.make({
   name: "config-greet",

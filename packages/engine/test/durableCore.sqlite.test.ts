@@ -1,4 +1,4 @@
 import { suite } from "./durableCore.js"
-import { sqlite } from "./utils/database.js"
+import { sqlite } from "@gatehouse/test-utils/Database"
 
 suite("durable core (SQLite)", sqlite)

@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects, withClient, withEngine } from "./utils/engine.js"
 
 class PaymentDeclined extends Schema.TaggedError<PaymentDeclined>()("PaymentDeclined", { reason: Schema.String }) {}

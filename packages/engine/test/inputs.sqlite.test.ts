@@ -1,4 +1,4 @@
 import { suite } from "./inputs.js"
-import { sqlite } from "./utils/database.js"
+import { sqlite } from "@gatehouse/test-utils/Database"
 
 suite("hostile inputs and swallowed suspensions (SQLite)", sqlite)

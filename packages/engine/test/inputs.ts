@@ -19,7 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { appendAudit } from "../src/internal/storage/events.js"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
 import { snapshot } from "./utils/snapshot.js"
 

@@ -5,8 +5,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type { TestDatabase } from "./utils/database.js"
-import { pg, pgAvailable } from "./utils/database.js"
+import type { TestDatabase } from "@gatehouse/test-utils/Database"
+import { pg, pgAvailable } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
 
 /** Waits, within a bound, until `check` holds. */

@@ -8,8 +8,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type { TestDatabase } from "./utils/database.js"
-import { pg, pgAvailable } from "./utils/database.js"
+import type { TestDatabase } from "@gatehouse/test-utils/Database"
+import { pg, pgAvailable } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
 
 /** A clock `offset` milliseconds off the real one: a runner on a machine whose clock is wrong. */

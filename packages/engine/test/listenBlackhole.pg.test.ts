@@ -13,7 +13,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
-import { databaseUrl, pgAvailable } from "./utils/database.js"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 import { provideContext } from "./utils/engine.js"
 
 /**

@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { sideEffects, withEngine } from "./utils/engine.js"
 
 // A payout pays through a declared action; a report starts under the policy and has one step.

@@ -10,7 +10,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { databaseUrl, pgAvailable } from "./utils/database.js"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 import { provideContext } from "./utils/engine.js"
 
 const Go = DurableDeferred.make("go", { success: Schema.Number })

@@ -1,4 +1,4 @@
 import { suite } from "./sharedCommits.js"
-import { sqlite } from "./utils/database.js"
+import { sqlite } from "@gatehouse/test-utils/Database"
 
 suite("shared commits and batch starts (SQLite)", sqlite)

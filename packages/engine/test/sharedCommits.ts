@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { makeStore } from "../src/internal/storage/runs.js"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { sideEffects, withClient, withEngine } from "./utils/engine.js"
 
 const Batch = Workflow.make({

@@ -1,4 +1,4 @@
 import { suite } from "./stepTransaction.js"
-import { sqlite } from "./utils/database.js"
+import { sqlite } from "@gatehouse/test-utils/Database"
 
 suite("Step.transaction (SQLite)", sqlite)

@@ -4,7 +4,7 @@ import { DurableDeferred, GatehouseTest, Step, Workflow, Workflows } from "@gate
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { sideEffects, withEngine } from "./utils/engine.js"
 
 class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { account: Schema.String }) {}

@@ -15,7 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext } from "./utils/engine.js"
 
 export type Body =

@@ -8,7 +8,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
 
 const Transfer = Workflow.make({

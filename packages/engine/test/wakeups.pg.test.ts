@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { pg, pgAvailable } from "./utils/database.js"
+import { pg, pgAvailable } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext, sideEffects } from "./utils/engine.js"
 
 const Go = DurableDeferred.make("go", { success: Schema.String })

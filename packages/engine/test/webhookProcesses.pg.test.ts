@@ -12,8 +12,8 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
-import { databaseUrl, pgAvailable } from "./utils/database.js"
-import { makeReceiver, verifySignature } from "./utils/receiver.js"
+import { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
+import { makeReceiver, verifySignature } from "@gatehouse/test-utils/Receiver"
 import { GatehouseTest } from "@gatehouse/engine"
 
 const Job = Workflow.make({

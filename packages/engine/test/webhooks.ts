@@ -21,9 +21,9 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import * as os from "node:os"
-import type { MakeDatabase } from "./utils/database.js"
+import type { MakeDatabase } from "@gatehouse/test-utils/Database"
 import { buildEngine, provideContext } from "./utils/engine.js"
-import { makeReceiver, type Received, verifySignature } from "./utils/receiver.js"
+import { makeReceiver, type Received, verifySignature } from "@gatehouse/test-utils/Receiver"
 
 const Notify = Workflow.make({
   name: "wh-notify",

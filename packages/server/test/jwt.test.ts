@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Jose from "jose"
 import * as fs from "node:fs"
@@ -6,7 +6,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { authConfig, serve, sqliteEngine } from "./utils/fixtures.js"
+import { authConfig, serve, SharedEngine, sharedEngine, sqliteEngine } from "./utils/fixtures.js"
 
 const issuer = "https://idp.test/"
 const audience = "gatehouse"
@@ -49,15 +49,16 @@ const jwksServer = (jwks: unknown) =>
       })
   )
 
-describe("OIDC/JWT bearer tokens", () => {
-  it.live("a JWKS file: the principal comes from the claims; wrong audience, wrong issuer, expired, other key → 401", () =>
+// One engine for the file (these tests start no runs); each test serves its own authentication on it.
+layer(sharedEngine(sqliteEngine), { excludeTestServices: true, timeout: "60 seconds" })("OIDC/JWT bearer tokens", (it) => {
+  it.scoped("a JWKS file: the principal comes from the claims; wrong audience, wrong issuer, expired, other key → 401", () =>
     Effect.gen(function*() {
       const { jwks, other, own } = yield* keys
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-jwks-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       const jwksFile = path.join(dir, "jwks.json")
       fs.writeFileSync(jwksFile, JSON.stringify(jwks))
-      const engine = yield* sqliteEngine
+      const engine = yield* SharedEngine
       const server = yield* serve(engine, {}, {
         ...authConfig,
         jwt: { issuer, audience, jwksFile, rolesClaim: "realm_access.roles" }
@@ -86,14 +87,14 @@ describe("OIDC/JWT bearer tokens", () => {
       }
       // API tokens keep working beside JWTs
       assert.strictEqual((yield* inbox("grace-token-0123456789abcdef")).status, 200)
-    }).pipe(Effect.scoped))
+    }))
 
-  it.live("the inbox: signing in with a JWT opens a session with its claims that ends when the token does", () =>
+  it.scoped("the inbox: signing in with a JWT opens a session with its claims that ends when the token does", () =>
     Effect.gen(function*() {
       const { jwks, own } = yield* keys
       const idp = yield* jwksServer(jwks)
       const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`
-      const engine = yield* sqliteEngine
+      const engine = yield* SharedEngine
       const server = yield* serve(engine, {}, { jwt: { issuer, audience, jwksUrl } })
       const token = yield* sign(own.privateKey, { sub: "grace", roles: ["finance"] }, { expiresIn: "2 minutes" })
       const form = yield* server.fetch("/inbox/sign-in")
@@ -112,17 +113,17 @@ describe("OIDC/JWT bearer tokens", () => {
       const inbox = yield* server.fetch("/inbox", { headers: { cookie: session.split(";")[0] }, redirect: "manual" })
       assert.strictEqual(inbox.status, 200)
       assert.include(yield* Effect.promise(() => inbox.text()), "Signed in as <strong>grace</strong>")
-    }).pipe(Effect.scoped))
+    }))
 
-  it.live("a JWKS URL", () =>
+  it.scoped("a JWKS URL", () =>
     Effect.gen(function*() {
       const { jwks, own } = yield* keys
       const idp = yield* jwksServer(jwks)
       const jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`
-      const engine = yield* sqliteEngine
+      const engine = yield* SharedEngine
       const server = yield* serve(engine, {}, { jwt: { issuer, audience, jwksUrl } })
       const token = yield* sign(own.privateKey, { sub: "grace", roles: "finance auditor" })
       assert.strictEqual((yield* server.fetch("/v1/approvals", { token })).status, 200)
       assert.strictEqual((yield* server.fetch("/v1/approvals", { token: token + "x" })).status, 401)
-    }).pipe(Effect.scoped))
+    }))
 })

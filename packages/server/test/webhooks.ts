@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { authConfig, type Engine, eventually, serve, tokens } from "./utils/fixtures.js"
-import { makeReceiver, verifySignature } from "./utils/receiver.js"
+import { makeReceiver, verifySignature } from "@gatehouse/test-utils/Receiver"
 
 /** The webhooks group over real HTTP, with the server's own dispatcher delivering to a real receiver. */
 export const suite = (name: string, makeEngine: Effect.Effect<Engine, unknown, Scope.Scope>) =>

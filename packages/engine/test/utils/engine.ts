@@ -5,7 +5,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type { TestDatabase } from "./database.js"
+import type { TestDatabase } from "@gatehouse/test-utils/Database"
 
 /**
  * Builds a whole engine (client, registry, runner) on the test database, in the current scope: closing

@@ -11,8 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
-import * as os from "node:os"
+import { databaseUrl, tempDir } from "@gatehouse/test-utils/Database"
 import * as path from "node:path"
 
 export const Refund = Workflow.make({
@@ -84,10 +83,7 @@ export const authConfig = {
 export type Engine = Layer.Layer<Gatehouse.Services, unknown>
 
 export const sqliteEngine: Effect.Effect<Engine, never, Scope.Scope> = Effect.gen(function*() {
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-server-"))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
+  const dir = yield* tempDir("gatehouse-server-")
   return Gatehouse.layerSqlite({
     filename: path.join(dir, "gatehouse.db"),
     workflows: Layer.mergeAll(RefundLive, PingLive, DeployLive),
@@ -95,8 +91,7 @@ export const sqliteEngine: Effect.Effect<Engine, never, Scope.Scope> = Effect.ge
   }) as Engine
 })
 
-export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-export const pgAvailable = process.env.GATEHOUSE_PG !== "skip"
+export { databaseUrl, pgAvailable } from "@gatehouse/test-utils/Database"
 
 export const pgEngine: Effect.Effect<Engine, unknown, Scope.Scope> = Effect.gen(function*() {
   const { url } = yield* GatehouseTest.pgSchema({ url: databaseUrl, prefix: "gh_server" })
@@ -107,6 +102,19 @@ export const pgEngine: Effect.Effect<Engine, unknown, Scope.Scope> = Effect.gen(
     maxConnections: 8
   }) as Engine
 })
+
+/** The engine a whole `it.layer` block shares: built once, each test serves what it needs on it. */
+export class SharedEngine extends Context.Tag("@gatehouse/server/test/SharedEngine")<SharedEngine, Engine>() {}
+
+/** Builds `makeEngine`'s engine once for the block; `SharedEngine` is that built engine, for `serve`. */
+export const sharedEngine = (makeEngine: Effect.Effect<Engine, unknown, Scope.Scope>): Layer.Layer<SharedEngine, unknown> =>
+  Layer.scoped(
+    SharedEngine,
+    Effect.gen(function*() {
+      const context = yield* Layer.build(yield* makeEngine)
+      return Layer.succeedContext(context) as Engine
+    })
+  )
 
 const makeClient = (baseUrl: string, token?: string) =>
   HttpApiClient.make(GatehouseApi.GatehouseApi, {
