@@ -12,7 +12,6 @@
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { ActionLinks, Approvals, Audit, Events, Workflows } from "@gatehouse/engine"
 import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
@@ -82,8 +81,6 @@ export const layer = (
   | Workflows.Workflows
   | Events.Events
   | Audit.Audit
-  // TODO(issue 20 merge): the routes (`internal/inbox/routes.ts`) still take the SQL client for `Audit`.
-  | SqlClient.SqlClient
   | Authentication
 > =>
   HttpApiBuilder.Router.use((router) => Routes.register(router, options))
@@ -105,8 +102,6 @@ export const layerConfig = (
   | Workflows.Workflows
   | Events.Events
   | Audit.Audit
-  // TODO(issue 20 merge): the routes (`internal/inbox/routes.ts`) still take the SQL client for `Audit`.
-  | SqlClient.SqlClient
   | Authentication
 > =>
   Layer.unwrapEffect(

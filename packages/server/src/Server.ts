@@ -116,8 +116,7 @@ export type Requirements =
   | Audit.Audit
   | Health.Health
   | Webhooks.Webhooks
-  // The webhook dispatcher's storage is built on the SQL client (`WebhookDispatcher.layerFetch`); the inbox
-  // routes still read it too. TODO(issue 20 merge): the inbox reads `Audit` instead.
+  // The webhook dispatcher runs on the engine's storage of this SQL client (`WebhookDispatcher.layerFetch`).
   | SqlClient.SqlClient
   | Authentication
 

@@ -4,7 +4,6 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { ActionLinks, Approvals, Audit, Events, type StorageError, Workflows } from "@gatehouse/engine"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -49,14 +48,9 @@ export interface InboxEnv {
   readonly currentViewer: Effect.Effect<Option.Option<SignedInViewer>, never, HttpServerRequest.HttpServerRequest>
 }
 
-/**
- * The audit trail through the SQL client: the inbox's only use of it, kept here alone so that it moves to the
- * engine's `Audit` service in one place.
- */
-const auditThrough = (sql: SqlClient.SqlClient) => (runId: string) =>
-  Effect.all({ audit: Audit.forRun(runId), verification: Audit.verify }).pipe(
-    Effect.provideService(SqlClient.SqlClient, sql)
-  )
+/** A run's audit entries and whether the whole chain verifies, for the run page. */
+const auditThrough = (audit: Audit.Audit["Type"]) => (runId: string) =>
+  Effect.all({ audit: audit.forRun(runId), verification: audit.verify })
 
 /** Builds the routes' environment from the engine's services of the context. */
 export const make = (options: Options) =>
@@ -82,7 +76,7 @@ export const make = (options: Options) =>
       workflows: yield* Workflows.Workflows,
       events: yield* Events.Events,
       auth: yield* Authentication,
-      auditOf: auditThrough(yield* SqlClient.SqlClient),
+      auditOf: auditThrough(yield* Audit.Audit),
       keys,
       ttl: options.sessionTtlMillis ?? 8 * 60 * 60 * 1000,
       cookieOptions: {
