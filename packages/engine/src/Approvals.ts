@@ -9,14 +9,14 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { ApprovalRow } from "./internal/approvals.js"
+import type { ApprovalRow } from "./internal/storage/approvals.js"
 import * as Decide from "./internal/approvals/decide.js"
 import { ApprovalNotFound, type DecideError, InvalidCursor, InvalidDecision } from "./internal/approvals/errors.js"
 import {

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -23,13 +23,11 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import { exitSchema, formatError } from "./internal/codec.js"
 import { stringProblem } from "./internal/json.js"
-import { eventsOfRun } from "./internal/log.js"
 import * as InternalMetrics from "./internal/metrics.js"
-import * as PgWakeups from "./internal/pgWakeups.js"
 import * as Storage from "./internal/storage.js"
 import * as StartByName from "./internal/startByName.js"
 import { mapStorage } from "./internal/storageError.js"
-import { toNode, toSummary } from "./internal/store.js"
+import { toNode, toSummary } from "./internal/storage/runs.js"
 import * as Deferreds from "./internal/workflows/deferreds.js"
 import {
   CancelOptions,
@@ -287,7 +285,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
             runAudit: { runId, action: "run.canceled", actor: by, note: reason, now }
           })
           return "canceled" as const
-        }).pipe(PgWakeups.withTransaction(store.sql))
+        }).pipe(storage.transaction)
         if (result === "canceled") {
           yield* PubSub.publish(signals.canceled, runId)
           yield* signals.changes.notify
@@ -301,8 +299,8 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
     const inspect = (runId: string) =>
       Effect.gen(function*() {
         const run = yield* getRun(runId)
-        const nodes = yield* store.loadJournal(runId)
-        const events = yield* eventsOfRun(store.sql, runId)
+        const nodes = yield* storage.journal.loadJournal(runId)
+        const events = yield* storage.events.ofRun(runId)
         return new Run.Inspection({
           run: toSummary(run),
           nodes: nodes.map(toNode),

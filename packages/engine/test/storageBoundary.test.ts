@@ -19,16 +19,6 @@ const setUpModules = new Set([
   "packages/engine/src/GatehouseTest.ts"
 ])
 
-/**
- * TODO(issue 20 merge): modules another branch rewrites at the same time, still on the raw client. This
- * list only shrinks: once they call the engine's services it is empty.
- */
-const pendingMerge = new Set([
-  "packages/engine/src/Approvals.ts",
-  "packages/engine/src/Workflows.ts",
-  "packages/server/src/internal/inbox/routes.ts"
-])
-
 const drivers = /^(@effect\/sql-[a-z0-9-]+(\/.*)?|pg|pg-[a-z-]+|better-sqlite3|sqlite3)$/
 
 const sourceFiles = (directory: string): Array<string> =>
@@ -83,14 +73,9 @@ describe("the storage boundary", () => {
 
   it("only internal/storage/ and the set-up modules import SqlClient as a value or a SQL driver", () => {
     const found = files
-      .filter((file) => !file.startsWith(storageDirectory) && !setUpModules.has(file) && !pendingMerge.has(file))
+      .filter((file) => !file.startsWith(storageDirectory) && !setUpModules.has(file))
       .flatMap(violations)
     assert.deepStrictEqual(found, [])
-  })
-
-  it("the allow-list of modules pending the merge names only files that still need it", () => {
-    const stale = Array.from(pendingMerge).filter((file) => !fs.existsSync(path.join(root, file)) || violations(file).length === 0)
-    assert.deepStrictEqual(stale, [])
   })
 
   it("catches what it is meant to catch", () => {

@@ -24,7 +24,7 @@
  *
  * @internal
  */
-import type { ApprovalStatus, StoredReviewers } from "./approvals.js"
+import type { ApprovalStatus, StoredReviewers } from "./storage/approvals.js"
 import { canonicalJson } from "./canonical.js"
 
 /** @internal */

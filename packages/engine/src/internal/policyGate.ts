@@ -6,7 +6,6 @@
  *
  * @internal
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -20,7 +19,6 @@ import * as Run from "../Run.js"
 import { WorkflowInstance as WorkflowInstanceTag, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import * as ApprovalRequest from "./approvalRequest.js"
 import * as Instance from "./instance.js"
-import { makePolicyStore } from "./storage/policies.js"
 import type * as Storage from "./storage/storage.js"
 import type * as Rows from "./rows.js"
 
@@ -110,24 +108,6 @@ export const verdictIn = (
     yield* Metric.increment(Metric.tagged(evaluations, "decision", verdict._tag === "Throttled" ? "throttled" : decision.decide))
     return verdict
   })
-
-/**
- * @deprecated TODO(issue 20 merge): `Workflows.ts` only; use `activeIn(storage.policies)`.
- * @internal
- */
-export const active = (sql: SqlClient.SqlClient): Effect.Effect<Option.Option<Policy.Policy>, SqlError> =>
-  activeIn(makePolicyStore(sql))
-
-/**
- * @deprecated TODO(issue 20 merge): `Workflows.ts` only; use `verdictIn(storage.policies, …)`.
- * @internal
- */
-export const verdictUnder = (
-  sql: SqlClient.SqlClient,
-  policy: Policy.Policy,
-  action: Policy.Action,
-  now: number
-): Effect.Effect<Verdict, SqlError> => verdictIn(makePolicyStore(sql), policy, action, now)
 
 /** The binding an approval created by `verdict` carries. @internal */
 export const bindingOf = (action: Policy.Action, evaluation: Policy.Evaluation): Rows.PolicyBinding => ({

@@ -9,7 +9,6 @@
  *
  * @internal
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -17,7 +16,6 @@ import * as Policy from "../Policy.js"
 import { storedReviewers } from "./approvalRequest.js"
 import * as PolicyGate from "./policyGate.js"
 import type { ApprovalRow } from "./storage/approvals.js"
-import * as SqlStorage from "./storage/sqlStorage.js"
 import type { StorageService } from "./storage/storage.js"
 
 /** @internal */
@@ -99,13 +97,3 @@ export const recheckIn = (
         return { _tag: "Changed", change: { ...change, outcome: "unchanged" } } as const
     }
   })
-
-/**
- * @deprecated TODO(issue 20 merge): `Approvals.ts` only, which still holds the raw client; use `recheckIn`.
- * @internal
- */
-export const recheck = (
-  sql: SqlClient.SqlClient,
-  approval: ApprovalRow,
-  now: number
-): Effect.Effect<Recheck, SqlError> => recheckIn(SqlStorage.makeWith(sql, SqlStorage.makeSignals()), approval, now)

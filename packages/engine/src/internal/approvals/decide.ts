@@ -14,12 +14,10 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Policy from "../../Policy.js"
 import * as Run from "../../Run.js"
-import type { ApprovalRow } from "../approvals.js"
+import type { ApprovalRow } from "../storage/approvals.js"
 import { formatError } from "../codec.js"
 import * as Decision from "../decision.js"
-import { appendAudit, appendEvent } from "../log.js"
 import * as InternalMetrics from "../metrics.js"
-import * as PgWakeups from "../pgWakeups.js"
 import * as PolicyRecheck from "../policyRecheck.js"
 import type * as Storage from "../storage.js"
 import * as Tracing from "../tracing.js"
@@ -40,7 +38,7 @@ export interface Rows {
  * @internal
  */
 export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
-  const { approvals, runs: store, signals, sql } = storage
+  const { approvals, runs: store, signals } = storage
   const { subjectOf, votesOf } = rows
   return (input: DecideInput) =>
     Effect.gen(function*() {
@@ -70,7 +68,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
       const link = yield* Tracing.currentLink
 
       const outcome = yield* Effect.gen(function*() {
-        // The lock order of `internal/store.ts`: the run's lock first, then the approval's row.
+        // The lock order of `internal/storage/runs.ts`: the run's lock first, then the approval's row.
         yield* store.lockRun(decoded.runId)
         const found = yield* approvals.resolve(decoded.runId, decoded.nodeId, { lock: true })
         if (Option.isNone(found)) return yield* new ApprovalNotFound({ runId: decoded.runId, nodeId: decoded.nodeId })
@@ -110,7 +108,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
 
         // An approval a policy rule required: under a policy activated since, the decision goes through
         // only if that policy still requires this human decision with these reviewers.
-        const rebound = yield* PolicyRecheck.recheck(sql, approval, now)
+        const rebound = yield* PolicyRecheck.recheckIn(storage, approval, now)
         if (rebound._tag === "Changed") return { status: "policy-changed" as const, approval, change: rebound.change }
         const snapshots = rebound._tag === "Same" ? { snapshots: [rebound.from, rebound.to] } : {}
 
@@ -129,7 +127,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
         }
         const tally = { verdict: decoded.verdict, votes: judgement.votes, needed: judgement.needed, round }
         // Every vote is audited, the one that reaches the quorum too (before its decision).
-        const auditVote = appendAudit(sql, {
+        const auditVote = storage.audit.append({
           ...address,
           action: "approval.voted",
           actor: by.id,
@@ -140,7 +138,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
         })
         if (judgement._tag === "Vote") {
           yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
-          yield* appendEvent(sql, { ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
+          yield* storage.events.append({ ...address, type: "approval.vote-recorded", actor: by.id, data: tally, now })
           yield* auditVote
           return { status: "vote-recorded" as const, approval }
         }
@@ -158,7 +156,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
         yield* approvals.recordDecider(approval.runId, approval.nodeId, by.id)
         // The run's row last: a runner's claim skips a locked run only between this wake and the commit.
         yield* store.wake(approval.runId, now, link)
-        yield* appendEvent(sql, {
+        yield* storage.events.append({
           ...address,
           type: "approval.decided",
           actor: by.id,
@@ -166,7 +164,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
           now
         })
         if (judgement.needed > 1) yield* auditVote
-        yield* appendAudit(sql, {
+        yield* storage.audit.append({
           ...address,
           action: "approval.decided",
           actor: by.id,
@@ -180,7 +178,7 @@ export const make = (storage: Storage.Storage["Type"], rows: Rows) => {
           approval: { ...approval, status: judgement.outcome, decision, decidedAt: now }
         }
       }).pipe(
-        PgWakeups.withTransaction(sql),
+        storage.transaction,
         Effect.tapError((error) => error._tag === "StaleApproval" ? Metric.increment(InternalMetrics.approvalsStale) : Effect.void)
       )
 

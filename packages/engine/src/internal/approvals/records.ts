@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Schema from "effect/Schema"
-import { type ApprovalRow, noDeadline } from "../approvals.js"
+import { type ApprovalRow, noDeadline } from "../storage/approvals.js"
 import type * as Decision from "../decision.js"
 import { ApprovalRecord, type ListOrder, type Reviewer, type Vote } from "./models.js"
 

@@ -122,8 +122,7 @@ export const makeWith = (
         Effect.map((dedicated) => Option.some({ renewLeases: makeStore(dedicated.withoutTransforms()).renewLeases }))
       )
     }),
-    listen: (options) => provideClient(PgWakeups.listen({ ...options, sql })),
-    sql
+    listen: (options) => provideClient(PgWakeups.listen({ ...options, sql }))
   }
 }
 

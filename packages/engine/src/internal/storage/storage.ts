@@ -8,7 +8,6 @@
  *
  * @internal
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -566,7 +565,7 @@ export interface Reminders {
  * @internal
  */
 export interface StorageService {
-  readonly runs: Runs & LegacyRuns
+  readonly runs: Runs
   readonly journal: Journal
   readonly leases: Leases
   readonly approvals: Approvals
@@ -607,24 +606,6 @@ export interface StorageService {
     readonly onMessage: (message: WakeUp) => Effect.Effect<void>
     readonly onSubscribed: Effect.Effect<void>
   }) => Effect.Effect<void>
-  /**
-   * @deprecated TODO(issue 20 merge): the raw client, for `Approvals.ts` only, until it calls the
-   * sections above. Nothing else may read it.
-   */
-  readonly sql: SqlClient.SqlClient
-}
-
-/**
- * TODO(issue 20 merge): what `Workflows.ts` and `Approvals.ts` still reach through `runs` (journal reads
- * and the raw client). Removed once they call `journal` and `transaction`.
- *
- * @internal
- */
-export interface LegacyRuns
-  extends Pick<Journal, "loadJournal" | "getNode" | "getNodeJsonSchema" | "completeNodeFromOutside">
-{
-  /** @deprecated TODO(issue 20 merge) */
-  readonly sql: SqlClient.SqlClient
 }
 
 /**

@@ -15,8 +15,6 @@ import { formatError } from "../codec.js"
 import { declared, invalidCompletion } from "../deferreds.js"
 import { jsonProblem, stringProblem } from "../json.js"
 import * as JsonSchemaValidator from "../jsonSchemaValidator.js"
-import { appendEvent } from "../log.js"
-import * as PgWakeups from "../pgWakeups.js"
 import type { RunRow } from "../rows.js"
 import type * as Storage from "../storage.js"
 import * as Tracing from "../tracing.js"
@@ -31,13 +29,13 @@ export const make = (
   storage: Storage.Storage["Type"],
   getRun: (runId: string) => Effect.Effect<RunRow, Run.RunNotFound | SqlError>
 ) => {
-  const { runs: store, signals } = storage
+  const { journal, runs: store, signals } = storage
   const { errorsText, validatorFor } = JsonSchemaValidator.make()
 
   /** The node a completion addresses, if the run reached it: refused unless it is a deferred. */
   const deferredNode = (runId: string, name: string) =>
     Effect.gen(function*() {
-      const node = yield* store.getNode(runId, name)
+      const node = yield* journal.getNode(runId, name)
       if (Option.isSome(node) && node.value.kind !== "deferred") {
         return yield* new NodeKindMismatch({ runId, nodeId: name, expected: "deferred", actual: node.value.kind })
       }
@@ -48,7 +46,7 @@ export const make = (
   const checkJson = (runId: string, name: string, exit: DeferredExit, encoded: unknown) =>
     Effect.gen(function*() {
       const invalid = (reason: string) => invalidCompletion(name, reason)
-      const stored = yield* store.getNodeJsonSchema(runId, name)
+      const stored = yield* journal.getNodeJsonSchema(runId, name)
       if (Option.isSome(stored)) {
         const schemas = stored.value as { readonly success: unknown; readonly failure: unknown }
         const [schema, value, dataVar] = exit._tag === "Success"
@@ -72,7 +70,7 @@ export const make = (
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const link = yield* Tracing.currentLink
-      // The run's lock (see `internal/store.ts`), not its row's: first completion wins through the node's
+      // The run's lock (see `internal/storage/runs.ts`), not its row's: first completion wins through the node's
       // own upsert, and a runner claiming the woken run must not skip it because another completion is in
       // flight. The row is written last, by the wake.
       const outcome = yield* Effect.gen(function*() {
@@ -87,7 +85,7 @@ export const make = (
           return yield* new Run.RunNotActive({ runId: options.runId, status: run.status })
         }
         if (check !== undefined) yield* check
-        const completed = yield* store.completeNodeFromOutside({
+        const completed = yield* journal.completeNodeFromOutside({
           runId: options.runId,
           nodeId: options.name,
           kind: "deferred",
@@ -103,9 +101,9 @@ export const make = (
           return "already-completed" as const
         }
         yield* store.wake(options.runId, now, link)
-        yield* appendEvent(store.sql, { runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
+        yield* storage.events.append({ runId: options.runId, nodeId: options.name, type: "deferred.completed", now })
         return "completed" as const
-      }).pipe(PgWakeups.withTransaction(store.sql))
+      }).pipe(storage.transaction)
       if (outcome === "completed") yield* signals.work.notify
       return outcome
     })

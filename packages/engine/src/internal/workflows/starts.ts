@@ -50,14 +50,14 @@ export const make = (storage: Storage.Storage["Type"]) => {
     Effect.gen(function*() {
       const insert = (startGate: StartGate | undefined, andThen?: Effect.Effect<void, SqlError>) =>
         store.insertRun({ ...ungovernedRun(run), startGate, now }, andThen)
-      const policy = yield* PolicyGate.active(store.sql)
+      const policy = yield* PolicyGate.activeIn(policies)
       let created: boolean
       if (Option.isNone(policy)) {
         created = yield* insert(undefined)
       } else {
         // Starting an existing run again finds it: nothing is evaluated, counted or recorded.
         if (Option.isSome(yield* store.getRun(run.runId))) return false
-        const verdict = yield* PolicyGate.verdictUnder(store.sql, policy.value, action, now)
+        const verdict = yield* PolicyGate.verdictIn(policies, policy.value, action, now)
         if (verdict._tag === "NoPolicy") return yield* Effect.dieMessage("a policy is active")
         const record = (runId: string | undefined) =>
           policies.recordEvaluation({

@@ -1,7 +1,0 @@
-/**
- * TODO(issue 20 merge): moved to `internal/storage/events.ts`; this path stays for the modules another branch
- * changes at the same time. Import the new path instead.
- *
- * @internal
- */
-export * from "./storage/events.js"
