@@ -66,6 +66,17 @@ export interface Options<E, R> extends Runner.RunnerOptions {
 
 const approvalsAndLinks = ActionLinks.layer.pipe(Layer.provideMerge(Approvals.layer))
 
+/** The engine's client services, without migrations: what `layerClient` provides and `layer` runs beside. */
+const clientServices = Layer.mergeAll(
+  Workflows.layer,
+  approvalsAndLinks,
+  Policies.layer,
+  Events.layer,
+  Audit.layer,
+  Health.layer,
+  Webhooks.layer
+)
+
 /**
  * The engine on the SQL client in context: migrations, then the client, the registry and a runner for
  * the workflows given.
@@ -81,18 +92,7 @@ export const layer = <E = never, R = never>(
   SqlClient.SqlClient | Exclude<R, Services>
 > => {
   const engine = Runner.layer(options).pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        Workflows.layer,
-        approvalsAndLinks,
-        Policies.layer,
-        Events.layer,
-        Audit.layer,
-        Health.layer,
-        Webhooks.layer,
-        WorkflowRegistry.layer
-      )
-    ),
+    Layer.provideMerge(Layer.merge(clientServices, WorkflowRegistry.layer)),
     Layer.provide(Migrations.layer)
   )
   const workflows = (options.workflows ?? Layer.empty) as Layer.Layer<never, E, R>
@@ -121,17 +121,7 @@ export const layerClient: Layer.Layer<
   | Webhooks.Webhooks,
   MigrationError | SqlError,
   SqlClient.SqlClient
-> = Layer.mergeAll(
-  Workflows.layer,
-  approvalsAndLinks,
-  Policies.layer,
-  Events.layer,
-  Audit.layer,
-  Health.layer,
-  Webhooks.layer
-).pipe(
-  Layer.provide(Migrations.layer)
-)
+> = clientServices.pipe(Layer.provide(Migrations.layer))
 
 /**
  * The embedded default: SQLite in a file (WAL), or `:memory:`.

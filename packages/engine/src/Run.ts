@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { ApprovalStatus } from "./internal/approvals/models.js"
 import * as Policy from "./Policy.js"
 
 /**
@@ -84,20 +85,12 @@ export const NodeKind = Schema.Literal("step", "deferred", "clock", "approval")
 export type NodeKind = typeof NodeKind.Type
 
 /**
+ * A node's status: a node's own, or, for an approval's node, the approval's (`Approvals.ApprovalStatus`).
+ *
  * @since 0.1.0
  * @category models
  */
-export const NodeStatus = Schema.Literal(
-  "waiting",
-  "completed",
-  "requested",
-  "waiting-approval",
-  "approved",
-  "denied",
-  "changes-requested",
-  "timed-out",
-  "canceled"
-)
+export const NodeStatus = Schema.Literal("waiting", "completed", "requested", ...ApprovalStatus.literals)
 
 /**
  * @since 0.1.0

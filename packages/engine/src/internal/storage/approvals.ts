@@ -4,12 +4,14 @@ import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Models from "../approvals/models.js"
 import { canonicalJson, sha256 } from "../canonical.js"
 import * as Rows from "../rows.js"
 import { forUpdate } from "./runs.js"
+import type { Approvals } from "./storage.js"
 
 /** @internal */
-export type ApprovalStatus = "waiting-approval" | "approved" | "denied" | "changes-requested" | "timed-out" | "canceled"
+export type ApprovalStatus = Models.ApprovalStatus
 
 /** @internal */
 export const decidedStatuses: ReadonlyArray<string> = ["approved", "denied", "changes-requested", "timed-out"]
@@ -80,11 +82,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
    * row lock on PostgreSQL, after the run's lock (see the lock order in `runs.ts`). The run's row is not
    * locked: a runner claiming the woken run (`SKIP LOCKED`) must not skip it because reviewers are busy.
    */
-  const resolve = (
-    runId: string,
-    nodeId: string,
-    options: { readonly lock?: boolean } = {}
-  ): Effect.Effect<Option.Option<ApprovalRow>, SqlError> => {
+  const resolve: Approvals["resolve"] = (runId, nodeId, options = {}) => {
     const lock = options.lock ? forUpdate(sql) : sql``
     return sql`SELECT * FROM gatehouse_approvals WHERE run_id = ${runId} AND node_id = ${nodeId} ${lock}`.pipe(
       Effect.flatMap((rows) =>
@@ -154,13 +152,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     })
 
   /** Records the outcome if the approval is still waiting. False when another outcome won. */
-  const settle = (options: {
-    readonly runId: string
-    readonly nodeId: string
-    readonly status: ApprovalStatus
-    readonly decision: unknown
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const settle: Approvals["settle"] = (options) =>
     Effect.gen(function*() {
       const updated = yield* sql`UPDATE gatehouse_approvals SET status = ${options.status},
           decision = ${JSON.stringify(options.decision)}, decided_at = ${options.now}, updated_at = ${options.now}
@@ -175,13 +167,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       return true
     })
 
-  const escalate = (options: {
-    readonly runId: string
-    readonly nodeId: string
-    readonly reviewers: StoredReviewers
-    readonly deadline: number
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const escalate: Approvals["escalate"] = (options) =>
     Effect.gen(function*() {
       const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
           deadline = ${options.deadline}, escalations = escalations + 1, updated_at = ${options.now}
@@ -205,13 +191,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
    * Re-issues a waiting approval to other reviewers under a changed policy: a new round of votes (the
    * former reviewers' votes no longer count) and the new binding.
    */
-  const reissue = (options: {
-    readonly runId: string
-    readonly nodeId: string
-    readonly reviewers: StoredReviewers
-    readonly policy: Policy
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const reissue: Approvals["reissue"] = (options) =>
     Effect.gen(function*() {
       const updated = yield* sql`UPDATE gatehouse_approvals SET reviewers = ${JSON.stringify(options.reviewers)},
           policy = ${JSON.stringify(options.policy)}, escalations = escalations + 1, updated_at = ${options.now}
@@ -241,17 +221,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     )
 
   /** Records a vote in the approval's current round. */
-  const insertVote = (vote: {
-    readonly runId: string
-    readonly nodeId: string
-    readonly round: number
-    readonly voter: string
-    readonly verdict: string
-    readonly note: string | undefined
-    readonly payloadJson: string | undefined
-    readonly requestHash: string
-    readonly now: number
-  }): Effect.Effect<void, SqlError> =>
+  const insertVote: Approvals["insertVote"] = (vote) =>
     sql`INSERT INTO gatehouse_votes (run_id, node_id, round, voter, verdict, note, payload, request_hash, created_at)
       VALUES (${vote.runId}, ${vote.nodeId}, ${vote.round}, ${vote.voter}, ${vote.verdict}, ${vote.note ?? null},
         ${vote.payloadJson ?? null}, ${vote.requestHash}, ${vote.now})`.pipe(Effect.asVoid)
@@ -272,15 +242,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
    * first `limit`, and the first `limit` of their union are the page (any of them is in the first `limit`
    * of its own principal's range).
    */
-  const list = (options: {
-    readonly status: ApprovalStatus | undefined
-    readonly workflow: string | undefined
-    readonly principals: ReadonlyArray<string> | undefined
-    readonly decidedBy: string | undefined
-    readonly order: "requested" | "newest" | "deadline"
-    readonly after: readonly [key: number, runId: string, nodeId: string] | undefined
-    readonly limit: number
-  }): Effect.Effect<ReadonlyArray<ApprovalRow>, SqlError> => {
+  const list: Approvals["list"] = (options) => {
     const { after } = options
     // "Decided by" alone reads the decider's range of the assignees; beside a reviewer, it filters theirs.
     const byDecider = options.decidedBy !== undefined && options.principals === undefined

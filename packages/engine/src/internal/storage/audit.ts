@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as AfterCommit from "../afterCommit.js"
 import { canonicalJson, sha256 } from "../canonical.js"
+import type { NewAuditEntry } from "./storage.js"
 
 /**
  * The audit log's hash chain: each entry stores the hash of the one before it (in `seq` order) and its own,
@@ -66,16 +67,7 @@ const chainLock = 7253001
  */
 export const appendAudit = (
   sql: SqlClient.SqlClient,
-  entry: {
-    readonly runId: string | undefined
-    readonly nodeId?: string | undefined
-    readonly action: string
-    readonly actor: string
-    readonly requestHash?: string | undefined
-    readonly note?: string | undefined
-    readonly data?: unknown
-    readonly now: number
-  }
+  entry: NewAuditEntry
 ): Effect.Effect<void, SqlError> =>
   Effect.gen(function*() {
     // Serialized once: the hash covers exactly what is stored, read back the way `Audit.verify` reads it.

@@ -2,6 +2,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Rows from "../rows.js"
+import type { Events, NewEvent } from "./storage.js"
 
 /**
  * Appends to the events outbox. Always called inside the transaction of the change it reports.
@@ -10,14 +11,7 @@ import * as Rows from "../rows.js"
  */
 export const appendEvent = (
   sql: SqlClient.SqlClient,
-  event: {
-    readonly runId: string | undefined
-    readonly nodeId?: string | undefined
-    readonly type: string
-    readonly actor?: string | undefined
-    readonly data?: unknown
-    readonly now: number
-  }
+  event: NewEvent
 ): Effect.Effect<void, SqlError> =>
   sql`INSERT INTO gatehouse_events (run_id, node_id, type, actor, data, created_at)
     VALUES (${event.runId ?? null}, ${event.nodeId ?? null}, ${event.type}, ${event.actor ?? null},
@@ -39,7 +33,7 @@ const decodeAudit = Rows.decodeAll(Rows.AuditRow, "gatehouse_audit")
  */
 export const readEvents = (
   sql: SqlClient.SqlClient,
-  options: { readonly after: readonly [tx: number, seq: number]; readonly limit: number; readonly runId?: string | undefined }
+  options: Parameters<Events["read"]>[0]
 ): Effect.Effect<ReadonlyArray<Rows.EventRow>, SqlError> => {
   const [tx, seq] = options.after
   const visible = sql.onDialectOrElse({

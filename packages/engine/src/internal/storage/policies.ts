@@ -2,10 +2,10 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type * as Policy from "../../Policy.js"
 import { appendAudit, appendEvent } from "./events.js"
 import * as PgWakeups from "./pgWakeups.js"
 import * as Rows from "../rows.js"
+import type { Policies } from "./storage.js"
 
 const decodeActive = Rows.decodeFirst(Rows.ActivePolicyRow, "gatehouse_policies")
 const decodeActivations = Rows.decodeAll(Rows.ActivePolicyRow, "gatehouse_policy_activations")
@@ -29,13 +29,7 @@ export const makePolicyStore = (sql: SqlClient.SqlClient) => {
       ORDER BY a.seq DESC LIMIT ${limit}`.pipe(Effect.flatMap(decodeActivations))
 
   /** Stores the document (once per snapshot) and activates it, audited, in one transaction. */
-  const activate = (input: {
-    readonly snapshotId: string
-    readonly version: string
-    readonly document: unknown
-    readonly by: string
-    readonly now: number
-  }): Effect.Effect<void, SqlError> =>
+  const activate: Policies["activate"] = (input) =>
     Effect.gen(function*() {
       yield* sql`INSERT INTO gatehouse_policies (snapshot_id, version, document, created_at)
         VALUES (${input.snapshotId}, ${input.version}, ${JSON.stringify(input.document)}, ${input.now})
@@ -62,14 +56,7 @@ export const makePolicyStore = (sql: SqlClient.SqlClient) => {
    * Records an evaluation and its audit entry, in a transaction (the caller's, when there is one): the
    * audit chain's lock holds only inside one.
    */
-  const recordEvaluation = (input: {
-    readonly runId: string | undefined
-    readonly nodeId: string | undefined
-    readonly evaluation: Policy.Evaluation
-    readonly action: Policy.Action
-    readonly actor: string
-    readonly now: number
-  }): Effect.Effect<void, SqlError> =>
+  const recordEvaluation: Policies["recordEvaluation"] = (input) =>
     Effect.gen(function*() {
       const { evaluation } = input
       yield* sql`INSERT INTO gatehouse_policy_evaluations (run_id, node_id, workflow, action_name, snapshot_id, rule_id,
@@ -98,11 +85,7 @@ export const makePolicyStore = (sql: SqlClient.SqlClient) => {
    * Counts one action against its window, if the window has room: one statement, atomic under concurrent
    * processes (the upsert takes the window row's lock). Returns whether it was admitted.
    */
-  const admit = (input: {
-    readonly key: string
-    readonly windowStart: number
-    readonly limit: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const admit: Policies["admit"] = (input) =>
     sql`INSERT INTO gatehouse_policy_throttles (throttle_key, window_start, admitted)
       VALUES (${input.key}, ${input.windowStart}, 1)
       ON CONFLICT (throttle_key, window_start) DO UPDATE SET admitted = gatehouse_policy_throttles.admitted + 1

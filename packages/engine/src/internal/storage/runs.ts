@@ -9,7 +9,7 @@ import * as Checkpoint from "./checkpoint.js"
 import * as PgWakeups from "./pgWakeups.js"
 import * as Rows from "../rows.js"
 import type { NodeRow, RunRow } from "../rows.js"
-import type { ClaimedRun, NewNode } from "./storage.js"
+import type { ClaimedRun, Journal, Leases, NewNode, NewRun, RunEnd, Runs, Suspension } from "./storage.js"
 
 export type { ClaimedRun, NewNode } from "./storage.js"
 
@@ -119,15 +119,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * approvals) and waiting approvals with their assignees become `canceled`, and each closed approval
    * gets an `approval.canceled` event and an audit entry. Called under the run's lock, after the run's row.
    */
-  const closeOpenWork = (options: {
-    readonly runId: string
-    readonly now: number
-    readonly actor: string
-    readonly reason: "run-completed" | "run-failed" | "run-canceled"
-    /** The run's own event and audit entry, recorded before those of the approvals it closes. */
-    readonly runEvent: Parameters<typeof appendEvent>[1]
-    readonly runAudit?: Parameters<typeof appendAudit>[1] | undefined
-  }): Effect.Effect<void, SqlError> =>
+  const closeOpenWork: Runs["closeOpenWork"] = (options) =>
     Effect.gen(function*() {
       const { now, runId } = options
       const approvals = yield* sql<{ node_id: string; request_hash: string }>`UPDATE gatehouse_approvals
@@ -166,15 +158,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
       }
     })
 
-  const insertRun = (run: {
-    readonly id: string
-    readonly workflow: string
-    readonly idempotencyKey: string | undefined
-    readonly payload: string
-    readonly startedBy: string | undefined
-    readonly startGate: Rows.StartGate | undefined
-    readonly now: number
-  }, andThen: Effect.Effect<void, SqlError> = Effect.void): Effect.Effect<boolean, SqlError> =>
+  const insertRun: Runs["insertRun"] = (run, andThen = Effect.void) =>
     sql`INSERT INTO gatehouse_runs (id, workflow, idempotency_key, payload, status, started_by, start_gate, created_at,
         updated_at)
       VALUES (${run.id}, ${run.workflow}, ${run.idempotencyKey ?? null}, ${run.payload}, 'pending',
@@ -203,13 +187,10 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * A run whose id exists is left as it is (idempotent starts). `governed` is true when a policy was
    * activated: then nothing was written, and each start must go through the policy (`insertRun`).
    */
-  const insertRuns = (runs: ReadonlyArray<{
-    readonly id: string
-    readonly workflow: string
-    readonly idempotencyKey: string | undefined
-    readonly payload: string
-    readonly startedBy: string | undefined
-  }>, now: number): Effect.Effect<{ readonly governed: boolean; readonly created: ReadonlySet<string> }, SqlError> => {
+  const insertRuns = (
+    runs: ReadonlyArray<NewRun>,
+    now: number
+  ): Effect.Effect<{ readonly governed: boolean; readonly created: ReadonlySet<string> }, SqlError> => {
     // The same run twice in one batch is started once.
     const seen = new Set<string>()
     runs = runs.filter((run) => !seen.has(run.id) && seen.add(run.id) !== undefined)
@@ -274,15 +255,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     sql`SELECT * FROM gatehouse_runs WHERE id = ${id}`.pipe(
       Effect.flatMap(decodeRun))
 
-  const claim = (options: {
-    readonly owner: string
-    readonly names: ReadonlyArray<string>
-    readonly now: number
-    readonly leaseMillis: number
-    readonly limit: number
-    /** The runs the claiming runner is executing now: never taken over by it. */
-    readonly executing: ReadonlyArray<string>
-  }): Effect.Effect<ReadonlyArray<ClaimedRun>, SqlError> => {
+  const claim: Leases["claim"] = (options) => {
     if (options.names.length === 0 || options.limit <= 0) return Effect.succeed([])
     const candidates = sql`SELECT id FROM gatehouse_runs
       WHERE ${claimableWhere(sql, options.names, options.now, options.executing)}
@@ -398,16 +371,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     })
   }
 
-  /** What `finishRun` writes: the run's end as its owner saw it. */
-  type RunEnd = {
-    readonly runId: string
-    readonly owner: string
-    readonly status: "completed" | "failed"
-    readonly result: unknown
-    readonly error: string | undefined
-    readonly now: number
-  }
-
   const endEventOf = (end: RunEnd) => ({
     type: end.status === "completed" ? "run.completed" : "run.failed",
     data: end.error === undefined ? undefined : { error: end.error }
@@ -495,16 +458,6 @@ export const makeStore = (client: SqlClient.SqlClient) => {
   const finishRun = (end: RunEnd): Effect.Effect<Option.Option<RunRow>, SqlError> =>
     Effect.map(finishRuns([end]), (finished) => finished[0])
 
-  /** What `suspendRun` writes. */
-  type Suspension = {
-    readonly runId: string
-    readonly owner: string
-    readonly wakeSeq: number
-    readonly wakeAt: number | undefined
-    readonly status: "suspended" | "waiting-approval"
-    readonly now: number
-  }
-
   /**
    * Stores runs as suspended, each unless something woke it while it was being suspended (the wake
    * sequence moved on): then it becomes runnable at once, so no completion is ever lost at the suspension
@@ -578,12 +531,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * could not release must expire, so that it can be taken over. Returns the runs whose lease it renewed:
    * one missing was canceled or taken over, and its runner must not start anything more of it.
    */
-  const renewLeases = (options: {
-    readonly owner: string
-    readonly runIds: ReadonlyArray<string>
-    readonly now: number
-    readonly leaseMillis: number
-  }): Effect.Effect<ReadonlySet<string>, SqlError> => {
+  const renewLeases: Leases["renewLeases"] = (options) => {
     const { owner, runIds } = options
     return runIds.length === 0 ? Effect.succeed(new Set<string>()) : sql<{ id: string }>`UPDATE gatehouse_runs
       SET lease_expires_at = ${leaseNow(sql, options.now)} + ${options.leaseMillis}
@@ -617,13 +565,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     )
 
   /** Records an outside completion of a node. First completion wins: returns false when it was already completed. */
-  const completeNodeFromOutside = (options: {
-    readonly runId: string
-    readonly nodeId: string
-    readonly kind: Run.NodeKind
-    readonly exit: unknown
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const completeNodeFromOutside: Journal["completeNodeFromOutside"] = (options) =>
     sql`INSERT INTO gatehouse_nodes (run_id, node_id, kind, status, exit, attempt, seq, started_at, completed_at)
       SELECT ${options.runId}, ${options.nodeId}, ${options.kind}, 'completed', ${JSON.stringify(options.exit)}, 0,
         COALESCE(MAX(seq), 0) + 1, CAST(${options.now} AS BIGINT), CAST(${options.now} AS BIGINT)
@@ -655,12 +597,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
    * Ends a run `canceled`. Its lease, if a runner holds it, stays: the runner gives it back once the
    * run's fiber has stopped (`releaseRun`), and the cancel waits for that (`freeCanceled`).
    */
-  const cancelRun = (options: {
-    readonly runId: string
-    readonly result: unknown
-    readonly error: string
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const cancelRun: Runs["cancelRun"] = (options) =>
     sql`UPDATE gatehouse_runs SET status = 'canceled', result = ${JSON.stringify(options.result)},
         error = ${options.error}, wake_at = NULL,
         wake_seq = wake_seq + 1, updated_at = ${options.now}, completed_at = ${options.now}
@@ -672,12 +609,7 @@ export const makeStore = (client: SqlClient.SqlClient) => {
     )
 
 
-  const listRuns = (options: {
-    readonly status: Run.RunStatus | undefined
-    readonly workflow: string | undefined
-    readonly limit: number
-    readonly after: readonly [createdAt: number, id: string] | undefined
-  }): Effect.Effect<ReadonlyArray<RunRow>, SqlError> => {
+  const listRuns: Runs["listRuns"] = (options) => {
     const filters = [
       options.status !== undefined ? sql`status = ${options.status}` : undefined,
       options.workflow !== undefined ? sql`workflow = ${options.workflow}` : undefined,

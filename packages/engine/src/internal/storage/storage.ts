@@ -361,15 +361,7 @@ export interface Approvals {
  * @internal
  */
 export interface Policies {
-  readonly active: Effect.Effect<
-    Option.Option<{
-      readonly snapshotId: string
-      readonly document: unknown
-      readonly activatedBy: string
-      readonly activatedAt: number
-    }>,
-    SqlError
-  >
+  readonly active: Effect.Effect<Option.Option<Rows.ActivePolicyRow>, SqlError>
   readonly history: (limit: number) => Effect.Effect<ReadonlyArray<Rows.ActivePolicyRow>, SqlError>
   readonly activate: (input: {
     readonly snapshotId: string

@@ -12,6 +12,7 @@ import * as Schema from "effect/Schema"
 import { readEvents } from "./events.js"
 import * as Rows from "../rows.js"
 import { forUpdate, leaseNow } from "./runs.js"
+import type { NewWebhook, Webhooks } from "./storage.js"
 
 const column = <A, I>(name: string, schema: Schema.Schema<A, I>) =>
   Schema.optionalWith(schema, { nullable: true }).pipe(Schema.fromKey(name))
@@ -108,19 +109,7 @@ export interface FanOutEvent extends Rows.EventRow {
 
 /** @internal */
 export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
-  const insertWebhook = (row: {
-    readonly id: string
-    readonly url: string
-    readonly description: string | undefined
-    readonly eventTypes: ReadonlyArray<string> | undefined
-    readonly workflows: ReadonlyArray<string> | undefined
-    readonly secrets: ReadonlyArray<typeof StoredSecret.Type>
-    readonly enabled: boolean
-    readonly maxConcurrency: number
-    readonly format: "standard" | "slack"
-    readonly reviewer: { readonly id: string; readonly roles?: ReadonlyArray<string> | undefined } | undefined
-    readonly now: number
-  }): Effect.Effect<void, SqlError> =>
+  const insertWebhook = (row: NewWebhook): Effect.Effect<void, SqlError> =>
     sql`INSERT INTO gatehouse_webhooks (id, url, description, event_types, workflows, secrets, enabled,
         max_concurrency, format, reviewer, created_at, updated_at)
       VALUES (${row.id}, ${row.url}, ${row.description ?? null},
@@ -139,11 +128,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
       Effect.map((rows) => rows[0])
     )
 
-  const updateWebhook = (id: string, update: {
-    readonly enabled?: boolean | undefined
-    readonly secrets?: ReadonlyArray<typeof StoredSecret.Type> | undefined
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const updateWebhook: Webhooks["updateWebhook"] = (id, update) =>
     sql`UPDATE gatehouse_webhooks SET updated_at = ${update.now}
         ${update.enabled === undefined ? sql`` : sql`, enabled = ${update.enabled ? 1 : 0}`}
         ${update.secrets === undefined ? sql`` : sql`, secrets = ${JSON.stringify(update.secrets)}`}
@@ -164,22 +149,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
    * the next events after it, lets `plan` turn them into deliveries, inserts those and moves the cursor past
    * every event read. Returns how many events were read (0: nothing new, or another process is at it).
    */
-  const fanOut = (
-    limit: number,
-    plan: (
-      events: ReadonlyArray<FanOutEvent>,
-      approvalContext: (runId: string, nodeId: string) => Effect.Effect<typeof ApprovalContextRow.Type | undefined, SqlError>
-    ) => Effect.Effect<
-      ReadonlyArray<{
-        readonly id: string
-        readonly webhookId: string
-        readonly event: FanOutEvent
-        readonly body: string
-        readonly now: number
-      }>,
-      SqlError
-    >
-  ): Effect.Effect<number, SqlError> =>
+  const fanOut: Webhooks["fanOut"] = (limit, plan) =>
     Effect.gen(function*() {
       const cursor = yield* sql<{ tx: number | string; seq: number | string }>`SELECT tx, seq
         FROM gatehouse_webhook_cursor WHERE id = 1 ${forUpdate(sql, "SKIP LOCKED")}`
@@ -226,16 +196,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
       return events.length
     }).pipe(sql.withTransaction)
 
-  const insertDelivery = (row: {
-    readonly id: string
-    readonly webhookId: string
-    readonly eventTx: number | undefined
-    readonly eventSeq: number | undefined
-    readonly runId: string | undefined
-    readonly type: string
-    readonly body: string
-    readonly now: number
-  }): Effect.Effect<void, SqlError> =>
+  const insertDelivery: Webhooks["insertDelivery"] = (row) =>
     sql`INSERT INTO gatehouse_webhook_deliveries (id, webhook_id, event_tx, event_seq, run_id, type, body, status,
         next_attempt_at, retry_from, created_at, updated_at)
       VALUES (${row.id}, ${row.webhookId}, ${row.eventTx ?? null}, ${row.eventSeq ?? null}, ${row.runId ?? null},
@@ -248,12 +209,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
    * is still pending or in flight, so each endpoint sees a run's events in order. Each claim counts as an
    * attempt, so an attempt cut short by a crash is counted too.
    */
-  const claim = (options: {
-    readonly owner: string
-    readonly now: number
-    readonly leaseMillis: number
-    readonly limit: number
-  }): Effect.Effect<ReadonlyArray<DeliveryRow>, SqlError> => {
+  const claim: Webhooks["claim"] = (options) => {
     const candidates = sql`SELECT d.seq FROM gatehouse_webhook_deliveries d
       WHERE ((d.status = 'pending' AND d.next_attempt_at <= ${options.now})
         OR (d.status = 'delivering' AND d.lease_expires_at < ${leaseNow(sql, options.now)}))
@@ -276,21 +232,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
    * Records an attempt and the delivery's next state, fenced on the claim: a claimer whose lease expired
    * and was taken over writes nothing (the attempt of the new claimer is the one that counts).
    */
-  const finishAttempt = (options: {
-    readonly seq: number
-    readonly owner: string
-    readonly attempt: number
-    readonly startedAt: number
-    readonly statusCode: number | undefined
-    readonly latencyMs: number
-    readonly error: string | undefined
-    readonly response: string | undefined
-    readonly next:
-      | { readonly _tag: "Delivered" }
-      | { readonly _tag: "Retry"; readonly at: number }
-      | { readonly _tag: "Dead" }
-    readonly now: number
-  }): Effect.Effect<boolean, SqlError> =>
+  const finishAttempt: Webhooks["finishAttempt"] = (options) =>
     Effect.gen(function*() {
       const status = options.next._tag === "Delivered" ? "delivered" : options.next._tag === "Retry" ? "pending" : "dead"
       const nextAt = options.next._tag === "Retry" ? options.next.at : options.now
@@ -311,13 +253,7 @@ export const makeWebhookStore = (sql: SqlClient.SqlClient) => {
       return true
     }).pipe(sql.withTransaction)
 
-  const listDeliveries = (options: {
-    readonly webhookId?: string | undefined
-    readonly status?: string | undefined
-    readonly runId?: string | undefined
-    readonly afterSeq?: number | undefined
-    readonly limit: number
-  }): Effect.Effect<ReadonlyArray<DeliveryRow>, SqlError> => {
+  const listDeliveries: Webhooks["listDeliveries"] = (options) => {
     const conditions = [
       options.webhookId !== undefined ? sql`webhook_id = ${options.webhookId}` : undefined,
       options.status !== undefined ? sql`status = ${options.status}` : undefined,
