@@ -190,8 +190,15 @@ const deferredOf = (id: string) => {
   return deferred
 }
 
-const interpret = (runId: string, p: Body): Effect.Effect<void, never, any> => {
-  const go = (q: Body) => interpret(runId, q)
+/**
+ * `inRace`: the node is inside a branch of a race. When a race interrupts its loser, Effect itself lets a
+ * `Fiber.await` in that branch see its child's interruption: a fiber forked inside a concurrent `Effect.all`
+ * belongs to the scope of the `all`'s fiber, which interrupts it before the awaiting fiber hears of its own
+ * interruption (plain Effect with `Effect.never` in place of the wait does the same every time). That is the
+ * race's semantics, not a suspension seen by the body, so it is recorded apart (`race-lost:await`).
+ */
+const interpret = (runId: string, p: Body, inRace = false): Effect.Effect<void, never, any> => {
+  const go = (q: Body) => interpret(runId, q, inRace)
   switch (p.t) {
     case "step":
       return Step.run(p.id, observe(runId, `step:${p.id}`))
@@ -206,12 +213,16 @@ const interpret = (runId: string, p: Body): Effect.Effect<void, never, any> => {
     case "all":
       return Effect.all(p.ps.map(go), { concurrency: "unbounded", discard: true })
     case "race":
-      return Effect.race(go(p.a), go(p.b))
+      return Effect.race(interpret(runId, p.a, true), interpret(runId, p.b, true))
     case "forkJoin":
       return Effect.flatMap(Effect.fork(go(p.p)), Fiber.join)
     case "forkAwait":
       return Effect.flatMap(Effect.fork(go(p.p)), Fiber.await).pipe(
-        Effect.flatMap((exit) => Exit.isFailure(exit) ? observe(runId, "handler:await") : Effect.void)
+        Effect.flatMap((exit) =>
+          Exit.isFailure(exit)
+            ? observe(runId, inRace && Exit.isInterrupted(exit) ? "race-lost:await" : "handler:await")
+            : Effect.void
+        )
       )
     case "either":
       return Effect.either(Effect.sandbox(go(p.p))).pipe(
