@@ -216,6 +216,9 @@ const checkSqlitePath = (filename: string): Effect.Effect<void, DatabaseOpenErro
     return Effect.void
   })
 
+/** How long a statement on a SQLite file waits for another connection's write lock. */
+const sqliteBusyTimeoutMillis = 30_000
+
 /**
  * A SQL client (`SqlClient`, `SqliteClient`) on a SQLite file (WAL) or `:memory:`, failing with
  * `DatabaseOpenError` (the path and the reason) when the file cannot be opened for writing. Only the
@@ -230,6 +233,12 @@ export const layerSqlClientSqlite = (
   Layer.unwrapEffect(
     Effect.as(checkSqlitePath(filename), SqliteClient.layer({ filename }))
   ).pipe(
+    // Another process (a worker, the CLI) may hold the file's write lock; on a busy machine a commit can take
+    // longer than better-sqlite3's default 5 s wait, and a decision must wait for the lock, not fail.
+    // (A PRAGMA takes no bound parameters: the number is written into the statement.)
+    Layer.tap((context) =>
+      Context.get(context, SqlClient.SqlClient).unsafe(`PRAGMA busy_timeout = ${sqliteBusyTimeoutMillis}`)
+    ),
     Layer.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
       if (Option.isSome(failure) && failure.value instanceof DatabaseOpenError) return Layer.fail(failure.value)
