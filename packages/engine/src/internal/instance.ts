@@ -275,6 +275,9 @@ const turn = Effect.zipRight(
   })
 )
 
+/** How many turns the executor waits, with nothing of the run changing, before it suspends the run. */
+const stableTurns = 6
+
 /**
  * Runs a workflow body to its outcome. The body runs in a fiber of its own; the executor releases it
  * (interrupts it from outside, so its finalizers run and none of its error handlers does) when it halts,
@@ -296,8 +299,10 @@ export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E,
             if (done !== null) return { _tag: "Exit", exit: done } as Outcome<A, E>
             if (state.halted) return yield* release(state, fiber, fibers, { _tag: "Halted" })
             if (state.waits.size > 0 && state.busy === 0) {
-              yield* turn
-              yield* turn
+              // Several turns, not one: a race that was just won interrupts its loser through a few hops of
+              // the scheduler (the loser's `all`, its children, their blocked waits), and a loaded machine
+              // spreads them over more turns. Suspending before they land would wait on a wait nobody needs.
+              for (let i = 0; i < stableTurns && state.version === seen; i++) yield* turn
               if (state.version === seen && fiber.unsafePoll() === null) {
                 let approval = false
                 let wakeAt: number | undefined = undefined
