@@ -103,9 +103,8 @@ export const layer = <E = never, R = never>(
  * Only the engine's client services on the SQL client in context, with the engine's migrations: for
  * processes that start, decide and read runs without executing them. It provides exactly `Workflows`,
  * `Approvals`, `ActionLinks`, `Policies`, `Events`, `Audit`, `Health` and `Webhooks` (no runner, no
- * registry). The
- * SQL client itself comes from `layerSqlClientSqlite` / `layerSqlClientPg` (or `layerClientSqlite` /
- * `layerClientPg`, which build both).
+ * registry). The SQL client itself comes from `layerSqlClientSqlite` / `layerSqlClientPg` (or
+ * `layerClientSqlite` / `layerClientPg`, which build both).
  *
  * @since 0.1.0
  * @category layers
