@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -100,19 +101,36 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
     Effect.zip(FiberRef.get(AfterCommit.current), Effect.serviceOption(SqlClient.TransactionConnection)),
     ([outer, transaction]) => {
       if (outer !== undefined || Option.isSome(transaction)) return sql.withTransaction(effect)
-      const pending: AfterCommit.AfterCommit = { wakeups: [], auditAppended: false }
-      // Done beside the caller, not before it returns: a decision's own process (its runner, a waiter on the
-      // result) is woken in process at once, and the caller does not wait one more round trip.
-      return sql.withTransaction(Effect.locally(effect, AfterCommit.current, pending)).pipe(
-        Effect.tap(() =>
-          Effect.zipRight(
-            Effect.forEach(new Set(pending.wakeups), (payload) => notifyCommitted(sql, payload), { discard: true }),
-            pending.auditAppended ? AuditChain.linkSoon(sql) : Effect.void
+      return Effect.suspend(() => {
+        const pending: AfterCommit.AfterCommit = { wakeups: [], auditAppended: false }
+        // Done beside the caller, not before it returns: a decision's own process (its runner, a waiter on
+        // the result) is woken in process at once, and the caller does not wait one more round trip.
+        return sql.withTransaction(Effect.locally(effect, AfterCommit.current, pending)).pipe(
+          Effect.tap(() =>
+            Effect.zipRight(
+              Effect.forEach(new Set(pending.wakeups), (payload) => notifyCommitted(sql, payload), { discard: true }),
+              pending.auditAppended ? AuditChain.linkSoon(sql) : Effect.void
+            )
           )
         )
-      )
+      }).pipe(Effect.retry({ while: isStaleSnapshot, schedule: staleSnapshotRetries }))
     }
   )
+
+/**
+ * SQLite refuses a write in a transaction that read before another connection (a worker, the CLI) committed:
+ * its snapshot is stale (`SQLITE_BUSY_SNAPSHOT`, "database is locked"), at once, without the busy timeout. The
+ * transaction rolled back; it is tried again whole, on a fresh snapshot. PostgreSQL never fails this way.
+ */
+const isStaleSnapshot = (error: unknown): boolean =>
+  Predicate.isTagged(error, "SqlError") && Predicate.hasProperty(error, "cause") &&
+  Predicate.hasProperty(error.cause, "code") && error.cause.code === "SQLITE_BUSY_SNAPSHOT"
+
+/** A few milliseconds, growing, for at most 30 s in all: as long as a statement waits for a lock. */
+const staleSnapshotRetries = Schedule.exponential("5 millis").pipe(
+  Schedule.union(Schedule.spaced("250 millis")),
+  Schedule.upTo("30 seconds")
+)
 
 /**
  * What a wake-up asks of the runner.
