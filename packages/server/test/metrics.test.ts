@@ -36,6 +36,11 @@ describe("/metrics", () => {
       })
       const { runId } = yield* operator.runs.start({ path: { name: "refund" }, payload: { payload: { ticketId: "M-1", amount: 2 } }, headers: {} })
       yield* eventually(grace.approvals.get({ path: { runId, nodeId: "refund-decision" } }))
+      // The approval is recorded before its run is stored waiting on it: the gauge counts the run's status.
+      yield* operator.runs.get({ path: { runId } }).pipe(
+        Effect.filterOrFail((run) => run.status === "waiting-approval", () => "not yet waiting"),
+        eventually
+      )
       const before = yield* scrape
       yield* grace.approvals.decide({ path: { runId, nodeId: "refund-decision" }, headers: {}, payload: { verdict: "approve", payload: { approvedAmount: 2 } } })
       const after = yield* scrape
