@@ -12,6 +12,7 @@ import * as Supervisor from "effect/Supervisor"
 import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
+import { RunScheduler } from "./runScheduler.js"
 import type { NewNode, RunStatements, StorageService } from "./storage/storage.js"
 import type { NodeRow } from "./rows.js"
 import type { StartGate } from "./rows.js"
@@ -264,9 +265,8 @@ export type Outcome<A, E> =
   | { readonly _tag: "Suspended"; readonly approval: boolean; readonly wakeAt: number | undefined }
   | { readonly _tag: "Halted" }
 
-// One turn of both queues before the executor decides that nothing of the run can move: fibers the
-// Effect scheduler queued (a fiber that yielded after its operation budget) run first (`yieldNow` queues
-// behind them), then I/O that already arrived (`setImmediate` runs after the event loop's poll phase).
+// One turn of both queues: fibers the Effect scheduler queued run first (`yieldNow` queues behind them),
+// then I/O that already arrived (`setImmediate` runs after the event loop's poll phase).
 const turn = Effect.zipRight(
   Effect.yieldNow(),
   Effect.async<void>((resume) => {
@@ -274,9 +274,6 @@ const turn = Effect.zipRight(
     return Effect.sync(() => clearImmediate(handle))
   })
 )
-
-/** How many turns the executor waits, with nothing of the run changing, before it suspends the run. */
-const stableTurns = 6
 
 /**
  * Runs a workflow body to its outcome. The body runs in a fiber of its own; the executor releases it
@@ -287,9 +284,12 @@ const stableTurns = 6
  * @internal
  */
 export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E, R>): Effect.Effect<Outcome<A, E>, never, R> =>
-  Effect.flatMap(Supervisor.track, (fibers) =>
-    Effect.acquireUseRelease(
-      Effect.supervised(Effect.fork(Effect.interruptible(body)), fibers),
+  Effect.flatMap(Effect.zip(Supervisor.track, FiberRef.get(FiberRef.currentScheduler)), ([fibers, base]) => {
+    // The body's fibers, and every fiber they fork, are resumed through it: it tells when none of them
+    // has anything left to run.
+    const scheduler = new RunScheduler(() => state.changed(), base)
+    return Effect.acquireUseRelease(
+      Effect.supervised(Effect.withScheduler(Effect.fork(Effect.interruptible(body)), scheduler), fibers),
       (fiber) =>
         Effect.gen(function*() {
           fiber.addObserver(() => state.changed(true))
@@ -298,28 +298,25 @@ export const execute = <A, E, R>(state: InstanceState, body: Effect.Effect<A, E,
             const done = fiber.unsafePoll()
             if (done !== null) return { _tag: "Exit", exit: done } as Outcome<A, E>
             if (state.halted) return yield* release(state, fiber, fibers, { _tag: "Halted" })
-            if (state.waits.size > 0 && state.busy === 0) {
-              // Several turns, not one: a race that was just won interrupts its loser through a few hops of
-              // the scheduler (the loser's `all`, its children, their blocked waits), and a loaded machine
-              // spreads them over more turns. Suspending before they land would wait on a wait nobody needs.
-              for (let i = 0; i < stableTurns && state.version === seen; i++) yield* turn
-              if (state.version === seen && fiber.unsafePoll() === null) {
-                let approval = false
-                let wakeAt: number | undefined = undefined
-                for (const wait of state.waits) {
-                  approval ||= wait.approval
-                  if (wait.wakeAt !== undefined) wakeAt = wakeAt === undefined ? wait.wakeAt : Math.min(wakeAt, wait.wakeAt)
-                }
-                return yield* release(state, fiber, fibers, { _tag: "Suspended", approval, wakeAt })
+            // Suspended only once no fiber of the run can move on its own: a race just won may still be
+            // interrupting its loser (whose wait then leaves `waits`), a fiber just forked may not have
+            // reached its node yet. Until then the run would be stored waiting on a wait nobody needs.
+            if (state.waits.size > 0 && state.busy === 0 && scheduler.pending === 0) {
+              let approval = false
+              let wakeAt: number | undefined = undefined
+              for (const wait of state.waits) {
+                approval ||= wait.approval
+                if (wait.wakeAt !== undefined) wakeAt = wakeAt === undefined ? wait.wakeAt : Math.min(wakeAt, wait.wakeAt)
               }
-              continue
+              return yield* release(state, fiber, fibers, { _tag: "Suspended", approval, wakeAt })
             }
             yield* state.changeAfter(seen)
           }
         }),
       // Interrupted from outside (a cancel, a shutdown): the body is ended the same way.
       (fiber) => fiber.unsafePoll() === null ? release(state, fiber, fibers, { _tag: "Halted" }) : Effect.void
-    ))
+    )
+  })
 
 /**
  * Ends the execution. Every fiber of the run that is not blocked is interrupted first, directly (not

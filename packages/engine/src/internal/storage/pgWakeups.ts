@@ -101,11 +101,14 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
     Effect.zip(FiberRef.get(AfterCommit.current), Effect.serviceOption(SqlClient.TransactionConnection)),
     ([outer, transaction]) => {
       if (outer !== undefined || Option.isSome(transaction)) return sql.withTransaction(effect)
+      let begun = false
       return Effect.suspend(() => {
+        begun = false
         const pending: AfterCommit.AfterCommit = { wakeups: [], auditAppended: false }
+        const body = Effect.zipRight(Effect.sync(() => { begun = true }), effect)
         // Done beside the caller, not before it returns: a decision's own process (its runner, a waiter on
         // the result) is woken in process at once, and the caller does not wait one more round trip.
-        return sql.withTransaction(Effect.locally(effect, AfterCommit.current, pending)).pipe(
+        return sql.withTransaction(Effect.locally(body, AfterCommit.current, pending)).pipe(
           Effect.tap(() =>
             Effect.zipRight(
               Effect.forEach(new Set(pending.wakeups), (payload) => notifyCommitted(sql, payload), { discard: true }),
@@ -113,7 +116,10 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
             )
           )
         )
-      }).pipe(Effect.retry({ while: isStaleSnapshot, schedule: staleSnapshotRetries }))
+      }).pipe(
+        Effect.retry({ while: isStaleSnapshot, schedule: staleSnapshotRetries }),
+        Effect.retry({ while: (error) => !begun && isLostConnection(error), times: 3 })
+      )
     }
   )
 
@@ -125,6 +131,23 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
 const isStaleSnapshot = (error: unknown): boolean =>
   Predicate.isTagged(error, "SqlError") && Predicate.hasProperty(error, "cause") &&
   Predicate.hasProperty(error.cause, "code") && error.cause.code === "SQLITE_BUSY_SNAPSHOT"
+
+/**
+ * A pooled PostgreSQL connection whose server end went away (a restart, a failover, a terminated backend)
+ * can be handed out before node-postgres has seen it close: its first statement fails. When that statement
+ * is the transaction's `BEGIN`, nothing of the transaction reached the server and it is tried again on
+ * another connection. A connection lost after that is the caller's `StorageError`: the outcome of what was
+ * sent is not known here.
+ */
+const isLostConnection = (error: unknown): boolean => {
+  if (!Predicate.isTagged(error, "SqlError") || !Predicate.hasProperty(error, "cause")) return false
+  const cause = error.cause
+  if (Predicate.hasProperty(cause, "code") && typeof cause.code === "string") {
+    return cause.code.startsWith("08") || cause.code.startsWith("57P0")
+  }
+  return cause instanceof Error &&
+    /Connection terminated|not queryable|ECONNRESET|EPIPE/.test(cause.message)
+}
 
 /** A few milliseconds, growing, for at most 30 s in all: as long as a statement waits for a lock. */
 const staleSnapshotRetries = Schedule.exponential("5 millis").pipe(
