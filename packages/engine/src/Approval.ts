@@ -79,6 +79,12 @@ export interface Request<P = never> {
     readonly every?: Duration.DurationInput | undefined
     readonly until?: Duration.DurationInput | undefined
   } | undefined
+  /**
+   * How long a decision holds when a repaired run (`Workflows.resume`, `Workflows.fork`) replays this
+   * approval, counted from the decision: past it, the reviewers are asked again. Without it a decision
+   * holds as long as the request, its policy and its reviewer are unchanged.
+   */
+  readonly validFor?: Duration.DurationInput | undefined
 }
 
 /**

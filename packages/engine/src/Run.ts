@@ -143,7 +143,13 @@ export class Summary extends Schema.Class<Summary>("@gatehouse/engine/Run/Summar
   claims: Schema.Number,
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
-  completedAt: Schema.optional(Schema.Number)
+  completedAt: Schema.optional(Schema.Number),
+  /** The run this one was forked from (`Workflows.fork`), and the node it ran again from. */
+  forkedFrom: Schema.optional(Schema.Struct({ runId: Schema.String, nodeId: Schema.String })),
+  /** The runs forked from this one, oldest first. */
+  forks: Schema.optional(Schema.Array(Schema.String)),
+  /** How many times the run was resumed after it failed or was canceled (`Workflows.resume`). */
+  repairs: Schema.optionalWith(Schema.Number, { default: () => 0 })
 }) {}
 
 /**

@@ -257,6 +257,7 @@ export const make = Effect.fn("Runner.make")(function*(options: RunnerOptions = 
         const journal = loaded ?? (yield* store.loadJournal(claim.id))
         const state = new Instance.InstanceState(storage, runStore, runnerId, claim.wakeSeq, journal)
         state.startGate = claim.startGate
+        state.repair = claim.repair
         state.writeCheckpoint = writeCheckpoint
         state.leaseHeld = leaseHeldOf(claim.id)
         const instance = Instance.make({

@@ -34,12 +34,18 @@ import {
   CancelResult,
   type DeferredExit,
   type DeferredNotReady,
+  type ForkOptions,
+  type ForkResult,
   InvalidRequest,
   ListOptions,
   type NodeKindMismatch,
+  type ResumeOptions,
+  type ResumeResult,
   RunPage,
+  type RunNotResumable,
   type StartInput
 } from "./internal/workflows/models.js"
+import * as Repairs from "./internal/workflows/repairs.js"
 import * as Starts from "./internal/workflows/starts.js"
 import type * as Policy from "./Policy.js"
 import * as Run from "./Run.js"
@@ -90,6 +96,31 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
   ) => Effect.Effect<
     CancelResult,
     Run.RunNotFound | InvalidRequest | StorageError
+  >
+  /**
+   * Makes a failed or canceled run runnable again, in place (same run id), recorded with who and why
+   * (`run.resumed`, and in the audit chain). Completed steps keep their results; a step whose recorded
+   * outcome is a failure runs again as a new attempt with the same `Step.idempotencyKey`; waits a cancel
+   * closed are waited for again; each approval is asked again, and the decision it had is reused, without
+   * asking, only if it still holds (the same request, the same policy outcome, within the request's
+   * `validFor`, its reviewers still allowed). `RunNotResumable` for a run that is running, waiting or
+   * completed.
+   */
+  readonly resume: (options: ResumeOptions) => Effect.Effect<
+    ResumeResult,
+    Run.RunNotFound | RunNotResumable | InvalidRequest | StorageError
+  >
+  /**
+   * Starts a new run (id `<origin>.fork-<n>`) whose journal is the origin's completed nodes before
+   * `fromNode` (none without it): `fromNode` and everything after run again, with the origin's payload
+   * or a new one validated by the workflow's schema (this process must know the workflow then). Its
+   * approvals are asked again, and reuse the origin's decisions of approvals before `fromNode` that still
+   * hold, as `resume` does. The two runs name each other (`forkedFrom`, `forks`). An unknown `fromNode` is
+   * `InvalidRequest`.
+   */
+  readonly fork: (options: ForkOptions) => Effect.Effect<
+    ForkResult,
+    Run.RunNotFound | Run.WorkflowNotFound | Run.InvalidPayload | InvalidRequest | StorageError
   >
   /** The run with every node of its journal, in the order they were reached. */
   readonly inspect: (runId: string) => Effect.Effect<Run.Inspection, Run.RunNotFound | StorageError>
@@ -334,6 +365,7 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
 
     const { start, startMany } = Starts.make(storage)
     const { completeDeferred, completeDeferredJson } = Deferreds.make(storage, getRun)
+    const { fork, resume } = Repairs.make(storage, getRun)
 
     return Workflows.of({
       start: (run) => start(run).pipe(mapStorage("Workflows.start")),
@@ -341,6 +373,8 @@ export const make: Effect.Effect<Workflows["Type"], never, Storage.Storage> = Ef
       poll: (runId) => mapStorage("Workflows.poll")(poll(runId)),
       result: (runId) => mapStorage("Workflows.result")(result(runId)),
       cancel: (runId, options) => mapStorage("Workflows.cancel")(cancel(runId, options)),
+      resume: (options) => mapStorage("Workflows.resume")(resume(options)),
+      fork: (options) => mapStorage("Workflows.fork")(fork(options)),
       inspect: (runId) => mapStorage("Workflows.inspect")(inspect(runId)),
       list: (options) => mapStorage("Workflows.list")(list(options)),
       completeDeferred: (options) => mapStorage("Workflows.completeDeferred")(completeDeferred(options)),

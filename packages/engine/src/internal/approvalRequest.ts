@@ -15,6 +15,8 @@ import {
   requestHash,
   type StoredReviewers
 } from "./storage/approvals.js"
+import * as ApprovalReuse from "./approvalReuse.js"
+import * as Repair from "./approvalRepair.js"
 import * as Instance from "./instance.js"
 import { jsonProblem, roundTrip, stringProblem } from "./json.js"
 import type { ReminderPlan } from "./storage/reminders.js"
@@ -58,6 +60,7 @@ const validateRequest = (input: Request<any>, now: number): string | {
   readonly deadline: number | undefined
   readonly escalationMillis: number | undefined
   readonly reminders: ReminderPlan | undefined
+  readonly validForMillis: number | undefined
 } => {
   const title = stringProblem(input.title)
   if (title !== undefined) return `title ${title}`
@@ -112,13 +115,20 @@ const validateRequest = (input: Request<any>, now: number): string | {
       untilAt: until === undefined ? undefined : now + (until as number)
     }
   }
+  let validForMillis: number | undefined = undefined
+  if (input.validFor !== undefined) {
+    const decoded = Duration.decodeUnknown(input.validFor)
+    if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) return "validFor: not a finite duration"
+    validForMillis = Math.ceil(Duration.toMillis(decoded.value))
+  }
   return {
     metadata: roundTrip(input.metadata),
     reviewed: roundTrip(input.reviewed),
     timeoutMillis,
     deadline,
     escalationMillis,
-    reminders
+    reminders,
+    validForMillis
   }
 }
 
@@ -188,6 +198,25 @@ const create = (
       decidedAt: undefined,
       updatedAt: now
     }
+    // A repaired run first looks for the decision it had before (`approvalReuse.ts`).
+    const earlier = yield* Repair.earlier(instance, id)
+    const judgement = Option.map(earlier, ({ prior, votes }) =>
+      ApprovalReuse.judge(prior, votes, {
+        requestHash: hash,
+        reviewers: row.reviewers,
+        binding: extra.binding,
+        validForMillis: valid.validForMillis,
+        startedBy: instance.startedBy,
+        now
+      }))
+    if (Option.isSome(earlier) && Option.isSome(judgement) && judgement.value._tag === "Holds") {
+      return yield* Repair.reuse(instance, id, row, earlier.value.prior)
+    }
+    const previous = Option.isSome(earlier) && Option.isSome(judgement) && judgement.value._tag === "AskAgain"
+      ? Repair.previousOf(earlier.value.prior, judgement.value.reasons)
+      : undefined
+    const asked: ApprovalRow = previous === undefined ? row : { ...row, previous }
+    const reopen = Option.isSome(earlier) && earlier.value.prior.runId === instance.runId
     const node = yield* Effect.gen(function*() {
       // The run's lock first (the lock order of `internal/storage/runs.ts`): a cancel either ends the run before
       // this request is written, and the fenced write below stops, or closes the request it finds.
@@ -196,7 +225,16 @@ const create = (
       yield* Instance.storage(
         instance,
         Effect.all([
-          approvals.insert(row),
+          reopen ? approvals.reopen(asked) : approvals.insert(asked),
+          previous === undefined ? Effect.void : state.storage.audit.append({
+            runId: instance.runId,
+            nodeId: id,
+            action: "approval.reasked",
+            actor: "system",
+            requestHash: hash,
+            data: { reasons: previous.reasons, previous },
+            now
+          }),
           valid.reminders === undefined
             ? Effect.void
             : state.storage.reminders.insert(instance.runId, id, valid.reminders),
@@ -204,7 +242,13 @@ const create = (
             runId: instance.runId,
             nodeId: id,
             type: "approval.requested",
-            data: { title: input.title, revision: extra.revision, requestHash: hash, deadline },
+            data: {
+              title: input.title,
+              revision: extra.revision,
+              requestHash: hash,
+              deadline,
+              ...(previous !== undefined ? { askedAgain: previous.reasons } : {})
+            },
             now
           }),
           state.storage.audit.append({

@@ -13,7 +13,7 @@ import * as Run from "../Run.js"
 import { WorkflowInstance, type WorkflowInstanceShape } from "../WorkflowInstance.js"
 import { textProblem } from "./json.js"
 import { RunScheduler } from "./runScheduler.js"
-import type { NewNode, RunStatements, StorageService } from "./storage/storage.js"
+import type { NewNode, Repair, RunStatements, StorageService } from "./storage/storage.js"
 import type { NodeRow } from "./rows.js"
 import type { StartGate } from "./rows.js"
 
@@ -74,6 +74,8 @@ export class InstanceState {
   readonly reached = new Set<string>()
   /** The approval the policy put before the run's body when it started, if it did. */
   startGate: StartGate | undefined = undefined
+  /** Set when the run was resumed or forked: where its approvals find the decisions they had before. */
+  repair: Repair | undefined = undefined
   /** How a checkpoint is written: the runner shares commits between its runs (`internal/storage/groupCommit.ts`). */
   writeCheckpoint: (owner: string, node: NewNode) => Effect.Effect<boolean, SqlError>
   private listener: (() => void) | undefined = undefined

@@ -51,7 +51,12 @@ export const RunRow = Schema.Struct({
   claims: Int,
   createdAt: required("created_at", Int),
   updatedAt: required("updated_at", Int),
-  completedAt: column("completed_at", Int)
+  completedAt: column("completed_at", Int),
+  forkedFrom: column("forked_from", Schema.String),
+  forkNode: column("fork_node", Schema.String),
+  forkSeq: column("fork_seq", Int),
+  forks: column("forks", Schema.parseJson(Schema.Array(Schema.String))),
+  repairs: Int
 })
 
 /** @internal */
@@ -179,7 +184,24 @@ export const ApprovalRow = Schema.Struct({
   decision: column("decision", JsonText),
   requestedAt: required("requested_at", Int),
   decidedAt: column("decided_at", Int),
-  updatedAt: required("updated_at", Int)
+  updatedAt: required("updated_at", Int),
+  /** The decision it had before a repaired run asked again (`approvalReuse.ts`), shown to its reviewers. */
+  previous: column("previous", Schema.parseJson(Schema.suspend(() => PreviousDecision)))
+})
+
+/**
+ * An earlier decision of an approval that a resumed or forked run asked again, and why it did not hold.
+ *
+ * @internal
+ */
+export const PreviousDecision = Schema.Struct({
+  runId: Schema.String,
+  status: Schema.String,
+  decidedBy: Schema.optional(Schema.String),
+  decidedAt: Schema.optional(Schema.Number),
+  note: Schema.optional(Schema.String),
+  requestHash: Schema.String,
+  reasons: Schema.Array(Schema.String)
 })
 
 /** @internal */

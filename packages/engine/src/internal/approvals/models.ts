@@ -175,7 +175,21 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
   /** Every vote, of every round (only with `get` and `decide`). */
   votes: Schema.optional(Schema.Array(Vote)),
   requestedAt: Schema.Number,
-  decidedAt: Schema.optional(Schema.Number)
+  decidedAt: Schema.optional(Schema.Number),
+  /**
+   * The decision this approval had before its run was resumed or forked, and why it was asked again
+   * instead of reused (the request changed, the policy gives another outcome, the decision expired, a
+   * reviewer who decided may no longer decide, ...).
+   */
+  previous: Schema.optional(Schema.Struct({
+    runId: Schema.String,
+    status: Schema.String,
+    decidedBy: Schema.optional(Schema.String),
+    decidedAt: Schema.optional(Schema.Number),
+    note: Schema.optional(Schema.String),
+    requestHash: Schema.String,
+    reasons: Schema.Array(Schema.String)
+  }))
 }) {}
 
 /**

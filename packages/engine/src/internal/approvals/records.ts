@@ -55,7 +55,8 @@ export const toRecord = (row: ApprovalRow, votes?: ReadonlyArray<Vote>): Approva
     ...(row.decision !== undefined ? { decision: row.decision } : {}),
     ...(votes !== undefined ? { votes } : {}),
     requestedAt: row.requestedAt,
-    ...(row.decidedAt !== undefined ? { decidedAt: row.decidedAt } : {})
+    ...(row.decidedAt !== undefined ? { decidedAt: row.decidedAt } : {}),
+    ...(row.previous !== undefined ? { previous: row.previous } : {})
   }, true)
 
 /** What the rule needs beyond the record: whether the run has ended, and the node's payload check. @internal */

@@ -104,9 +104,10 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       ${row.summary ?? null}, ${row.metadata === undefined ? null : JSON.stringify(row.metadata)},
       ${row.reviewed === undefined ? null : JSON.stringify(row.reviewed)}, ${row.requestHash}, ${row.revision},
       ${JSON.stringify(row.policy)}, ${JSON.stringify(row.reviewers)}, ${row.startedBy ?? null},
-      ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt})`
+      ${row.deadline ?? null}, 0, ${row.requestedAt}, ${row.updatedAt},
+      ${row.previous === undefined ? null : JSON.stringify(row.previous)})`
     const columns = sql.literal(`run_id, node_id, base_id, workflow, status, title, summary, metadata, reviewed,
-      request_hash, revision, policy, reviewers, started_by, deadline, escalations, requested_at, updated_at`)
+      request_hash, revision, policy, reviewers, started_by, deadline, escalations, requested_at, updated_at, previous`)
     return sql.onDialectOrElse({
       pg: () =>
         sql`WITH approval AS (
@@ -201,6 +202,26 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
       const kept = Option.getOrThrow(yield* decodeRequestedAt(updated))
       yield* assign(options.runId, options.nodeId, options.reviewers, kept.requestedAt, kept.deadline)
       return true
+    })
+
+  /**
+   * Asks an approval of a resumed run again: the request as the code builds it now replaces the one on
+   * record, in a new round of votes (the earlier votes no longer count), with the earlier decision kept as
+   * `previous` for the reviewers to see.
+   */
+  const reopen: Approvals["reopen"] = (row) =>
+    Effect.gen(function*() {
+      yield* sql`UPDATE gatehouse_approvals SET status = 'waiting-approval', title = ${row.title},
+          summary = ${row.summary ?? null}, metadata = ${row.metadata === undefined ? null : JSON.stringify(row.metadata)},
+          reviewed = ${row.reviewed === undefined ? null : JSON.stringify(row.reviewed)},
+          request_hash = ${row.requestHash}, revision = ${row.revision}, policy = ${JSON.stringify(row.policy)},
+          reviewers = ${JSON.stringify(row.reviewers)}, deadline = ${row.deadline ?? null},
+          escalations = escalations + 1, decision = NULL, decided_at = NULL, requested_at = ${row.requestedAt},
+          updated_at = ${row.updatedAt}, previous = ${row.previous === undefined ? null : JSON.stringify(row.previous)}
+        WHERE run_id = ${row.runId} AND node_id = ${row.nodeId}`
+      yield* assign(row.runId, row.nodeId, row.reviewers, row.requestedAt, row.deadline)
+      yield* sql`UPDATE gatehouse_approval_assignees SET status = 'waiting-approval', requested_at = ${row.requestedAt}
+        WHERE run_id = ${row.runId} AND node_id = ${row.nodeId}`
     })
 
   /**
@@ -309,6 +330,7 @@ export const makeApprovalStore = (sql: SqlClient.SqlClient) => {
     settle,
     escalate,
     reissue,
+    reopen,
     recordDecider,
     votes,
     insertVote,

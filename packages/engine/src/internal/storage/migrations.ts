@@ -385,6 +385,19 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
         ], { discard: true }),
       orElse: () => Effect.void
     })
+  }),
+  "0014_repair": Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // A fork names the run and node it was forked from, and the origin lists its forks (a JSON array), so
+    // either side shows the other without a search. `repairs` counts resumes: a run that was repaired
+    // checks the decisions it had before against the request its code builds now (`approvalReuse.ts`).
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN forked_from TEXT`
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN fork_node TEXT`
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN fork_seq INTEGER`
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN forks TEXT`
+    yield* sql`ALTER TABLE gatehouse_runs ADD COLUMN repairs INTEGER NOT NULL DEFAULT 0`
+    // The decision an approval had before it was asked again (JSON), shown to its reviewers.
+    yield* sql`ALTER TABLE gatehouse_approvals ADD COLUMN previous TEXT`
   })
 }
 

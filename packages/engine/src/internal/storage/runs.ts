@@ -9,7 +9,7 @@ import * as Checkpoint from "./checkpoint.js"
 import * as PgWakeups from "./pgWakeups.js"
 import * as Rows from "../rows.js"
 import type { NodeRow, RunRow } from "../rows.js"
-import type { ClaimedRun, Journal, Leases, NewNode, NewRun, RunEnd, Runs, Suspension } from "./storage.js"
+import type { ClaimedRun, Journal, Leases, NewNode, NewRun, Repair, RunEnd, Runs, Suspension } from "./storage.js"
 
 export type { ClaimedRun, NewNode } from "./storage.js"
 
@@ -29,8 +29,28 @@ const decodeWakeAt = Rows.decodeFirst(Rows.WakeAt, "gatehouse_runs")
 const decodeStatuses = Rows.decodeAll(Rows.RunRow.pipe(Schema.pick("status")), "gatehouse_runs")
 
 /** A run as the client API reports it: the row, less what only the runner needs. @internal */
-export const toSummary = ({ claimLink: _link, id, startGate: _gate, wakeSeq: _, ...row }: RunRow): Run.Summary =>
-  new Run.Summary({ ...row, runId: Run.RunId.make(id) })
+export const toSummary = (
+  { claimLink: _link, forkNode, forkSeq: _seq, forkedFrom, forks, id, startGate: _gate, wakeSeq: _, ...row }: RunRow
+): Run.Summary =>
+  new Run.Summary({
+    ...row,
+    runId: Run.RunId.make(id),
+    ...(forkedFrom !== undefined ? { forkedFrom: { runId: forkedFrom, nodeId: forkNode ?? "" } } : {}),
+    ...(forks !== undefined && forks.length > 0 ? { forks } : {})
+  })
+
+/**
+ * What a claimed run's approvals check their earlier decisions against (see `Repair`): none for a run
+ * never resumed nor forked.
+ *
+ * @internal
+ */
+export const repairOf = (run: RunRow): Repair | undefined =>
+  run.forkedFrom !== undefined
+    ? { runId: run.forkedFrom, beforeSeq: run.forkSeq ?? 0 }
+    : run.repairs > 0
+    ? { runId: run.id, beforeSeq: undefined }
+    : undefined
 
 /** @internal */
 export const toNode = (row: NodeRow): Run.Node => new Run.Node(row)
@@ -278,7 +298,8 @@ export const makeStore = (client: SqlClient.SqlClient) => {
           claims: run.claims,
           takenOverFrom: run.takenOverFrom,
           link: run.claimLink,
-          startGate: run.startGate
+          startGate: run.startGate,
+          repair: repairOf(run)
         }))
       )
     )

@@ -24,6 +24,7 @@ import { appendEvent, auditAfter, auditOfRun, eventsOfRun, lastEventPosition, re
 import * as PgWakeups from "./pgWakeups.js"
 import { makePolicyStore } from "./policies.js"
 import { emitDueReminders, insertReminder } from "./reminders.js"
+import { makeRepairStore } from "./repairs.js"
 import { makeStore } from "./runs.js"
 import { type RunEnds, type Signals, Storage, type StorageService } from "./storage.js"
 import { makeWebhookStore } from "./webhooks.js"
@@ -108,6 +109,7 @@ export const makeWith = (
       insert: (runId, nodeId, plan) => insertReminder(sql, runId, nodeId, plan),
       emitDue: (now) => emitDueReminders(sql, now)
     },
+    repairs: makeRepairStore(sql),
     signals,
     transaction,
     userTransaction: (effect) => client.withTransaction(effect),

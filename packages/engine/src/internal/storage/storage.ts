@@ -221,6 +221,21 @@ export interface ClaimedRun {
   readonly link: string | undefined
   /** The approval the policy put before the run's body, if it did. */
   readonly startGate: Rows.StartGate | undefined
+  /** Set when the run was resumed or forked: its approvals check the decisions they had before. */
+  readonly repair: Repair | undefined
+}
+
+/**
+ * What a repaired run's approvals check their earlier decisions against: a resumed run's own, a fork's
+ * origin's (those of nodes before the one it was forked from).
+ *
+ * @internal
+ */
+export interface Repair {
+  /** The run whose decisions are looked up: the run itself when resumed, its origin when forked. */
+  readonly runId: string
+  /** For a fork: the origin's journal position it was forked at; only approvals before it are reused. */
+  readonly beforeSeq: number | undefined
 }
 
 /** A run's suspension, written by the runner that holds its lease. @internal */
@@ -326,6 +341,8 @@ export interface Approvals {
     readonly policy: typeof Rows.ApprovalPolicy.Type
     readonly now: number
   }) => Effect.Effect<boolean, SqlError>
+  /** Replaces a resumed run's decided approval with the request made now, undecided, in a new round. */
+  readonly reopen: (row: ApprovalRow) => Effect.Effect<void, SqlError>
   readonly recordDecider: (runId: string, nodeId: string, actor: string) => Effect.Effect<void, SqlError>
   readonly votes: (runId: string, nodeId: string) => Effect.Effect<ReadonlyArray<Rows.VoteRow>, SqlError>
   readonly insertVote: (vote: {
@@ -548,6 +565,39 @@ export interface Reminders {
 }
 
 // -----------------------------------------------------------------------------------------------------------
+// Repairs
+// -----------------------------------------------------------------------------------------------------------
+
+/** A fork to insert. @internal */
+export interface NewFork {
+  readonly id: string
+  readonly workflow: string
+  readonly payload: string
+  readonly startedBy: string | undefined
+  readonly origin: string
+  readonly fromNode: string
+  /** The origin's journal position of `fromNode`: the fork starts with the completed nodes before it. */
+  readonly beforeSeq: number
+  /** The origin's forks with this one, oldest first. */
+  readonly originForks: ReadonlyArray<string>
+  readonly now: number
+}
+
+/**
+ * Resumes and forks of ended runs (`Workflows.resume`, `Workflows.fork`), under the run's lock.
+ *
+ * @internal
+ */
+export interface Repairs {
+  /** Makes a failed or canceled run runnable again, counting the repair. False if it was neither. */
+  readonly reopenRun: (options: { readonly runId: string; readonly now: number }) => Effect.Effect<boolean, SqlError>
+  /** Takes nodes out of a run's journal: they run again when the run replays. */
+  readonly dropNodes: (runId: string, nodeIds: ReadonlyArray<string>) => Effect.Effect<void, SqlError>
+  /** Inserts a fork with its origin's journal prefix, and records it on the origin. */
+  readonly insertFork: (fork: NewFork) => Effect.Effect<void, SqlError>
+}
+
+// -----------------------------------------------------------------------------------------------------------
 // The service
 // -----------------------------------------------------------------------------------------------------------
 
@@ -567,6 +617,7 @@ export interface StorageService {
   readonly webhooks: Webhooks
   readonly actionLinks: ActionLinks
   readonly reminders: Reminders
+  readonly repairs: Repairs
   readonly signals: Signals
   /**
    * Runs `effect` in one transaction (a savepoint when nested). What must follow the commit (wake-ups of

@@ -151,3 +151,85 @@ export const DeferredExit = Schema.Union(
  * @category models
  */
 export type DeferredExit = typeof DeferredExit.Type
+
+const Actor = Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200), Schema.compose(Text))
+const Reason = Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(2000), Schema.compose(Text))
+
+/**
+ * Options of `resume`, validated with this schema: who resumes the run and why (both recorded).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ResumeOptions = Schema.Struct({
+  runId: Schema.NonEmptyString,
+  by: Actor,
+  reason: Reason
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ResumeOptions = typeof ResumeOptions.Type
+
+/**
+ * Options of `fork`, validated with this schema: the run to fork, the node of its journal to run again
+ * from (from the start without one), who forks it and why, and a new payload (the origin's without one),
+ * validated by the workflow's schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ForkOptions = Schema.Struct({
+  runId: Schema.NonEmptyString,
+  fromNode: Schema.optional(Schema.NonEmptyString.pipe(Schema.compose(Text))),
+  by: Actor,
+  reason: Reason,
+  payload: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ForkOptions = typeof ForkOptions.Type
+
+/**
+ * The outcome of `resume`: the run, runnable again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ResumeResult extends Schema.Class<ResumeResult>("@gatehouse/engine/Workflows/ResumeResult")({
+  status: Schema.Literal("resumed"),
+  /** The nodes taken out of the journal to run again: failed steps, approvals to check, canceled waits. */
+  rerun: Schema.Array(Schema.String),
+  run: Run.Summary
+}) {}
+
+/**
+ * The outcome of `fork`: the new run, linked to its origin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ForkResult extends Schema.Class<ForkResult>("@gatehouse/engine/Workflows/ForkResult")({
+  runId: Run.RunId,
+  run: Run.Summary
+}) {}
+
+/**
+ * Only a failed or canceled run can be resumed: this one is running, waiting or completed. Nothing changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunNotResumable extends Schema.TaggedError<RunNotResumable>("@gatehouse/engine/RunNotResumable")(
+  "RunNotResumable",
+  { runId: Schema.String, status: Run.RunStatus }
+) {
+  override get message(): string {
+    return `Run "${this.runId}" is ${this.status}: only a failed or canceled run can be resumed`
+  }
+}
