@@ -4,6 +4,7 @@ import * as OptionalReview from "@gatehouse/scratchpad/optional-review"
 import * as Publish from "@gatehouse/scratchpad/publish"
 import * as Redo from "@gatehouse/scratchpad/redo"
 import * as Refund from "@gatehouse/scratchpad/refund"
+import * as RefundRepair from "@gatehouse/scratchpad/refund-repair"
 import * as ReleasePipeline from "@gatehouse/scratchpad/release-pipeline"
 import { GatehouseTest } from "@gatehouse/engine"
 import * as Effect from "effect/Effect"
@@ -32,6 +33,22 @@ describe("scratchpad examples", () => {
       const exit = yield* Refund.RefundReview.result(runId)
       assert.deepStrictEqual(exit, Exit.succeed({ ticketId: "T-1002", refunded: 0, status: "declined" as const }))
     }).pipe(Effect.provide(GatehouseTest.layer(Refund.RefundReviewLive))))
+
+  it.effect("refund repair: resumed after the provider came back, paid once, the reviewer not asked again unless the amount changed", () =>
+    Effect.gen(function*() {
+      const outcome = yield* RefundRepair.scenario
+      assert.deepStrictEqual(outcome, {
+        first: { failed: "failed", then: "completed", result: { _tag: "Success", value: 40 } },
+        second: {
+          failed: "failed",
+          askedAgain: "waiting-approval",
+          previous: { status: "approved", decidedBy: "ana", reasons: ["the request changed"] },
+          then: "completed",
+          result: { _tag: "Success", value: 45 }
+        },
+        payments: { "payment-1": 40, "payment-2": 45 }
+      })
+    }).pipe(Effect.provide(GatehouseTest.layer(RefundRepair.RefundLive))))
 
   it.effect("release pipeline: QA gate then production gate; a denied QA gate deploys nothing", () =>
     Effect.gen(function*() {

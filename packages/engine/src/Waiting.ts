@@ -71,7 +71,17 @@ export class ApprovalWait extends Schema.TaggedClass<ApprovalWait>("@gatehouse/e
     deadline: Schema.optional(Schema.Number),
     atDeadline: Schema.optional(AtDeadline),
     /** With `atDeadline: "escalate"`: who the approval goes to. */
-    escalateTo: Schema.optional(Schema.Struct({ users: Schema.Array(Schema.String), roles: Schema.Array(Schema.String) }))
+    escalateTo: Schema.optional(Schema.Struct({ users: Schema.Array(Schema.String), roles: Schema.Array(Schema.String) })),
+    /**
+     * Set when a resumed or forked run asked this approval again instead of reusing the decision it had:
+     * that decision and why it did not hold (`docs/repair.md`).
+     */
+    askedAgain: Schema.optional(Schema.Struct({
+      status: Schema.String,
+      decidedBy: Schema.optional(Schema.String),
+      decidedAt: Schema.optional(Schema.Number),
+      reasons: Schema.Array(Schema.String)
+    }))
   }
 ) {}
 
@@ -183,6 +193,16 @@ export const approvalWait = (approval: Approvals.ApprovalRecord): ApprovalWait =
     ...(atDeadline !== undefined ? { atDeadline } : {}),
     ...(atDeadline === "escalate" && approval.escalateTo !== undefined
       ? { escalateTo: { users: approval.escalateTo.users, roles: approval.escalateTo.roles } }
+      : {}),
+    ...(approval.previous !== undefined
+      ? {
+        askedAgain: {
+          status: approval.previous.status,
+          ...(approval.previous.decidedBy !== undefined ? { decidedBy: approval.previous.decidedBy } : {}),
+          ...(approval.previous.decidedAt !== undefined ? { decidedAt: approval.previous.decidedAt } : {}),
+          reasons: approval.previous.reasons
+        }
+      }
       : {})
   })
 }

@@ -3,7 +3,7 @@
  * decisions recorded before a repair reused only while they still hold.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Approval, Approvals, Audit, Events, GatehouseTest, Step, Workflow, Workflows } from "@gatehouse/engine"
+import { Approval, Approvals, Audit, Events, GatehouseTest, Step, Waiting, Workflow, Workflows } from "@gatehouse/engine"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -140,6 +140,9 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
           assert.strictEqual(asked.previous?.decidedBy, "ana")
           assert.deepStrictEqual(asked.previous?.reasons, [reason])
           assert.include(yield* auditActions(runId), "approval.reasked")
+          const blocker = (yield* Waiting.explain(runId)).blockers[0]
+          assert.strictEqual(blocker._tag, "ApprovalWait")
+          assert.deepStrictEqual(blocker._tag === "ApprovalWait" ? blocker.askedAgain?.reasons : [], [reason])
 
           const decided = yield* approvals.decide({ runId, nodeId: "approve-refund", verdict: "approve", by: "ana" })
           assert.strictEqual(decided.status, "decided")

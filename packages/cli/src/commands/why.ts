@@ -64,6 +64,14 @@ export const describe = (
         Output.fields([
           ["requested", `${Output.relative(blocker.requestedAt, now)} by ${blocker.requestedBy}`],
           ["may still sign", who(blocker.mayStillSign)],
+          [
+            "asked again",
+            blocker.askedAgain === undefined ? undefined : `${blocker.askedAgain.status}${
+              blocker.askedAgain.decidedBy !== undefined ? ` by ${blocker.askedAgain.decidedBy}` : ""
+            }${
+              blocker.askedAgain.decidedAt !== undefined ? ` ${Output.relative(blocker.askedAgain.decidedAt, now)}` : ""
+            } before the run was repaired; not reused: ${blocker.askedAgain.reasons.join("; ")}`
+          ],
           ["may not approve", blocker.excluded.length > 0 ? `${blocker.excluded.join(", ")} (started the run)` : undefined],
           [
             "quorum",
