@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Policy from "../Policy.js"
 import * as Run from "../Run.js"
+import * as ApprovalModels from "./approvals/models.js"
 
 /** An integer column: a number (SQLite, INTEGER on PostgreSQL) or a numeric string (BIGINT on PostgreSQL). */
 export const Int: Schema.Schema<number, number | string> = Schema.Union(
@@ -189,20 +190,8 @@ export const ApprovalRow = Schema.Struct({
   previous: column("previous", Schema.parseJson(Schema.suspend(() => PreviousDecision)))
 })
 
-/**
- * An earlier decision of an approval that a resumed or forked run asked again, and why it did not hold.
- *
- * @internal
- */
-export const PreviousDecision = Schema.Struct({
-  runId: Schema.String,
-  status: Schema.String,
-  decidedBy: Schema.optional(Schema.String),
-  decidedAt: Schema.optional(Schema.Number),
-  note: Schema.optional(Schema.String),
-  requestHash: Schema.String,
-  reasons: Schema.Array(Schema.String)
-})
+/** @internal */
+export const PreviousDecision = ApprovalModels.PreviousDecision
 
 /** @internal */
 export type ApprovalRow = typeof ApprovalRow.Type

@@ -126,6 +126,29 @@ export class Vote extends Schema.Class<Vote>("@gatehouse/engine/Approvals/Vote")
 }) {}
 
 /**
+ * An earlier decision of an approval that a resumed or forked run asked again, and why it did not hold.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const PreviousDecision = Schema.Struct({
+  /** The run it was decided in: the run itself when resumed, the origin for a fork. */
+  runId: Schema.String,
+  status: Schema.String,
+  decidedBy: Schema.optional(Schema.String),
+  decidedAt: Schema.optional(Schema.Number),
+  note: Schema.optional(Schema.String),
+  requestHash: Schema.String,
+  reasons: Schema.Array(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PreviousDecision = typeof PreviousDecision.Type
+
+/**
  * An approval with everything a reviewer needs to decide it.
  *
  * @since 0.1.0
@@ -181,15 +204,7 @@ export class ApprovalRecord extends Schema.Class<ApprovalRecord>("@gatehouse/eng
    * instead of reused (the request changed, the policy gives another outcome, the decision expired, a
    * reviewer who decided may no longer decide, ...).
    */
-  previous: Schema.optional(Schema.Struct({
-    runId: Schema.String,
-    status: Schema.String,
-    decidedBy: Schema.optional(Schema.String),
-    decidedAt: Schema.optional(Schema.Number),
-    note: Schema.optional(Schema.String),
-    requestHash: Schema.String,
-    reasons: Schema.Array(Schema.String)
-  }))
+  previous: Schema.optional(PreviousDecision)
 }) {}
 
 /**
