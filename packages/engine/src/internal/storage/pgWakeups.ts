@@ -105,7 +105,7 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
       return Effect.suspend(() => {
         begun = false
         const pending: AfterCommit.AfterCommit = { wakeups: [], auditAppended: false }
-        const body = Effect.zipRight(Effect.sync(() => { begun = true }), effect)
+        const body = Effect.zipRight(Effect.sync(() => { begun = true }), Effect.zipRight(takeWriteLock(sql), effect))
         // Done beside the caller, not before it returns: a decision's own process (its runner, a waiter on
         // the result) is woken in process at once, and the caller does not wait one more round trip.
         return sql.withTransaction(Effect.locally(body, AfterCommit.current, pending)).pipe(
@@ -122,6 +122,18 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
       )
     }
   )
+
+/**
+ * On SQLite, the file's write lock, taken by the transaction's first statement (a write that changes no
+ * row), as `BEGIN IMMEDIATE` would: it waits for another process's write (the busy timeout) instead of
+ * reading first and finding its snapshot stale at its first write, which fails at once and, against a
+ * process that writes all the time, again on every try. Nothing elsewhere: PostgreSQL locks rows.
+ */
+const takeWriteLock = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({
+    sqlite: () => Effect.asVoid(sql`UPDATE gatehouse_runs SET id = id WHERE 0`),
+    orElse: () => Effect.void
+  })
 
 /**
  * SQLite refuses a write in a transaction that read before another connection (a worker, the CLI) committed:
