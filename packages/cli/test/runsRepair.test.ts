@@ -38,7 +38,10 @@ describe("gatehouse runs resume / fork on a SQLite file", () => {
     await target?.stop()
   }, 120_000)
 
-  it("resume a canceled run: refused while it waits, then it goes on, its QA decision reused; fork from a node", async () => {
+  /** The run the resume test repaired (completed), which the fork test forks. */
+  let repaired: string | undefined
+
+  it("resume a canceled run: refused while it waits, then it goes on, its QA decision reused", async () => {
     const runId = await target.startRun("release-pipeline", { version: `3.${randomUUID().slice(0, 8)}` })
     await waitingOn(read(), runId, "qa-approval")
     await ok(["approve", runId, "--node", "qa-approval", "--note", "QA passed", ...read(), "--as", "quinn", "--role", "qa"])
@@ -79,7 +82,12 @@ describe("gatehouse runs resume / fork on a SQLite file", () => {
     const again = await gatehouse(["runs", "resume", runId, "--reason", "again", ...read(), "--json"])
     assert.strictEqual(again.code, exitCodes.conflict)
     assert.strictEqual(JSON.parse(again.stderr).error.kind, "conflict")
+    repaired = runId
+  }, 300_000)
 
+  it("fork from a node: an unknown node exits 2, a new payload needs the workflow's code; the two runs name each other", async () => {
+    assert.isDefined(repaired, "the resume test ran first")
+    const runId = repaired!
     // Fork: an unknown node is invalid input naming --from's field; a new payload needs the workflow's code.
     const badNode = await gatehouse(["runs", "fork", runId, "--reason", "redo", "--from", "nope", ...read()])
     assert.strictEqual(badNode.code, exitCodes.invalidInput)
