@@ -83,6 +83,22 @@ export interface StartRequest {
 }
 
 /**
+ * A fork of a run, as `POST /v1/runs/{runId}/fork` and `Workflows.fork` take it (who forks is the CLI's
+ * user on a database, the token's principal on a server).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ForkRequest {
+  readonly runId: string
+  readonly reason: string
+  /** The node of the origin's journal to run again from; from the start without one. */
+  readonly fromNode?: string | undefined
+  /** A new payload in its JSON form, validated by the workflow's schema; the origin's without one. */
+  readonly payload?: unknown
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -112,6 +128,10 @@ export class Backend extends Context.Tag("@gatehouse/cli/Backend")<Backend, {
   /** Starts a workflow by name: the server's registry, or on a database the registry of this process. */
   readonly start: (request: StartRequest) => Effect.Effect<Workflows.StartedRun, CliError>
   readonly cancel: (runId: string, reason: string | undefined) => Effect.Effect<Workflows.CancelResult, CliError>
+  /** Makes a failed or canceled run runnable again, in place (`Workflows.resume`). */
+  readonly resume: (runId: string, reason: string) => Effect.Effect<Workflows.ResumeResult, CliError>
+  /** Starts a new run from a run's journal, from a node on (`Workflows.fork`). */
+  readonly fork: (request: ForkRequest) => Effect.Effect<Workflows.ForkResult, CliError>
   readonly waiting: (runId: string) => Effect.Effect<Waiting.Explanation, CliError>
   readonly readEvents: (options: { readonly after?: string | undefined; readonly limit: number }) => Effect.Effect<
     EventPage,

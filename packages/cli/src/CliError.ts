@@ -21,7 +21,7 @@ export const ExitCode = {
   "invalid-input": 2,
   /** No such run, approval or workflow. */
   "not-found": 3,
-  /** Another decision won, the deadline passed, the run ended. */
+  /** Another decision won, the deadline passed, the run ended, a resume of a run that has not failed or been canceled. */
   conflict: 4,
   /** The approval changed since it was read (a new revision). */
   stale: 5,

@@ -78,7 +78,7 @@ describe("gatehouse, tried as a new user would", () => {
     const unknown = await gatehouse(["runs", "frobnicate"])
     assert.strictEqual(unknown.code, 2)
     assert.include(unknown.stderr, "gatehouse: unknown command 'runs frobnicate'")
-    assert.include(unknown.stderr, "gatehouse runs has: cancel, inspect, list")
+    assert.include(unknown.stderr, "gatehouse runs has: cancel, fork, inspect, list, resume, start")
     assert.notInclude(unknown.stderr, "'approvals'")
     const optionFirst = await gatehouse(["approvals", "--limit", "3"])
     assert.strictEqual(optionFirst.code, 2)

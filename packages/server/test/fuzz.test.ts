@@ -39,6 +39,8 @@ const requestArbitrary = (runIds: ReadonlyArray<string>): fc.Arbitrary<Generated
     "GET /v1/runs/$",
     "GET /v1/runs/$/timeline",
     "POST /v1/runs/$/cancel",
+    "POST /v1/runs/$/resume",
+    "POST /v1/runs/$/fork",
     "POST /v1/workflows/$/runs",
     "GET /v1/events",
     "GET /v1/runs/$/audit",
@@ -51,7 +53,7 @@ const requestArbitrary = (runIds: ReadonlyArray<string>): fc.Arbitrary<Generated
     "POST /$"
   ]
   // The real endpoints with their methods most of the time, a random path or method sometimes.
-  const template = fc.oneof({ arbitrary: fc.constantFrom(...templates.slice(0, 11)), weight: 8 }, fc.constantFrom(...templates.slice(11)))
+  const template = fc.oneof({ arbitrary: fc.constantFrom(...templates.slice(0, 13)), weight: 8 }, fc.constantFrom(...templates.slice(13)))
   const endpoint = fc.tuple(template, fc.array(segment, { minLength: 2, maxLength: 2 })).map(
     ([template, [a, b]]) => {
       const [method, path] = template.split(" ")
@@ -88,11 +90,20 @@ const requestArbitrary = (runIds: ReadonlyArray<string>): fc.Arbitrary<Generated
       fc.jsonValue({ maxDepth: 2 })
     )
   }, { requiredKeys: [] }).map((value) => JSON.stringify(value))
+  const repair = fc.record({
+    reason: fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null)),
+    fromNode: fc.oneof(fc.constantFrom("refund-decision", "ship/approval", "ship", "pay", "nope", ""), fc.string({ maxLength: 10 })),
+    payload: fc.oneof(
+      fc.record({ ticketId: fc.string({ maxLength: 10 }), amount: fc.oneof(fc.double(), fc.string()) }, { requiredKeys: [] }),
+      fc.jsonValue({ maxDepth: 2 })
+    )
+  }, { requiredKeys: [] }).map((value) => JSON.stringify(value))
   const body = fc.oneof(
     fc.constant(undefined),
     json,
     decision,
     start,
+    repair,
     fc.string({ maxLength: 60 }),
     fc.constantFrom("{", "{\"verdict\":", "[]", "null", "\"\"", "{\"payload\":", "\u0000")
   )

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Schema from "effect/Schema"
+import type { Approvals, Run } from "@gatehouse/engine"
+import { askedAgain } from "../src/internal/inbox/approvalPage.js"
 import { fieldsOf, payloadOf, renderFields } from "../src/internal/inbox/forms.js"
 import { html, raw } from "../src/internal/inbox/html.js"
+import { repairFacts } from "../src/internal/inbox/runPage.js"
 import * as Session from "../src/internal/inbox/session.js"
 
 describe("inbox: escaping", () => {
@@ -84,5 +87,45 @@ describe("inbox: sessions and CSRF tokens", () => {
     expect(Session.checkCsrf(keys, `session:${Session.randomId()}`, token)).toBe(false)
     expect(Session.checkCsrf(keys, `session:${session.sid}`, undefined)).toBe(false)
     expect(Session.checkCsrf(keys, undefined, token)).toBe(false)
+  })
+})
+
+describe("inbox: repaired runs", () => {
+  const hostile = `<img src=x onerror="alert(1)">`
+
+  it("a run names its origin and its forks as links, escaped; nothing for a run never repaired", () => {
+    const run = { forkedFrom: { runId: `a&${hostile}`, nodeId: hostile }, forks: ["f-1", `f<2>`], repairs: 2 } as unknown as Run.Summary
+    const out = repairFacts(run).value
+    expect(out).toContain(`<dt>Forked from</dt><dd><a href="/inbox/runs/a%26%3Cimg%20src%3Dx%20onerror%3D%22alert(1)%22%3E">a&amp;&lt;img`)
+    expect(out).toContain(`(from node <code>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</code>)`)
+    expect(out).toContain(`<dt>Forks</dt><dd><a href="/inbox/runs/f-1">f-1</a>, <a href="/inbox/runs/f%3C2%3E">f&lt;2&gt;</a></dd>`)
+    expect(out).toContain(`<dt>Resumed</dt><dd>2 times</dd>`)
+    expect(out).not.toContain("<img")
+    expect(repairFacts({ forkedFrom: { runId: "o", nodeId: "" }, repairs: 0 } as unknown as Run.Summary).value)
+      .toContain("(from the start)")
+    expect(repairFacts({ repairs: 0 } as unknown as Run.Summary).value).toBe("")
+  })
+
+  it("an approval asked again shows the earlier decision, who, when and why, escaped", () => {
+    const now = Date.UTC(2026, 0, 3)
+    const approval = {
+      runId: "r.fork-1",
+      previous: {
+        runId: "r",
+        status: "approved",
+        decidedBy: `ana${hostile}`,
+        decidedAt: now - 2 * 86_400_000,
+        note: hostile,
+        requestHash: "h",
+        reasons: ["the request changed", "the decision expired"]
+      }
+    } as unknown as Approvals.ApprovalRecord
+    const out = askedAgain(approval, now)!.value
+    expect(out).toContain("<strong>Asked again:</strong> approved by ana&lt;img")
+    expect(out).toContain(">2 days ago</time>")
+    expect(out).toContain(` in run <a href="/inbox/runs/r">r</a>`)
+    expect(out).toContain("; the request changed; the decision expired.</p>")
+    expect(out).not.toContain("<img")
+    expect(askedAgain({ runId: "r" } as unknown as Approvals.ApprovalRecord, now)).toBeUndefined()
   })
 })

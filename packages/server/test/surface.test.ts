@@ -58,6 +58,8 @@ describe("HTTP surface", () => {
         ["/v1/runs/{runId}", "get"],
         ["/v1/runs/{runId}/timeline", "get"],
         ["/v1/runs/{runId}/cancel", "post"],
+        ["/v1/runs/{runId}/resume", "post"],
+        ["/v1/runs/{runId}/fork", "post"],
         ["/v1/workflows/{name}/runs", "post"],
         ["/v1/runs/{runId}/deferreds/{name}", "post"],
         ["/v1/events", "get"],
@@ -69,6 +71,14 @@ describe("HTTP surface", () => {
         ["/readyz", "get"]
       ]
       for (const [route, method] of endpoints) assert.isDefined(spec.paths[route]?.[method], `${method} ${route}`)
+      // The repairs say what they do and which errors they answer.
+      for (const route of ["/v1/runs/{runId}/resume", "/v1/runs/{runId}/fork"]) {
+        const operation = spec.paths[route].post
+        assert.include(operation.summary, "operators only", route)
+        assert.isAbove(operation.description?.length ?? 0, 100, route)
+      }
+      assert.isDefined(spec.paths["/v1/runs/{runId}/resume"].post.responses["409"])
+      assert.isDefined(spec.paths["/v1/runs/{runId}/fork"].post.responses["400"])
       assert.isDefined(spec.components.securitySchemes.bearer)
       const docs = yield* server.fetch("/docs")
       assert.strictEqual(docs.status, 200)

@@ -1,7 +1,8 @@
 /**
  * `gatehouse runs list`, `gatehouse runs start WORKFLOW --payload JSON`, `gatehouse runs inspect RUN` (the
- * timeline: each node with kind, status, timings, attempts and decision) and `gatehouse runs cancel RUN
- * --reason TEXT`.
+ * timeline: each node with kind, status, timings, attempts and decision), `gatehouse runs cancel RUN
+ * --reason TEXT`, and the repairs: `gatehouse runs resume RUN --reason TEXT` and `gatehouse runs fork RUN
+ * --reason TEXT [--from NODE] [--payload JSON|@file]`.
  *
  * @since 0.1.0
  */
@@ -140,6 +141,14 @@ export const inspect = Command.make(
               ["started", `${Output.timestamp(run.createdAt, now)}${run.startedBy !== undefined ? ` by ${run.startedBy}` : ""}`],
               ["ended", run.completedAt === undefined ? undefined : Output.timestamp(run.completedAt, now)],
               ["error", run.error],
+              [
+                "forked from",
+                run.forkedFrom === undefined
+                  ? undefined
+                  : `${run.forkedFrom.runId}${run.forkedFrom.nodeId === "" ? " (from the start)" : ` (from node ${run.forkedFrom.nodeId})`}`
+              ],
+              ["forks", run.forks === undefined || run.forks.length === 0 ? undefined : run.forks.join(", ")],
+              ["resumed", run.repairs > 0 ? `${run.repairs} time${run.repairs === 1 ? "" : "s"}` : undefined],
               ["result", run.result === undefined ? undefined : Output.brief(run.result, 200)]
             ]),
             ""
@@ -239,11 +248,92 @@ export const cancel = Command.make(
     )
 ).pipe(Command.withDescription("Cancel a run that has not ended"))
 
+const repairReason = Options.text("reason").pipe(
+  Options.withSchema(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(2000))),
+  Options.withDescription("why, stored with the run, its event and the audit trail")
+)
+
+/**
+ * Resumes a failed or canceled run in place, as `POST /v1/runs/{runId}/resume` and `Workflows.resume` do:
+ * completed steps keep their results, a failed step runs again with the same idempotency key, and each
+ * approval reuses its decision only while it still holds. A run that is running, waiting or completed is
+ * a conflict (exit 4).
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const resume = Command.make(
+  "resume",
+  { ...connection, json, reason: repairReason, runId: runArg },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const backend = yield* Backend
+        const result = yield* backend.resume(options.runId, options.reason)
+        if (options.json) return yield* Output.json(result)
+        yield* Console.log(
+          `resumed: run ${result.run.runId} (${Output.status(result.run.status)}; ${
+            result.rerun.length === 0 ? "nothing to run again" : `runs again: ${result.rerun.join(", ")}`
+          })`
+        )
+      })
+    )
+).pipe(Command.withDescription("Resume a failed or canceled run in place; decisions are reused only while they hold"))
+
+/**
+ * Starts a new run from a run's journal, as `POST /v1/runs/{runId}/fork` and `Workflows.fork` do: the
+ * origin's completed nodes before `--from` are kept, `--from` and everything after run again, with the
+ * origin's payload or `--payload`. An unknown node is invalid input (exit 2).
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const fork = Command.make(
+  "fork",
+  {
+    ...connection,
+    json,
+    reason: repairReason,
+    from: Options.text("from").pipe(
+      Options.withSchema(Schema.NonEmptyTrimmedString),
+      Options.withDescription("the node to run again from (its id in `runs inspect`); from the start without it"),
+      Options.optional
+    ),
+    payload: Options.text("payload").pipe(
+      Options.withDescription("a new payload as JSON, or @file (the workflow's schema validates it); the origin's without it"),
+      Options.optional
+    ),
+    runId: runArg
+  },
+  (options) =>
+    withBackend(
+      options,
+      Effect.gen(function*() {
+        const payload = Option.isSome(options.payload) ? yield* parsePayload(options.payload.value) : undefined
+        const backend = yield* Backend
+        const result = yield* backend.fork({
+          runId: options.runId,
+          reason: options.reason,
+          fromNode: Option.getOrUndefined(options.from),
+          payload
+        })
+        if (options.json) return yield* Output.json(result)
+        const from = result.run.forkedFrom
+        yield* Console.log(
+          `forked: run ${result.runId} from run ${from?.runId ?? options.runId} (${
+            from === undefined || from.nodeId === "" ? "from the start" : `from node ${from.nodeId}`
+          }; ${Output.status(result.run.status)})`
+        )
+      })
+    )
+).pipe(Command.withDescription("Start a new run from a run's journal, running again from a node on"))
+
 /**
  * @since 0.1.0
  * @category commands
  */
 export const runs = Command.make("runs").pipe(
-  Command.withDescription("Runs: list, start, inspect, cancel"),
-  Command.withSubcommands([list, start, inspect, cancel])
+  Command.withDescription("Runs: list, start, inspect, cancel, resume, fork"),
+  Command.withSubcommands([list, start, inspect, cancel, resume, fork])
 )

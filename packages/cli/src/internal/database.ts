@@ -75,6 +75,20 @@ export const make: Effect.Effect<
         )
       ),
     cancel: (runId, reason) => wrap(workflows.cancel(runId, defined({ by: cliActor(), reason }))),
+    resume: (runId, reason) => wrap(workflows.resume({ runId, by: cliActor(), reason })),
+    // A new payload is validated with the workflow's schema, which only a process running the workflow has.
+    fork: ({ fromNode, payload, reason, runId }) =>
+      wrap(workflows.fork(defined({ runId, by: cliActor(), reason, fromNode, payload }))).pipe(
+        Effect.mapError((error) =>
+          error.kind === "not-found" && error.hint === undefined
+            ? CliError.make(
+              "not-found",
+              error.message,
+              "a new --payload is validated by the workflow's code: fork through a server that runs the workflow (--server URL --token T), or fork without --payload"
+            )
+            : error
+        )
+      ),
     waiting,
     readEvents: ({ after, limit }) =>
       wrap(
@@ -93,7 +107,7 @@ export const make: Effect.Effect<
   } satisfies Backend["Type"]
 })
 
-// A start or a cancel on the database is recorded for the operating-system user (a server records its
+// A start, a cancel, a resume or a fork on the database is recorded for the operating-system user (a server records its
 // principal).
 const cliActor = (): string => {
   const user = process.env.USER ?? process.env.USERNAME

@@ -37,6 +37,12 @@ export const fromTagged = (error: unknown, where: string): CliError.CliError => 
       )
     case "RunNotActive":
       return CliError.make("conflict", message)
+    case "RunNotResumable":
+      return CliError.make(
+        "conflict",
+        message,
+        `\`gatehouse runs inspect ${field(error, "runId")}\` shows where it stands; \`gatehouse runs fork ${field(error, "runId")} --reason TEXT\` starts a new run from it`
+      )
     case "PolicyChanged":
       return CliError.make(
         "policy-changed",

@@ -100,6 +100,9 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
           }).pipe(Effect.map((started) => ({ ...started, runId: Run.RunId.make(started.runId) })))
         ),
       cancel: (runId, reason) => call(client.runs.cancel({ path: { runId }, payload: defined({ reason }) })),
+      resume: (runId, reason) => call(client.runs.resume({ path: { runId }, payload: { reason } })),
+      fork: ({ fromNode, payload, reason, runId }) =>
+        call(client.runs.fork({ path: { runId }, payload: defined({ reason, fromNode, payload }) })),
       waiting,
       readEvents: ({ after, limit }) =>
         call(client.events.read({ urlParams: defined({ after, limit }) })).pipe(

@@ -1,6 +1,7 @@
 /**
  * The runs group: list and read runs, their timeline (the journal with decisions and events), cancel
- * one, and start a workflow registered in this process.
+ * one, repair one (resume it in place, or fork a new run from it), and start a workflow registered in
+ * this process.
  *
  * @since 0.1.0
  */
@@ -66,6 +67,46 @@ export const CancelBody = Schema.Struct({
  * @category models
  */
 export const CancelResponse: typeof Workflows.CancelResult = Workflows.CancelResult
+
+/**
+ * Why the run is resumed (recorded with the run, its `run.resumed` event and the audit trail). Who resumes
+ * it is the authenticated principal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ResumeBody = Schema.Struct({
+  reason: Schema.String
+})
+
+/**
+ * The outcome of a resume. The engine's own `Workflows.ResumeResult`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ResumeResponse: typeof Workflows.ResumeResult = Workflows.ResumeResult
+
+/**
+ * A fork: why, the node of the origin's journal to run again from (from the start without one), and a
+ * new payload (the origin's without one), validated by the workflow's schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ForkBody = Schema.Struct({
+  reason: Schema.String,
+  fromNode: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * The outcome of a fork: the new run, linked to its origin. The engine's own `Workflows.ForkResult`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ForkResponse: typeof Workflows.ForkResult = Workflows.ForkResult
 
 /**
  * The start of a run: the workflow's payload, validated with the workflow's schema.
@@ -146,6 +187,40 @@ export class RunsApi extends HttpApiGroup.make("runs")
       .addSuccess(CancelResponse)
       .addError(Workflows.InvalidRequest, { status: 400 })
       .annotate(OpenApi.Summary, "Cancel a run (operators only)")
+  )
+  .add(
+    HttpApiEndpoint.post("resume")`/v1/runs/${runId}/resume`
+      .setPayload(ResumeBody)
+      .addSuccess(ResumeResponse)
+      .addError(Workflows.RunNotResumable, { status: 409 })
+      .addError(Workflows.InvalidRequest, { status: 400 })
+      .annotate(OpenApi.Summary, "Resume a failed or canceled run in place (operators only)")
+      .annotate(
+        OpenApi.Description,
+        "Makes the run runnable again under the same id, recorded with the caller and the reason (`run.resumed`, " +
+          "audit). Completed steps keep their results; a failed step runs again as a new attempt with the same " +
+          "idempotency key; each approval reuses the decision it had only while it still holds (same request, same " +
+          "policy outcome, within `validFor`, reviewers still allowed), otherwise it is asked again. `rerun` lists " +
+          "the nodes taken out of the journal. 409 `RunNotResumable` for a run that is running, waiting or completed."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("fork")`/v1/runs/${runId}/fork`
+      .setPayload(ForkBody)
+      .addSuccess(ForkResponse)
+      .addError(Workflows.InvalidRequest, { status: 400 })
+      .addError(Run.InvalidPayload, { status: 400 })
+      .addError(Run.WorkflowNotFound, { status: 404 })
+      .annotate(OpenApi.Summary, "Start a new run from a run's journal, from a node on (operators only)")
+      .annotate(
+        OpenApi.Description,
+        "Starts a new run (id `<runId>.fork-<n>`) whose journal is the origin's completed nodes before `fromNode` " +
+          "(none without it): `fromNode` and everything after run again, with the origin's payload or `payload`, " +
+          "validated by the workflow's schema (this server's process must know the workflow then, else 404 " +
+          "`WorkflowNotFound`). Approvals before `fromNode` reuse the origin's decisions only while they still hold. " +
+          "The two runs name each other (`forkedFrom`, `forks`). An unknown `fromNode` is 400 `InvalidRequest` " +
+          "whose reason starts with `fromNode:`; the origin is never changed."
+      )
   )
   .add(
     HttpApiEndpoint.post("start")`/v1/workflows/${name}/runs`

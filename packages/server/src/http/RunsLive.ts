@@ -66,6 +66,26 @@ export const RunsLive: Layer.Layer<
             yield* requireOperator(principal)
             return yield* workflows.cancel(path.runId, { by: principal.id, ...defined({ reason: payload.reason }) })
           }).pipe(storage))
+        .handle("resume", ({ path, payload }) =>
+          Effect.gen(function*() {
+            const principal = yield* CurrentPrincipal
+            yield* requireOperator(principal)
+            return yield* workflows.resume({ runId: path.runId, by: principal.id, reason: payload.reason })
+          }).pipe(storage))
+        .handle("fork", ({ path, payload }) =>
+          Effect.gen(function*() {
+            const principal = yield* CurrentPrincipal
+            yield* requireOperator(principal)
+            // A new payload is validated with the workflow's schema, from the engine's registry of this process.
+            return yield* workflows.fork({
+              runId: path.runId,
+              by: principal.id,
+              reason: payload.reason,
+              ...defined({ fromNode: payload.fromNode, payload: payload.payload })
+            }).pipe(
+              Option.isSome(registry) ? Effect.provideService(WorkflowRegistry.WorkflowRegistry, registry.value) : (effect) => effect
+            )
+          }).pipe(storage))
         .handle("start", ({ headers, path, payload }) =>
           Effect.gen(function*() {
             const principal = yield* CurrentPrincipal

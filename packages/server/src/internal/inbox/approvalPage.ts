@@ -6,7 +6,7 @@ import type { ActionLinks, Approvals, Run, Waiting } from "@gatehouse/engine"
 import type { Field } from "./forms.js"
 import { renderFields } from "./forms.js"
 import { type Html, html } from "./html.js"
-import { approvalPath, iso, layout, pretty, runPath, statusLabel, type Viewer, when } from "./layout.js"
+import { approvalPath, iso, layout, pretty, relative, runPath, statusLabel, type Viewer, when } from "./layout.js"
 import { timeline } from "./runPage.js"
 
 const metadataTable = (metadata: unknown): Html => {
@@ -122,6 +122,29 @@ ${decision.payload === undefined ? undefined : html`<pre>${pretty(decision.paylo
 </section>`
 }
 
+/**
+ * The decision this approval had before its run was resumed or forked, and why it is asked again
+ * ("Asked again: approved by ana 2 days ago; the request changed"), so the reviewer decides knowing it.
+ */
+export const askedAgain = (approval: Approvals.ApprovalRecord, now: number): Html | undefined => {
+  const previous = approval.previous
+  if (previous === undefined) return undefined
+  const decided = html`${statusLabel(previous.status)}${previous.decidedBy === undefined ? undefined : html` by ${previous.decidedBy}`}${
+    previous.decidedAt === undefined
+      ? undefined
+      : html` <time datetime="${new Date(previous.decidedAt).toISOString()}" title="${iso(previous.decidedAt)}">${
+        relative(previous.decidedAt, now)
+      }</time>`
+  }`
+  return html`<p class="asked-again"><strong>Asked again:</strong> ${decided}${
+    previous.runId === approval.runId
+      ? undefined
+      : html` in run <a href="${runPath(previous.runId)}">${previous.runId}</a>`
+  }${previous.note === undefined || previous.note === "" ? undefined : html` ("${previous.note}")`}${
+    previous.reasons.length === 0 ? undefined : html`; ${previous.reasons.join("; ")}`
+  }.</p>`
+}
+
 /** The request as a reviewer reads it: shared by the approval page and an action link's confirm page. */
 const requestBody = (options: {
   readonly approval: Approvals.ApprovalRecord
@@ -129,7 +152,8 @@ const requestBody = (options: {
   readonly now: number
 }): Html => {
   const { approval, now } = options
-  return html`<p class="summary">${approval.summary ?? ""}</p>
+  return html`${askedAgain(approval, now)}
+<p class="summary">${approval.summary ?? ""}</p>
 <dl class="facts">
 <dt>Workflow</dt><dd>${approval.workflow}</dd>
 <dt>Run</dt><dd><a href="${runPath(approval.runId)}">${approval.runId}</a></dd>

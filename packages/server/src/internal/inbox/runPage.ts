@@ -3,7 +3,7 @@
  */
 import type { Audit, Run } from "@gatehouse/engine"
 import { type Html, html } from "./html.js"
-import { layout, type Viewer, when } from "./layout.js"
+import { layout, runPath, type Viewer, when } from "./layout.js"
 
 /** A run's nodes and events, in order. */
 export const timeline = (inspection: Run.Inspection, now: number): Html =>
@@ -27,6 +27,20 @@ export const timeline = (inspection: Run.Inspection, now: number): Html =>
     )
   }</tbody></table>`
 
+const runLink = (runId: string): Html => html`<a href="${runPath(runId)}">${runId}</a>`
+
+/** Where a repaired run came from and what came of it: its origin, its forks, how often it was resumed. */
+export const repairFacts = (run: Run.Summary): Html =>
+  html`${
+    run.forkedFrom === undefined ? undefined : html`<dt>Forked from</dt><dd>${runLink(run.forkedFrom.runId)}${
+      run.forkedFrom.nodeId === "" ? " (from the start)" : html` (from node <code>${run.forkedFrom.nodeId}</code>)`
+    }</dd>`
+  }${
+    run.forks === undefined || run.forks.length === 0
+      ? undefined
+      : html`<dt>Forks</dt><dd>${run.forks.map((fork, i) => html`${i === 0 ? "" : ", "}${runLink(fork)}`)}</dd>`
+  }${run.repairs > 0 ? html`<dt>Resumed</dt><dd>${run.repairs} time${run.repairs === 1 ? "" : "s"}</dd>` : undefined}`
+
 export const runPage = (options: {
   readonly viewer: Viewer
   readonly inspection: Run.Inspection
@@ -43,6 +57,7 @@ export const runPage = (options: {
 <dt>Workflow</dt><dd>${inspection.run.workflow}</dd>
 <dt>Status</dt><dd>${inspection.run.status}</dd>
 <dt>Started by</dt><dd>${inspection.run.startedBy ?? "unknown"}</dd>
+${repairFacts(inspection.run)}
 ${inspection.run.error === undefined ? undefined : html`<dt>Error</dt><dd>${inspection.run.error}</dd>`}
 <dt>Audit chain</dt><dd>${
       options.verification.valid

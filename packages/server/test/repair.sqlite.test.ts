@@ -1,0 +1,3 @@
+import { sqlite, suite } from "./repair.js"
+
+suite("repair over HTTP (SQLite)", sqlite)
