@@ -5,27 +5,15 @@
  *
  * @since 0.1.0
  */
-import {
-  type Approvals,
-  type Audit,
-  type Events,
-  Gatehouse,
-  type Policies,
-  type Policy,
-  type Run,
-  type Waiting,
-  type Workflows
-} from "@gatehouse/engine"
+import type { Approvals, Audit, Events, Policies, Policy, Run, Waiting, Workflows } from "@gatehouse/engine"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as CliErrors from "./CliError.js"
 import type { CliError } from "./CliError.js"
-import * as DatabaseBackend from "./internal/database.js"
-import * as ServerBackend from "./internal/server.js"
 
 /**
  * @since 0.1.0
@@ -156,13 +144,12 @@ export class Backend extends Context.Tag("@gatehouse/cli/Backend")<Backend, {
  * @since 0.1.0
  * @category layers
  */
-export const layerDatabase = (url: string): Layer.Layer<Backend, CliError> => {
-  const database = Gatehouse.parseDatabaseUrl(url)
-  const client: Layer.Layer<Gatehouse.ClientServices, unknown> = database._tag === "Pg"
-    ? Gatehouse.layerClientPg({ url: database.url })
-    : Gatehouse.layerClientSqlite({ filename: database.filename })
-  return Layer.effect(Backend, DatabaseBackend.make).pipe(
-    Layer.provide(client),
+export const layerDatabase = (url: string): Layer.Layer<Backend, CliError> =>
+  // The engine and its SQL drivers are loaded here, when a command opens a database, not at start-up:
+  // `--help`, a usage error or a command against a server needs none of them (and starts faster).
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./internal/database.js")), (database) => database.layer(url))
+  ).pipe(
     Layer.mapError((error) =>
       CliErrors.make(
         "unreachable",
@@ -171,7 +158,6 @@ export const layerDatabase = (url: string): Layer.Layer<Backend, CliError> => {
       )
     )
   )
-}
 
 /**
  * The server's API at `url`, authenticated with a bearer token.
@@ -182,7 +168,12 @@ export const layerDatabase = (url: string): Layer.Layer<Backend, CliError> => {
 export const layerServer = (options: {
   readonly url: string
   readonly token: Redacted.Redacted<string>
-}): Layer.Layer<Backend> => Layer.effect(Backend, ServerBackend.make(options))
+}): Layer.Layer<Backend> =>
+  // The HTTP client and the server's API definition (with the engine's schemas it uses) are loaded only
+  // for `--server`.
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./internal/server.js")), (server) => server.layer(options))
+  )
 
 /**
  * A URL without its password, for messages.

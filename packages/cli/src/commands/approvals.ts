@@ -7,13 +7,14 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Approvals } from "@gatehouse/engine"
+import type { Approvals } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
+import { approvalOrders, approvalStatuses } from "../internal/choices.js"
 import * as Output from "../Output.js"
 import { choiceOption, connection, integerOption, json, withBackend } from "./shared.js"
 
@@ -108,7 +109,7 @@ export const list = Command.make(
   {
     ...connection,
     json,
-    status: choiceOption("status", Approvals.ApprovalStatus.literals).pipe(
+    status: choiceOption("status", approvalStatuses).pipe(
       Options.withDescription("default waiting-approval"),
       Options.optional
     ),
@@ -117,7 +118,7 @@ export const list = Command.make(
       Options.withDescription("only what this reviewer may decide (against a server: default yourself, * for all)"),
       Options.optional
     ),
-    order: choiceOption("order", Approvals.ListOrder.literals).pipe(
+    order: choiceOption("order", approvalOrders).pipe(
       Options.withDescription("requested (oldest first, default), newest (newest first) or deadline (nearest first)"),
       Options.optional
     ),

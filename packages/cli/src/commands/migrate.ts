@@ -4,7 +4,6 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { Gatehouse, Migrations } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { redactUrl } from "../Backend.js"
@@ -22,6 +21,8 @@ export const migrate = Command.make(
   (options) =>
     Effect.gen(function*() {
       const url = yield* databaseUrl(options.database)
+      // Loaded here, not at start-up: the engine and its SQL drivers are for the commands that use them.
+      const { Gatehouse, Migrations } = yield* Effect.promise(() => import("@gatehouse/engine"))
       const database = Gatehouse.parseDatabaseUrl(url)
       const migrated: Effect.Effect<ReadonlyArray<readonly [number, string]>, unknown> = database._tag === "Pg"
         ? Effect.provide(Migrations.migrate, Gatehouse.layerPgClient({ url: database.url }))

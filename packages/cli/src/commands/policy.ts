@@ -7,7 +7,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Policy } from "@gatehouse/engine"
+import type { Policy } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -27,8 +27,11 @@ const readDocument = (path: string): Effect.Effect<string, CliError.CliError> =>
     catch: (error) => CliError.make("invalid-input", `cannot read ${path}: ${(error as Error).message}`)
   })
 
+// Loaded when a command reads a policy, not at start-up: the engine is for the commands that use it.
+const loadPolicy = Effect.promise(() => import("@gatehouse/engine")).pipe(Effect.map((engine) => engine.Policy))
+
 const decodeDraft = (path: string): Effect.Effect<Policy.Policy, CliError.CliError> =>
-  Effect.flatMap(readDocument(path), (text) =>
+  Effect.flatMap(Effect.zip(readDocument(path), loadPolicy), ([text, Policy]) =>
     Effect.mapError(Policy.decode(text), (error) =>
       CliError.make("invalid-input", `${path}: ${error.message}`, error.path === "" ? undefined : `fix ${error.path}`)))
 
@@ -93,6 +96,7 @@ const actionOf = (options: {
       )
       : undefined
     const labels = labelsOf(options.label)
+    const Policy = yield* loadPolicy
     return yield* Schema.decodeUnknown(Policy.Action)({
       workflow: options.workflow,
       ...(Option.isSome(options.action) ? { action: options.action.value } : {}),
@@ -223,7 +227,7 @@ export const explain = Command.make("explain", { ...actionOptions, ...connection
 export const simulate = Command.make("simulate", { file, ...actionOptions, json }, (options) =>
   Effect.gen(function*() {
     const policy = yield* decodeDraft(options.file)
-    const evaluation = Policy.evaluate(policy, yield* actionOf(options))
+    const evaluation = (yield* loadPolicy).evaluate(policy, yield* actionOf(options))
     if (options.json) return yield* Output.json(evaluation)
     yield* printEvaluation(evaluation)
   })).pipe(Command.withDescription("A draft policy against one action"))

@@ -9,13 +9,14 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Run } from "@gatehouse/engine"
+import type { Run } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { Backend } from "../Backend.js"
+import { runStatuses } from "../internal/choices.js"
 import * as Output from "../Output.js"
 import { limitOption, runArg } from "./approvals.js"
 import { parsePayload } from "./decide.js"
@@ -31,7 +32,7 @@ export const list = Command.make(
   {
     ...connection,
     json,
-    status: choiceOption("status", Run.RunStatus.literals).pipe(Options.optional),
+    status: choiceOption("status", runStatuses).pipe(Options.optional),
     workflow: Options.text("workflow").pipe(Options.optional),
     limit: limitOption
   },

@@ -5,8 +5,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as HttpServer from "@effect/platform/HttpServer"
-import { Directory, Gatehouse, type Workflow, Webhooks } from "@gatehouse/engine"
+import type { Workflow } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -80,8 +79,11 @@ export const serve = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      // Loaded here, not at start-up: the other commands need none of the server (and start faster).
+      // Loaded here, not at start-up: the other commands need none of the server (and start faster), and
+      // only the commands on a database need the engine.
       const { Authentication, AuthenticationLive, Server } = yield* Effect.promise(() => import("@gatehouse/server"))
+      const { Directory, Gatehouse, Webhooks } = yield* Effect.promise(() => import("@gatehouse/engine"))
+      const HttpServer = yield* Effect.promise(() => import("@effect/platform/HttpServer"))
       const loaded = Option.isSome(options.workflows)
         ? yield* loadWorkflows(options.workflows.value)
         : { layer: Layer.empty, workflows: [] }

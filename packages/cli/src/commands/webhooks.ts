@@ -13,143 +13,32 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpApiClient from "@effect/platform/HttpApiClient"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Directory, Gatehouse, Webhooks } from "@gatehouse/engine"
-import * as GatehouseApi from "@gatehouse/server/GatehouseApi"
+import type { Webhooks } from "@gatehouse/engine"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as CliError from "../CliError.js"
-import { fromTagged } from "../internal/errors.js"
+import { deliveryStatuses } from "../internal/choices.js"
+import { defined, WebhooksClient } from "../internal/webhooks.js"
 import * as Output from "../Output.js"
 import { type Connection, connection, json } from "./shared.js"
 
-/** What the commands need, on a database or on a server. */
-interface WebhooksClient {
-  readonly create: (input: Webhooks.CreateInput) => Effect.Effect<{ readonly subscription: Webhooks.Subscription; readonly secret: string }, CliError.CliError>
-  readonly list: Effect.Effect<ReadonlyArray<Webhooks.Subscription>, CliError.CliError>
-  readonly remove: (webhookId: string) => Effect.Effect<void, CliError.CliError>
-  readonly sendTest: (webhookId: string) => Effect.Effect<Webhooks.Delivery, CliError.CliError>
-  readonly redeliver: (deliveryId: string) => Effect.Effect<Webhooks.Delivery, CliError.CliError>
-  readonly deliveries: (query: {
-    readonly webhookId?: string | undefined
-    readonly status?: Webhooks.Delivery["status"] | undefined
-    readonly limit?: number | undefined
-  }) => Effect.Effect<ReadonlyArray<Webhooks.Delivery>, CliError.CliError>
-}
-
-const WebhooksClient = Context.GenericTag<WebhooksClient>("@gatehouse/cli/commands/webhooks/WebhooksClient")
-
-const webhookErrors = (error: unknown, where: string): CliError.CliError => {
-  const tag = Predicate.hasProperty(error, "_tag") ? String(error._tag) : ""
-  const message = Predicate.hasProperty(error, "message") ? String(error.message) : String(error)
-  switch (tag) {
-    case "WebhookNotFound":
-      return CliError.make("not-found", message, "`gatehouse webhooks list` shows the subscriptions there are")
-    case "DeliveryNotFound":
-      return CliError.make("not-found", message, "`gatehouse webhooks deliveries` shows the deliveries there are")
-    case "InvalidWebhook":
-      return CliError.make("invalid-input", message)
-    case "DestinationNotAllowed":
-      return CliError.make(
-        "invalid-input",
-        message,
-        "only http(s) URLs to allowed hosts: set GATEHOUSE_WEBHOOK_ALLOWED_HOSTS where the subscriptions are made"
-      )
-    default:
-      return fromTagged(error, where)
-  }
-}
-
-const defined = <A extends Record<string, unknown>>(record: A): A =>
-  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
-
-const onDatabase = (url: string): Layer.Layer<WebhooksClient, CliError.CliError> => {
-  const database = Gatehouse.parseDatabaseUrl(url)
-  const client: Layer.Layer<Gatehouse.ClientServices, unknown> = database._tag === "Pg"
-    ? Gatehouse.layerClientPg({ url: database.url })
-    : Gatehouse.layerClientSqlite({ filename: database.filename })
-  const where = "the database"
-  return Layer.scoped(
-    WebhooksClient,
-    Effect.gen(function*() {
-      const webhooks = yield* Webhooks.Webhooks
-      // The allow-list and the sealing key this process is configured with.
-      const settings = yield* Layer.build(Layer.merge(Webhooks.layerConfig, Directory.layerConfig)).pipe(
-        Effect.mapError((error) => CliError.make("invalid-input", `webhook settings: ${error.message}`))
-      )
-      const call = <A, E>(effect: Effect.Effect<A, E>) =>
-        effect.pipe(Effect.provide(settings), Effect.mapError((error) => webhookErrors(error, where)))
-      return {
-        // On the database the one creating is the local user, recorded in the audit chain.
-        create: (input) => call(webhooks.create(input, { by: `cli:${os.userInfo().username}` })),
-        list: call(webhooks.list),
-        remove: (webhookId) => call(webhooks.remove(webhookId)),
-        sendTest: (webhookId) => call(webhooks.sendTest(webhookId)),
-        redeliver: (deliveryId) => call(webhooks.redeliver(deliveryId)),
-        deliveries: (query) => call(Effect.map(webhooks.deliveries(defined({ ...query })), (page) => page.deliveries))
-      } satisfies WebhooksClient
-    })
-  ).pipe(
-    Layer.provide(client),
-    Layer.mapError((error) =>
-      CliError.isCliError(error)
-        ? error
-        : CliError.make(
-          "unreachable",
-          `cannot open the database: ${Predicate.hasProperty(error, "message") ? String(error.message) : String(error)}`,
-          "check --database or GATEHOUSE_DATABASE_URL (a SQLite file path, or postgres://user@host:port/db)"
-        )
-    )
+// Each side, with what it needs (the engine and its SQL drivers, or the HTTP client and the server's API
+// definition), is loaded only when a command uses it: not at start-up, not for `--help`.
+const onDatabase = (url: string): Layer.Layer<WebhooksClient, CliError.CliError> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("../internal/webhooksDatabase.js")), (database) => database.layer(url))
   )
-}
 
 const onServer = (url: string, token: Redacted.Redacted<string>): Layer.Layer<WebhooksClient> =>
-  Layer.effect(
-    WebhooksClient,
-    Effect.gen(function*() {
-      const client = yield* HttpApiClient.make(GatehouseApi.GatehouseApi, {
-        baseUrl: url,
-        transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(token)))
-      })
-      const where = `the server ${url}`
-      const call = <A, E>(effect: Effect.Effect<A, E>) =>
-        Effect.mapError(effect, (error): CliError.CliError => {
-          const tag = Predicate.hasProperty(error, "_tag") ? error._tag : undefined
-          if (tag === "RequestError") {
-            return CliError.make("unreachable", `cannot reach ${where}: ${String((error as { message: unknown }).message)}`)
-          }
-          if (tag === "ResponseError") {
-            const status = (error as unknown as { response: { status: number } }).response.status
-            return CliError.make(
-              status === 401 || status === 403 ? "not-authorized" : status === 404 ? "not-found" : "unreachable",
-              `${where} answered ${status}`
-            )
-          }
-          return webhookErrors(error, where)
-        })
-      return {
-        create: (input) => call(client.webhooks.create({ payload: input })),
-        list: call(client.webhooks.list()),
-        remove: (webhookId) => call(client.webhooks.remove({ path: { webhookId } })),
-        sendTest: (webhookId) => call(client.webhooks.test({ path: { webhookId } })),
-        redeliver: (deliveryId) => call(client.webhooks.redeliver({ path: { deliveryId } })),
-        deliveries: (query) =>
-          call(Effect.map(client.webhooks.deliveries({ urlParams: defined({ ...query }) }), (page) => page.deliveries))
-      } satisfies WebhooksClient
-    })
-  ).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("../internal/webhooksServer.js")), (server) => server.layer(url, token))
+  )
 
 const envOption = (name: string) =>
   Effect.orElseSucceed(
@@ -356,7 +245,7 @@ export const deliveries = Command.make(
     ...connection,
     json,
     webhook: Options.text("webhook").pipe(Options.withDescription("only this subscription's"), Options.optional),
-    status: Options.choice("status", Webhooks.DeliveryStatus.literals).pipe(
+    status: Options.choice("status", deliveryStatuses).pipe(
       Options.withDescription("dead: the dead letters"),
       Options.optional
     ),

@@ -6,7 +6,6 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Directory, Gatehouse, Runner, WebhookDispatcher, Webhooks } from "@gatehouse/engine"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -58,6 +57,10 @@ export const worker = Command.make(
         ...(Option.isSome(options.concurrency) ? { concurrency: options.concurrency.value } : {}),
         ...(Option.isSome(options.pollInterval) ? { pollInterval: Duration.millis(options.pollInterval.value) } : {})
       }
+      // Loaded here, not at start-up: the engine and its SQL drivers are for the commands that use them.
+      const { Directory, Gatehouse, Runner, WebhookDispatcher, Webhooks } = yield* Effect.promise(() =>
+        import("@gatehouse/engine")
+      )
       const database = Gatehouse.parseDatabaseUrl(url)
       const engine = database._tag === "Pg"
         ? Gatehouse.layerPg({ ...runnerOptions, url: database.url })

@@ -2,13 +2,13 @@
  * The backend on the database itself: the engine's client services (`Approvals`, `Workflows`, `Events`,
  * `Audit`, `Waiting`), the same calls the HTTP API's handlers make.
  */
-import { Approvals, Audit, Events, Policies, Waiting, Workflows } from "@gatehouse/engine"
+import { Approvals, Audit, Events, Gatehouse, Policies, Waiting, Workflows } from "@gatehouse/engine"
 import * as os from "node:os"
 import * as Effect from "effect/Effect"
-import type { Backend } from "../Backend.js"
+import * as Layer from "effect/Layer"
+import { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
 import { fromTagged } from "./errors.js"
-
 
 const defined = <A extends Record<string, unknown>>(record: A): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
@@ -112,4 +112,13 @@ export const make: Effect.Effect<
 const cliActor = (): string => {
   const user = process.env.USER ?? process.env.USERNAME
   return user !== undefined && user.trim() !== "" ? `cli:${user.trim()}` : "cli"
+}
+
+/** The backend on the database `url` names (`Backend.layerDatabase` says why it fails). */
+export const layer = (url: string): Layer.Layer<Backend, unknown> => {
+  const database = Gatehouse.parseDatabaseUrl(url)
+  const client: Layer.Layer<Gatehouse.ClientServices, unknown> = database._tag === "Pg"
+    ? Gatehouse.layerClientPg({ url: database.url })
+    : Gatehouse.layerClientSqlite({ filename: database.filename })
+  return Layer.effect(Backend, make).pipe(Layer.provide(client))
 }

@@ -9,10 +9,11 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Run, Waiting } from "@gatehouse/engine"
 import * as GatehouseApi from "@gatehouse/server/GatehouseApi"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
-import type { Backend } from "../Backend.js"
+import { Backend } from "../Backend.js"
 import * as CliError from "../CliError.js"
 import { fromTagged } from "./errors.js"
 
@@ -121,3 +122,7 @@ export const make = (options: { readonly url: string; readonly token: Redacted.R
     }
     return backend
   }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** The backend on the server at `url`. */
+export const layer = (options: { readonly url: string; readonly token: Redacted.Redacted<string> }): Layer.Layer<Backend> =>
+  Layer.effect(Backend, make(options))
