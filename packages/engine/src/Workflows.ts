@@ -116,7 +116,9 @@ export class Workflows extends Context.Tag("@gatehouse/engine/Workflows")<Workfl
    * or a new one validated by the workflow's schema (this process must know the workflow then). Its
    * approvals are asked again, and reuse the origin's decisions of approvals before `fromNode` that still
    * hold, as `resume` does. The two runs name each other (`forkedFrom`, `forks`). An unknown `fromNode` is
-   * `InvalidRequest`.
+   * `InvalidRequest`. A run in any status can be forked: the nodes before `fromNode` do not change. A new
+   * payload is validated with the workflow registered in the caller's context (`WorkflowRegistry`, as
+   * `startByName`): without it, `WorkflowNotFound`.
    */
   readonly fork: (options: ForkOptions) => Effect.Effect<
     ForkResult,

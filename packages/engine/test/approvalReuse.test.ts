@@ -63,6 +63,7 @@ describe("approval reuse", () => {
     }
     assert.deepStrictEqual(reasons({ ...prior, status: "timed-out" }, current), ["it timed out"])
     assert.deepStrictEqual(reasons({ ...prior, status: "canceled" }, current), ["it was canceled"])
+    assert.deepStrictEqual(reasons({ ...prior, status: "waiting-approval" }, current), ["it was not decided"])
     assert.deepStrictEqual(reasons(prior, { ...current, requestHash: "hash-2" }), ["the request changed"])
     assert.deepStrictEqual(reasons(prior, { ...current, binding: { ...binding, ruleId: "other" } }), [
       "the policy gives another outcome"

@@ -69,7 +69,12 @@ export const judge = (
   current: Current
 ): Judgement => {
   if (!decided.has(prior.status)) {
-    return { _tag: "AskAgain", reasons: [prior.status === "timed-out" ? "it timed out" : `it was ${prior.status}`] }
+    const reason = prior.status === "timed-out"
+      ? "it timed out"
+      : prior.status === "canceled"
+      ? "it was canceled"
+      : "it was not decided"
+    return { _tag: "AskAgain", reasons: [reason] }
   }
   const reasons: Array<string> = []
   if (prior.requestHash !== current.requestHash) reasons.push("the request changed")
