@@ -103,7 +103,13 @@ export const suite = (name: string, makeDatabase: MakeDatabase) =>
         const actions = yield* auditActions(runId)
         assert.includeMembers(actions, ["run.resumed", "approval.reused"])
         assert.notInclude(actions.slice(actions.indexOf("run.resumed")), "approval.requested")
-        const events = yield* (yield* Events.Events).read({ runId, limit: 100 })
+        // On PostgreSQL an event is readable once every older transaction on the (shared, busy) server has
+        // ended: wait for it, bounded, on the real clock (this test's clock is the TestClock).
+        let events: ReadonlyArray<Events.Event> = []
+        for (let attempt = 0; attempt < 1500 && !events.some((event) => event.type === "run.resumed"); attempt++) {
+          if (attempt > 0) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+          events = yield* (yield* Events.Events).read({ runId, limit: 100 })
+        }
         const resumedEvent = events.find((event) => event.type === "run.resumed")
         assert.strictEqual(resumedEvent?.actor, "ops")
         assert.deepInclude(resumedEvent?.data as object, { reason: "provider is back", from: "failed" })
